@@ -137,7 +137,9 @@ def slerp(q0: np.ndarray, q1: np.ndarray, u: float) -> np.ndarray:
     return (math.sin((1 - u) * theta) / s) * a + (math.sin(u * theta) / s) * b
 
 
-def interpolate(keyframes: Sequence[Keyframe], n_frames: int, base_fov_deg: float = DEFAULT_FOV_DEG) -> CameraTrack:
+def interpolate(
+    keyframes: Sequence[Keyframe], n_frames: int, base_fov_deg: float = DEFAULT_FOV_DEG
+) -> CameraTrack:
     """Sample a keyframed camera at ``n_frames`` evenly spaced frames (first at t=0, last at t=1)."""
     if n_frames < 1:
         raise ValueError(f"n_frames must be at least 1, got {n_frames}")
@@ -236,7 +238,9 @@ def expand_move(
             t = k / (n - 1)
             p = rng.normal(0.0, 0.008 * i, 3)
             r = rng.normal(0.0, 0.5 * i, 3) * np.array([1.0, 1.0, 0.6])
-            kfs.append(Keyframe(t, tuple(float(x) for x in p), tuple(float(x) for x in r), 0.0, "ease_in_out"))
+            pos = (float(p[0]), float(p[1]), float(p[2]))
+            rot = (float(r[0]), float(r[1]), float(r[2]))
+            kfs.append(Keyframe(t, pos, rot, 0.0, "ease_in_out"))
         return kfs
     raise ValueError(f"unknown camera move {move!r}")
 

@@ -171,9 +171,8 @@ class AudioAnalysis(Contract):
             raise ValueError("beats must be strictly increasing in time")
         for s in self.sections:
             if s.end_s > self.source.duration_s + 1e-3:
-                raise ValueError(
-                    f"section {s.label} ends at {s.end_s:.3f} s, after the song's {self.source.duration_s:.3f} s"
-                )
+                dur = self.source.duration_s
+                raise ValueError(f"section {s.label} ends at {s.end_s:.3f} s, after the song's {dur:.3f} s")
         return self
 
     @property

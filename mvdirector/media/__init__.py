@@ -1,0 +1,1 @@
+"""Audio, image and video IO, and atomic file writes (DESIGN §2 `media`)."""
