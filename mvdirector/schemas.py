@@ -491,6 +491,11 @@ class ShotReport(Contract):
     lab_mean: tuple[float, float, float] | None = None
     lab_std: tuple[float, float, float] | None = None
     warnings: list[str] = Field(default_factory=list)
+    transition_in: str = "cut"
+    identity_frames: int = 0
+    colour_delta_e: float | None = None
+    needs_rerender: bool = False
+    thumbnail: str | None = None
 
 
 class RenderReport(Contract):
@@ -510,3 +515,8 @@ class RenderReport(Contract):
     stage_s: dict[str, float] = Field(default_factory=dict)
     total_s: float = 0.0
     warnings: list[str] = Field(default_factory=list)
+    codec: str | None = None
+    audio_codec: str | None = None
+    copied_shots: int = 0
+    reencoded_shots: int = 0
+    assemble_s: float = 0.0
