@@ -1,0 +1,1 @@
+"""Pipeline stages: analyze, inspect_reference, direct, render_shot, assemble."""
