@@ -1,0 +1,49 @@
+"""Text prompts for a shot from style + section + framing + move + lyric line."""
+
+from __future__ import annotations
+
+from stages.templates import ResolvedGrammar, ShotTemplate
+
+SECTION_WORDS = {
+    "intro": "opening",
+    "verse": "verse",
+    "pre_chorus": "build-up",
+    "chorus": "chorus",
+    "bridge": "bridge",
+    "instrumental": "instrumental break",
+    "outro": "closing",
+}
+
+
+def mood(energy: float) -> str:
+    """A word for the energy of a shot."""
+    if energy >= 0.75:
+        return "explosive energy"
+    if energy >= 0.5:
+        return "driving energy"
+    if energy >= 0.25:
+        return "steady mood"
+    return "hushed, still mood"
+
+
+def shot_prompt(
+    template: ShotTemplate,
+    grammar: ResolvedGrammar,
+    section: str,
+    framing: str,
+    move: str,
+    energy: float,
+    lyric_line: str | None,
+    singing: bool,
+) -> str:
+    """One prompt: style, section fragment, framing and move words, mood and what is sung."""
+    parts = [template.prompt, f"{SECTION_WORDS.get(section, section)}: {grammar.prompt}".rstrip(": ")]
+    parts.append(f"{template.framing_phrase(framing)}, {template.move_phrase(move)}")
+    parts.append(mood(energy))
+    if lyric_line:
+        parts.append(f'the singer sings "{lyric_line.strip()}"')
+    elif singing:
+        parts.append("the singer sings")
+    else:
+        parts.append("the singer listens, mouth closed")
+    return "; ".join(p for p in parts if p)
