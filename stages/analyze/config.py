@@ -1,0 +1,32 @@
+"""The analyze stage's configuration: everything that changes an `AudioAnalysis`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AnalyzeConfig(BaseModel):
+    """Options of `stages.analyze.analyze`; all of them belong in the stage's cache key.
+
+    ``beats`` picks the beat tracker: ``madmom`` (RNN + DBN, model licence CC BY-NC-SA, the
+    default) or ``librosa`` (ISC licence, for commercial use). ``asr`` picks the lyric
+    recogniser: ``auto`` (faster-whisper with the bundled tiny.en model when installed, else
+    none), ``none``, ``faster-whisper`` or ``openai-whisper:<size>``; ``asr_model`` is a local
+    model directory (CTranslate2 for faster-whisper) or checkpoint file (openai-whisper).
+    ``lyrics`` is a user lyrics file (.txt, .lrc or .srt) that is aligned to the audio.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    beats: Literal["madmom", "librosa"] = "madmom"
+    asr: str = Field(default="auto", pattern=r"^(auto|none|faster-whisper|openai-whisper(:[\w.\-]+)?)$")
+    asr_model: str | None = None
+    lyrics: str | None = None
+    language: str | None = None
+    meters: tuple[int, ...] = (3, 4)
+    min_bpm: float = Field(default=55.0, gt=10, lt=400)
+    max_bpm: float = Field(default=215.0, gt=10, lt=400)
+    min_section_s: float = Field(default=6.0, ge=0)
+    energy_fps: float = Field(default=10.0, gt=0, le=100)

@@ -1,0 +1,77 @@
+"""Loudness and onset curves: what the director reads as "how much is going on"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SILENCE_DB = -60.0  # absolute dBFS below which a frame counts as silent
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """Frame-wise loudness in dBFS at ``fps`` (K-weighting-like high-pass applied)."""
+
+    db: np.ndarray
+    fps: float
+
+    def mean_db_between(self, start_s: float, end_s: float) -> float:
+        """Mean loudness (dB) of a time span."""
+        a = int(start_s * self.fps)
+        b = max(a + 1, int(end_s * self.fps))
+        seg = self.db[a:b]
+        return float(seg.mean()) if seg.size else float(self.db[-1])
+
+
+def loudness(y: np.ndarray, sr: int, hop: int = 512) -> Loudness:
+    """RMS loudness in dBFS per hop of a mono signal, after a gentle 60 Hz high-pass."""
+    import scipy.signal
+
+    sos = scipy.signal.butter(2, 60.0, btype="highpass", fs=sr, output="sos")
+    yf = scipy.signal.sosfilt(sos, y).astype(np.float32)
+    n = int(np.ceil(len(yf) / hop))
+    pad = np.zeros(n * hop, dtype=np.float32)
+    pad[: len(yf)] = yf
+    power = (pad.reshape(n, hop) ** 2).mean(axis=1)
+    db = 10.0 * np.log10(power + 1e-12)
+    return Loudness(db=db.astype(np.float32), fps=sr / hop)
+
+
+def energy_curve(loud: Loudness, out_fps: float, smooth_s: float = 0.5) -> np.ndarray:
+    """A smoothed loudness curve in 0..1 at ``out_fps``: 1 at the song's loud parts, 0 at silence.
+
+    Loudness is power-averaged over ``smooth_s``, then mapped linearly from (the 98th
+    percentile − 30 dB) → 0 to the 98th percentile → 1, so verse/chorus contrast survives.
+    """
+    import scipy.ndimage
+
+    power = 10.0 ** (loud.db / 10.0)
+    size = max(1, int(round(smooth_s * loud.fps)))
+    smooth = scipy.ndimage.uniform_filter1d(power, size=size, mode="nearest")
+    db = 10.0 * np.log10(smooth + 1e-12)
+    duration = len(db) / loud.fps
+    n_out = max(1, int(np.floor(duration * out_fps)) + 1)
+    t_out = np.arange(n_out) / out_fps
+    db_out = np.interp(t_out * loud.fps, np.arange(len(db)), db)
+    loud_part = db[db > SILENCE_DB]
+    if loud_part.size == 0:
+        return np.zeros(n_out)
+    hi = float(np.percentile(loud_part, 98))
+    lo = hi - 30.0
+    return np.clip((db_out - lo) / (hi - lo), 0.0, 1.0)
+
+
+def onset_curve(y: np.ndarray, sr: int, out_fps: float, hop: int = 512) -> np.ndarray:
+    """Onset strength (spectral flux) in 0..1 at ``out_fps`` (max-pooled so short hits survive)."""
+    import librosa
+
+    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop)
+    fps = sr / hop
+    n_out = max(1, int(np.floor(len(env) / fps * out_fps)) + 1)
+    edges = np.round(np.arange(n_out + 1) / out_fps * fps).astype(int)
+    pooled = np.array(
+        [env[a : max(a + 1, b)].max() if a < len(env) else 0.0 for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    )
+    top = float(np.percentile(pooled, 99)) if pooled.size else 0.0
+    return np.clip(pooled / top, 0.0, 1.0) if top > 0 else np.zeros(n_out)

