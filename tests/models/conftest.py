@@ -1,0 +1,30 @@
+"""Tiny random Wan components shared by the model tests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+def tiny_transformer(seed: int = 0, in_channels: int = 36):
+    """A 2-layer, width-24 diffusers WanTransformer3DModel with fixed random weights."""
+    from diffusers import WanTransformer3DModel
+
+    torch.manual_seed(seed)
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=in_channels,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=32,
+        ffn_dim=32,
+        num_layers=2,
+        rope_max_seq_len=64,
+    ).eval()
+
+
+@pytest.fixture()
+def transformer():
+    return tiny_transformer()
