@@ -5,18 +5,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from factories import plan_dict
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    env.pop("MVDIRECTOR_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "mvdirector.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
+from factories import plan_dict, run_cli
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:
