@@ -1,0 +1,135 @@
+"""Colour statistics in CIE L*a*b* and the optional grade match between neighbouring shots.
+
+Statistics are per channel mean and standard deviation of L* (0..100), a* and b*
+(about -128..127) over a shot's sampled frames. The match is a Reinhard-style transfer:
+each shot of a contiguous run of one section is mapped, per channel, from its own
+statistics to the run's average, which removes grade jumps between neighbours while
+keeping the run's overall look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from mvdirector.schemas import ShotPlan
+
+STATS_MAX_SIDE = 320
+"""Frames are downscaled to at most this long side before statistics are taken."""
+MIN_STD = 1.0
+"""Floor of a channel's standard deviation in the transfer (avoids blowing up flat shots)."""
+MAX_GAIN = 2.0
+"""Cap of the per-channel contrast gain in the transfer."""
+
+
+@dataclass(frozen=True)
+class LabStats:
+    """Per-channel mean and standard deviation of L*, a*, b*."""
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class ColourTransform:
+    """Per-channel affine map in L*a*b*: ``out = (x - src_mean) · gain + dst_mean``."""
+
+    src_mean: tuple[float, float, float]
+    gain: tuple[float, float, float]
+    dst_mean: tuple[float, float, float]
+
+
+def to_lab(frame_rgb: np.ndarray) -> np.ndarray:
+    """Float32 L*a*b* of an RGB uint8 frame (L* 0..100)."""
+    return cv2.cvtColor(frame_rgb.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB)
+
+
+def _small(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    scale = min(1.0, STATS_MAX_SIDE / max(h, w))
+    if scale == 1.0:
+        return frame
+    return cv2.resize(
+        frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+
+
+def lab_stats(frames: Sequence[np.ndarray]) -> LabStats:
+    """L*a*b* mean and standard deviation over all pixels of ``frames`` (downscaled first)."""
+    if not frames:
+        raise ValueError("lab_stats needs at least one frame")
+    px = np.concatenate([to_lab(_small(f)).reshape(-1, 3) for f in frames], axis=0).astype(np.float64)
+    m, s = px.mean(axis=0), px.std(axis=0)
+    return LabStats(tuple(float(x) for x in m), tuple(float(x) for x in s))  # type: ignore[arg-type]
+
+
+def pooled(stats: Sequence[LabStats]) -> LabStats:
+    """Statistics of the union of equally sized samples with the given statistics."""
+    m = np.array([s.mean for s in stats])
+    s = np.array([s.std for s in stats])
+    mean = m.mean(axis=0)
+    var = (s**2 + m**2).mean(axis=0) - mean**2
+    return LabStats(tuple(float(x) for x in mean), tuple(float(x) for x in np.sqrt(np.maximum(var, 0))))  # type: ignore[arg-type]
+
+
+def delta_e(a: Sequence[float], b: Sequence[float]) -> float:
+    """CIE76 colour difference between two L*a*b* triples."""
+    return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))
+
+
+def transfer(src: LabStats, dst: LabStats) -> ColourTransform:
+    """The per-channel transform taking statistics ``src`` to ``dst`` (gain capped at MAX_GAIN)."""
+    gain = tuple(
+        float(np.clip(max(d, MIN_STD) / max(s, MIN_STD), 1.0 / MAX_GAIN, MAX_GAIN))
+        for s, d in zip(src.std, dst.std, strict=True)
+    )
+    return ColourTransform(src.mean, gain, dst.mean)  # type: ignore[arg-type]
+
+
+def apply_transform(frame_rgb: np.ndarray, t: ColourTransform) -> np.ndarray:
+    """``frame_rgb`` with transform ``t`` applied in L*a*b*, back to RGB uint8."""
+    lab = to_lab(frame_rgb)
+    lab -= np.asarray(t.src_mean, dtype=np.float32)
+    lab *= np.asarray(t.gain, dtype=np.float32)
+    lab += np.asarray(t.dst_mean, dtype=np.float32)
+    np.clip(lab[..., 0], 0.0, 100.0, out=lab[..., 0])
+    rgb = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def section_runs(plan: ShotPlan) -> list[list[int]]:
+    """Shot indices grouped into contiguous runs of the same section label."""
+    out: list[list[int]] = []
+    for i, s in enumerate(plan.shots):
+        if out and plan.shots[out[-1][-1]].section == s.section:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def match_transforms(
+    plan: ShotPlan, stats: Sequence[LabStats], tolerance_e: float = 1.0
+) -> dict[int, ColourTransform]:
+    """Transforms that bring each shot of a multi-shot section run to the run's pooled statistics.
+
+    Shots already within ``tolerance_e`` ΔE (mean) of their target, with standard deviations
+    within 5 %, get no transform and so are not re-encoded.
+    """
+    out: dict[int, ColourTransform] = {}
+    for run in section_runs(plan):
+        if len(run) < 2:
+            continue
+        target = pooled([stats[i] for i in run])
+        for i in run:
+            st = stats[i]
+            close_std = all(
+                abs(a - b) <= 0.05 * max(b, MIN_STD) for a, b in zip(st.std, target.std, strict=True)
+            )
+            if delta_e(st.mean, target.mean) <= tolerance_e and close_std:
+                continue
+            out[i] = transfer(st, target)
+    return out

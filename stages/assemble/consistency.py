@@ -1,0 +1,116 @@
+"""Per-shot identity and colour measurements on sampled frames, and contact-sheet thumbnails.
+
+Identity: every face found in a sampled frame is embedded with dlib's 128-d ResNet model
+(through ``stages.reference.FaceAnalyzer``); the face closest to the reference embedding is
+the singer. A shot's identity is the median over its sampled frames of that face's
+Euclidean distance (dlib's rule: below 0.6 is the same person) and cosine similarity.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from stages.assemble.colour import LabStats, lab_stats
+
+THUMB_WIDTH = 320
+"""Width of contact-sheet thumbnails in pixels."""
+DETECT_MAX_SIDE = 960
+"""Frames are downscaled to at most this long side for face detection (HOG is O(pixels))."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A shot's identity against the reference: median distance and cosine similarity, frames with a face."""
+
+    distance: float | None
+    similarity: float | None
+    frames_with_face: int
+    frames_sampled: int
+
+
+@lru_cache(maxsize=1)
+def _analyzer():  # noqa: ANN202 - the type lives in stages.reference, imported lazily
+    from stages.reference import FaceAnalyzer
+
+    return FaceAnalyzer(detect_max_side=DETECT_MAX_SIDE)
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine of the angle between two vectors (0 when either is zero)."""
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0 or nb == 0:
+        return 0.0
+    return float(np.dot(a, b) / (na * nb))
+
+
+def frame_identity(frame_rgb: np.ndarray, reference: np.ndarray) -> tuple[float, float] | None:
+    """(distance, cosine) of the face in ``frame_rgb`` closest to ``reference``; None without a face."""
+    analyzer = _analyzer()
+    found = analyzer.detect(frame_rgb)
+    if not found:
+        return None
+    embs = analyzer.embeddings(frame_rgb, [box for box, _ in found])
+    best = min(embs, key=lambda e: float(np.linalg.norm(e - reference)))
+    return float(np.linalg.norm(best - reference)), cosine_similarity(best, reference)
+
+
+def shot_identity(frames: Sequence[np.ndarray], reference: Sequence[float]) -> Identity:
+    """Median identity of the singer over ``frames`` against the ``reference`` embedding."""
+    ref = np.asarray(reference, dtype=np.float64)
+    found = [r for r in (frame_identity(f, ref) for f in frames) if r is not None]
+    if not found:
+        return Identity(None, None, 0, len(frames))
+    return Identity(
+        distance=statistics.median(d for d, _ in found),
+        similarity=statistics.median(s for _, s in found),
+        frames_with_face=len(found),
+        frames_sampled=len(frames),
+    )
+
+
+def shot_colour(frames: Sequence[np.ndarray]) -> LabStats:
+    """L*a*b* statistics of a shot's sampled frames."""
+    return lab_stats(frames)
+
+
+def gather_frames(
+    path: str | Path, wanted: Iterable[int], progress: Callable[[int], None] | None = None
+) -> dict[int, np.ndarray]:
+    """Decode ``path`` once and keep the RGB frames whose 0-based indices are in ``wanted``."""
+    import av
+
+    want = set(wanted)
+    out: dict[int, np.ndarray] = {}
+    if not want:
+        return out
+    last = max(want)
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        vs.thread_type = "AUTO"
+        for i, frame in enumerate(c.decode(vs)):
+            if i in want:
+                out[i] = frame.to_ndarray(format="rgb24")
+            if progress and i % 240 == 0:
+                progress(i)
+            if i >= last:
+                break
+    return out
+
+
+def write_thumbnail(frame_rgb: np.ndarray, path: Path, width: int = THUMB_WIDTH) -> None:
+    """Save a JPEG thumbnail ``width`` pixels wide of an RGB frame."""
+    h, w = frame_rgb.shape[:2]
+    size = (width, max(2, round(h * width / w)))
+    small = cv2.resize(frame_rgb, size, interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise RuntimeError(f"could not encode thumbnail {path.name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.tobytes())

@@ -1,0 +1,518 @@
+"""The assembler (DESIGN §4 *assemble*): clips in plan order → one video with the song, and a report.
+
+Steps: (1) check the clips against the plan and the song; (2) find the transition windows
+and, with ``colour_match``, the grade transforms; (3) decide per shot whether its clip can be
+joined without decoding (a hard cut on both sides, no colour change, and the same codec
+parameters our encoder would produce) or must be re-encoded; (4) re-encode each run of
+such shots as one segment, applying transitions and grades frame by frame; (5) join all
+parts with ffmpeg's concat demuxer (stream copy) and mux the song in one pass, to a
+temporary name renamed into place; (6) verify the frame count and measure the A/V offset;
+(7) measure identity and colour on sampled frames of the result, write thumbnails and
+``report.html``, and return the ``RenderReport``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from mvdirector.errors import InputError, MvError, PlanError
+from mvdirector.media.atomic import atomic_output
+from mvdirector.media.video import VideoWriter, probe_video, read_frames
+from mvdirector.schemas import ReferenceInfo, RenderReport, ShotClip, ShotPlan, ShotReport
+from stages.assemble import colour as colour_mod
+from stages.assemble import concat, consistency
+from stages.assemble.timeline import (
+    Run,
+    TransitionWindow,
+    runs,
+    sample_frames,
+    shot_frame_ranges,
+    shots_touched,
+    transition_windows,
+)
+from stages.assemble.transitions import compose, opening_frame
+
+VERSION = "1"
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None] | None
+
+SUFFIXES = {
+    "h264": (".mp4", ".mov", ".mkv", ".m4v"),
+    "h265": (".mp4", ".mov", ".mkv"),
+    "prores": (".mov", ".mkv"),
+}
+SEGMENT_SUFFIX = {"h264": ".mp4", "h265": ".mp4", "prores": ".mov"}
+FACE_FRAMINGS = ("extreme_close_up", "close_up", "medium")
+"""Framings in which the singer's face should be found; a miss there is a warning."""
+COLOUR_JUMP_WARN_E = 25.0
+"""ΔE between the means of neighbouring shots of one section above which a grade jump is reported."""
+
+
+class AssembleConfig(BaseModel):
+    """Output format and checks of the assembler.
+
+    ``identity_threshold`` is a dlib embedding *distance*: a shot whose singer is farther
+    than this from the reference face is listed as a warning (dlib's same-person rule is
+    0.6). ``reencode="always"`` re-encodes every shot (at ``crf``) instead of joining
+    compatible hard-cut clips as they are.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    codec: Literal["h264", "h265", "prores"] = "h264"
+    crf: int = Field(default=18, ge=0, le=51)
+    preset: str = "veryfast"
+    colour_match: bool = False
+    identity_threshold: float = Field(default=0.6, gt=0)
+    faststart: bool = True
+    audio: Literal["auto", "aac", "copy"] = "auto"
+    reencode: Literal["auto", "always"] = "auto"
+    consistency: bool = True
+    samples_per_shot: int = Field(default=3, ge=1, le=32)
+    html: bool = True
+    thumbnails_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    plan: ShotPlan
+    clips: list[ShotClip]
+    ranges: list[tuple[int, int]]
+    windows_in: dict[int, TransitionWindow]
+    transforms: dict[int, colour_mod.ColourTransform]
+    config: AssembleConfig
+
+
+def _step(progress: Progress, lo: float, hi: float) -> Callable[[float, str], None]:
+    def report(frac: float, msg: str) -> None:
+        if progress:
+            progress(lo + (hi - lo) * min(1.0, max(0.0, frac)), msg)
+
+    return report
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def check_inputs(
+    plan: ShotPlan, clips: list[ShotClip], song_path: Path, out_path: Path, config: AssembleConfig
+) -> float:
+    """Fail before heavy work when clips, song or output do not fit the plan; return the song's length."""
+    from mvdirector.media.audio import audio_info
+
+    fps = plan.render.fps
+    if out_path.suffix.lower() not in SUFFIXES[config.codec]:
+        raise InputError(
+            f"output '{out_path.name}' has suffix '{out_path.suffix}', which cannot hold {config.codec}",
+            f"name it with one of {', '.join(SUFFIXES[config.codec])}",
+        )
+    want = [s.id for s in plan.shots]
+    got = [c.shot_id for c in clips]
+    if want != got:
+        missing = [i for i in want if i not in got]
+        extra = [i for i in got if i not in want]
+        detail = (
+            f"missing {missing[:3]}"
+            if missing
+            else f"unknown {extra[:3]}"
+            if extra
+            else "they are in a different order"
+        )
+        raise PlanError(
+            f"the {len(clips)} clips do not match the plan's {len(want)} shots ({detail})",
+            "render every shot of plan.json, in plan order",
+        )
+    for shot, clip in zip(plan.shots, clips, strict=True):
+        n = shot.n_frames(fps)
+        if clip.frames != n:
+            raise PlanError(
+                f"clip of shot '{shot.id}' has {clip.frames} frames but the shot needs {n} at {fps:g} fps",
+                "re-render the shot",
+            )
+        if (clip.width, clip.height) != (plan.render.width, plan.render.height):
+            raise PlanError(
+                f"clip of shot '{shot.id}' is {clip.width}x{clip.height} but the plan asks "
+                f"{plan.render.width}x{plan.render.height}",
+                "re-render the shot",
+            )
+        if abs(clip.fps - fps) > 1e-6:
+            raise PlanError(
+                f"clip of shot '{shot.id}' is {clip.fps:g} fps but the plan is {fps:g} fps", "re-render it"
+            )
+    song_s = audio_info(song_path).duration_s
+    if abs(song_s - plan.song.duration_s) > 1.0 / fps:
+        raise PlanError(
+            f"the song '{song_path.name}' is {song_s:.3f} s but the plan was made for "
+            f"{plan.song.duration_s:.3f} s",
+            "re-plan for this song (`mvdirector plan`)",
+        )
+    return song_s
+
+
+# ------------------------------------------------------------------------ re-encoding
+
+
+def _encoder_signature(plan: ShotPlan, config: AssembleConfig, folder: Path) -> concat.StreamSignature:
+    """The stream signature our encoder produces at the plan's size and rate (a 2-frame probe)."""
+    probe = folder / f"probe{SEGMENT_SUFFIX[config.codec]}"
+    frame = np.zeros((plan.render.height, plan.render.width, 3), np.uint8)
+    with VideoWriter(
+        probe,
+        plan.render.width,
+        plan.render.height,
+        plan.render.fps,
+        crf=config.crf,
+        codec=config.codec,
+        preset=config.preset,
+    ) as w:
+        w.write(frame)
+        w.write(frame)
+    return concat.stream_signature(probe)
+
+
+def _graded(ctx: _Ctx, i: int, frame: np.ndarray) -> np.ndarray:
+    t = ctx.transforms.get(i)
+    return frame if t is None else colour_mod.apply_transform(frame, t)
+
+
+def _last_frame(ctx: _Ctx, i: int) -> np.ndarray:
+    n = ctx.clips[i].frames
+    frames = list(read_frames(ctx.clips[i].path, start=n - 1, count=1))
+    if not frames:
+        raise MvError(
+            f"clip of shot '{ctx.clips[i].shot_id}' has fewer frames than it claims", "re-render the shot"
+        )
+    return _graded(ctx, i, frames[0])
+
+
+def _first_frame(ctx: _Ctx, i: int) -> np.ndarray:
+    frames = list(read_frames(ctx.clips[i].path, start=0, count=1))
+    if not frames:
+        raise MvError(f"clip of shot '{ctx.clips[i].shot_id}' has no frames", "re-render the shot")
+    return _graded(ctx, i, frames[0])
+
+
+def encode_run(ctx: _Ctx, run: Run, out: Path, progress: Callable[[int], None] | None = None) -> int:
+    """Decode shots ``run.first..run.last``, grade, apply transitions and encode to ``out``; return frames."""
+    plan, cfg = ctx.plan, ctx.config
+    r = plan.render
+    prev_last: np.ndarray | None = None
+    with VideoWriter(
+        out, r.width, r.height, r.fps, crf=cfg.crf, codec=cfg.codec, preset=cfg.preset
+    ) as writer:
+        for i in range(run.first, run.last + 1):
+            first, end = ctx.ranges[i]
+            w_in = ctx.windows_in.get(i)
+            w_out = ctx.windows_in.get(i + 1)
+            a_last: np.ndarray | None = None
+            if w_in is not None and w_in.after:
+                if i == 0:
+                    a_last = None  # filled from the first frame's shape below
+                elif prev_last is not None and i > run.first:
+                    a_last = prev_last
+                else:
+                    a_last = _last_frame(ctx, i - 1)
+            b_first = _first_frame(ctx, i + 1) if (w_out is not None and w_out.before) else None
+            dir_in = plan.shots[i].camera.direction
+            dir_out = plan.shots[i + 1].camera.direction if w_out is not None else 1
+            written = 0
+            frame = None
+            for k, raw in enumerate(read_frames(ctx.clips[i].path, start=0, count=end - first)):
+                g = first + k
+                frame = _graded(ctx, i, raw)
+                out_frame = frame
+                if w_in is not None and g < w_in.end:
+                    a = a_last if a_last is not None else opening_frame(w_in.kind, frame)
+                    out_frame = compose(w_in, g, a, frame, dir_in)
+                elif w_out is not None and g >= w_out.start and b_first is not None:
+                    out_frame = compose(w_out, g, frame, b_first, dir_out)
+                writer.write(out_frame)
+                written += 1
+            if written != end - first:
+                raise MvError(
+                    f"clip of shot '{plan.shots[i].id}' decodes to {written} frames but the shot needs "
+                    f"{end - first}",
+                    "re-render the shot",
+                )
+            prev_last = frame
+            if progress:
+                progress(i)
+    return writer.frames
+
+
+# ------------------------------------------------------------------------ measurement
+
+
+def _measure(
+    ctx: _Ctx,
+    video: Path,
+    reference: ReferenceInfo | None,
+    thumbs: Path | None,
+    progress: Callable[[float, str], None],
+) -> tuple[list[dict[str, object]], list[str]]:
+    """Identity, colour and a thumbnail per shot from sampled frames of the finished video."""
+    plan, cfg = ctx.plan, ctx.config
+    windows = list(ctx.windows_in.values())
+    picks = [sample_frames(a, b, cfg.samples_per_shot, windows) for a, b in ctx.ranges]
+    total = plan.n_frames
+    frames = consistency.gather_frames(
+        video, {g for p in picks for g in p}, lambda i: progress(0.6 * i / max(1, total), "decoding samples")
+    )
+    ref_emb = reference.primary_face.embedding if reference and reference.primary_face else None
+    per_shot: list[dict[str, object]] = []
+    warnings: list[str] = []
+    stats: list[colour_mod.LabStats] = []
+    for i, (shot, pick) in enumerate(zip(plan.shots, picks, strict=True)):
+        progress(0.6 + 0.4 * i / len(plan.shots), f"checking shot {shot.id}")
+        imgs = [frames[g] for g in pick if g in frames]
+        m: dict[str, object] = {"warnings": []}
+        if imgs:
+            st = colour_mod.lab_stats(imgs)
+            stats.append(st)
+            m["lab_mean"] = tuple(round(x, 3) for x in st.mean)
+            m["lab_std"] = tuple(round(x, 3) for x in st.std)
+            if thumbs is not None:
+                name = f"{shot.id}.jpg"
+                consistency.write_thumbnail(imgs[len(imgs) // 2], thumbs / name)
+                m["thumbnail"] = _relative(thumbs / name, video.parent)
+        if ref_emb and imgs:
+            ident = consistency.shot_identity(imgs, ref_emb)
+            m["identity_frames"] = ident.frames_with_face
+            if ident.distance is not None and ident.similarity is not None:
+                m["identity_distance"] = round(ident.distance, 4)
+                m["identity_similarity"] = round(ident.similarity, 4)
+                if ident.distance > cfg.identity_threshold:
+                    renderer = shot.renderer or plan.render.renderer
+                    msg = (
+                        f"shot '{shot.id}': the singer's face is {ident.distance:.3f} from the reference "
+                        f"(threshold {cfg.identity_threshold:g}, cosine {ident.similarity:.3f})"
+                    )
+                    if renderer == "dit":
+                        m["needs_rerender"] = True
+                        msg += " — marked for re-render; change its seed or prompt in plan.json"
+                    m["warnings"].append(msg)  # type: ignore[union-attr]
+            elif shot.framing in FACE_FRAMINGS:
+                m["warnings"].append(  # type: ignore[union-attr]
+                    f"shot '{shot.id}' ({shot.framing}): no face found in {len(imgs)} sampled frame(s)"
+                )
+        per_shot.append(m)
+    if stats and len(stats) == len(plan.shots):
+        whole = colour_mod.pooled(stats)
+        for i, m in enumerate(per_shot):
+            m["colour_delta_e"] = round(colour_mod.delta_e(stats[i].mean, whole.mean), 3)
+            if i and plan.shots[i].section == plan.shots[i - 1].section:
+                jump = colour_mod.delta_e(stats[i].mean, stats[i - 1].mean)
+                if jump > COLOUR_JUMP_WARN_E:
+                    m["warnings"].append(  # type: ignore[union-attr]
+                        f"shot '{plan.shots[i].id}': grade jump of ΔE {jump:.1f} from the previous shot "
+                        "of the "
+                        f"{plan.shots[i].section} — assemble with colour matching (--colour-match)"
+                    )
+    for m in per_shot:
+        warnings.extend(m["warnings"])  # type: ignore[arg-type]
+    if ref_emb is None:
+        warnings.append("no reference face: identity was not measured")
+    return per_shot, warnings
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _colour_transforms(
+    plan: ShotPlan, clips: list[ShotClip], samples: int
+) -> dict[int, colour_mod.ColourTransform]:
+    """Grade-match transforms from statistics of frames sampled in each clip."""
+    stats = []
+    for shot, clip in zip(plan.shots, clips, strict=True):
+        n = shot.n_frames(plan.render.fps)
+        picks = sample_frames(0, n, samples, [])
+        frames = consistency.gather_frames(clip.path, picks)
+        stats.append(colour_mod.lab_stats(list(frames.values())))
+    return colour_mod.match_transforms(plan, stats)
+
+
+# ---------------------------------------------------------------------------- assemble
+
+
+def assemble(
+    plan: ShotPlan,
+    clips: list[ShotClip],
+    song_path: Path,
+    out_path: Path,
+    config: AssembleConfig,
+    reference: ReferenceInfo | None = None,
+    progress: Progress = None,
+) -> RenderReport:
+    """Join the shot clips into ``out_path`` with transitions and the song; return the render report.
+
+    Also writes ``report.html`` (a contact sheet) next to the video when ``config.html``, with
+    thumbnails in ``config.thumbnails_dir`` (default ``<video stem>.thumbs/`` beside the video).
+    """
+    t0 = time.perf_counter()
+    song_path, out_path = Path(song_path), Path(out_path)
+    step = _step(progress, 0.0, 0.05)
+    step(0.0, "checking clips")
+    song_s = check_inputs(plan, clips, song_path, out_path, config)
+    fps = plan.render.fps
+    sigs = [concat.stream_signature(c.path) for c in clips]
+    for shot, sig in zip(plan.shots, sigs, strict=True):
+        if sig.frames != shot.n_frames(fps) or (sig.width, sig.height) != (
+            plan.render.width,
+            plan.render.height,
+        ):
+            raise PlanError(
+                f"clip file of shot '{shot.id}' holds {sig.frames} frames of {sig.width}x{sig.height}, not "
+                f"{shot.n_frames(fps)} of {plan.render.width}x{plan.render.height}",
+                "re-render the shot",
+            )
+    windows = transition_windows(plan)
+    transforms: dict[int, colour_mod.ColourTransform] = {}
+    if config.colour_match:
+        _step(progress, 0.05, 0.1)(0.0, "matching colour")
+        transforms = _colour_transforms(plan, clips, max(3, config.samples_per_shot))
+    ctx = _Ctx(plan, clips, shot_frame_ranges(plan), {w.index: w for w in windows}, transforms, config)
+    audio_args, audio_label = concat.audio_args(song_path, out_path.suffix.lower(), config.audio)
+    tag = "hvc1" if config.codec == "h265" else None
+
+    with tempfile.TemporaryDirectory(
+        prefix=".assemble-", dir=out_path.parent if out_path.parent.exists() else None
+    ) as td:
+        tmp = Path(td)
+        n = len(plan.shots)
+        redo = shots_touched(windows) | set(transforms)
+        if config.codec != "h264" or config.reencode == "always":
+            redo = set(range(n))
+        else:
+            enc = _encoder_signature(plan, config, tmp)
+            redo |= {i for i, s in enumerate(sigs) if not s.joinable(enc)}
+        parts = _encode_parts(ctx, runs(n, redo), tmp, _step(progress, 0.1, 0.7))
+        part_sigs = [concat.stream_signature(p) for p, _ in parts]
+        if len({(s.codec, s.width, s.height, s.pix_fmt, s.fps, s.extradata_sha) for s in part_sigs}) > 1:
+            log.warning(
+                "re-encoded segments do not share the clips' codec parameters; re-encoding every shot"
+            )
+            redo = set(range(n))
+            parts = _encode_parts(ctx, runs(n, redo), tmp, _step(progress, 0.1, 0.7))
+        _step(progress, 0.7, 0.75)(0.0, "joining and muxing the song")
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(out_path) as tmp_out:
+            concat.join_and_mux(
+                [p for p, _ in parts],
+                song_path,
+                tmp_out,
+                audio_args,
+                tag,
+                config.faststart,
+                tmp / "parts.txt",
+            )
+            info = probe_video(tmp_out)
+            if info.frames != plan.n_frames:
+                raise MvError(
+                    f"the joined video has {info.frames} frames but the plan has {plan.n_frames}",
+                    "this is a bug in the assembler; re-run with --reencode always as a workaround",
+                )
+            offset = concat.av_offset_s(tmp_out)
+    assemble_s = time.perf_counter() - t0
+
+    warnings: list[str] = []
+    duration = max(info.duration_s, info.audio_duration_s)
+    if abs(duration - song_s) > 1.0 / fps:
+        warnings.append(
+            f"the video lasts {duration:.3f} s but the song {song_s:.3f} s (more than one frame apart)"
+        )
+    if abs(offset) > 0.5 / fps:
+        warnings.append(f"audio/video offset is {offset * 1000:.1f} ms (more than half a frame)")
+
+    per_shot: list[dict[str, object]] = [{"warnings": []} for _ in plan.shots]
+    thumbs: Path | None = None
+    if config.consistency:
+        thumbs = (
+            Path(config.thumbnails_dir)
+            if config.thumbnails_dir
+            else out_path.with_name(f"{out_path.stem}.thumbs")
+        )
+        per_shot, more = _measure(ctx, out_path, reference, thumbs, _step(progress, 0.75, 0.98))
+        warnings.extend(more)
+
+    shots = []
+    for i, (shot, clip) in enumerate(zip(plan.shots, clips, strict=True)):
+        shots.append(
+            ShotReport(
+                shot_id=shot.id,
+                start_s=shot.start_s,
+                end_s=shot.end_s,
+                framing=shot.framing,
+                move=shot.camera.move,
+                cached=clip.cached,
+                render_s=clip.render_s,
+                transition_in=shot.transition_in.kind,
+                **per_shot[i],
+            )
+        )
+    n_redo = len(redo)
+    report = RenderReport(
+        video=str(out_path),
+        duration_s=round(duration, 6),
+        song_duration_s=round(song_s, 6),
+        frames=info.frames,
+        fps=fps,
+        width=info.width,
+        height=info.height,
+        av_offset_s=round(offset, 6),
+        shots=shots,
+        cache_hits=sum(c.cached for c in clips),
+        rendered=sum(not c.cached for c in clips),
+        warnings=warnings,
+        codec=config.codec,
+        audio_codec=audio_label,
+        copied_shots=len(plan.shots) - n_redo,
+        reencoded_shots=n_redo,
+        assemble_s=round(assemble_s, 3),
+    )
+    if config.html:
+        from stages.assemble.report_html import write_report_html
+
+        write_report_html(report, out_path.with_name("report.html"), thumbs)
+    _step(progress, 0.98, 1.0)(1.0, f"assembled {report.frames} frames")
+    log.info(
+        "assembled %s: %d shots (%d copied, %d re-encoded) in %.2f s",
+        out_path.name,
+        len(plan.shots),
+        report.copied_shots,
+        n_redo,
+        assemble_s,
+    )
+    return report
+
+
+def _encode_parts(
+    ctx: _Ctx, plan_runs: list[Run], tmp: Path, step: Callable[[float, str], None]
+) -> list[tuple[Path, Run]]:
+    """One file per run: the clip itself for a copied single shot, else a re-encoded segment."""
+    parts: list[tuple[Path, Run]] = []
+    n = len(ctx.plan.shots)
+    suffix = SEGMENT_SUFFIX[ctx.config.codec]
+    for k, run in enumerate(plan_runs):
+        if run.copy:
+            parts.extend((Path(ctx.clips[i].path), Run(i, i, True)) for i in range(run.first, run.last + 1))
+            continue
+        seg = tmp / f"seg{k:04d}{suffix}"
+        encode_run(ctx, run, seg, lambda i: step(i / n, f"re-encoding shot {ctx.plan.shots[i].id}"))
+        parts.append((seg, run))
+    step(1.0, "segments ready")
+    return parts

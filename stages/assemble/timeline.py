@@ -1,0 +1,127 @@
+"""Frame arithmetic of the edit: where each shot and each transition lies on the frame grid.
+
+A transition belongs to the shot it leads into (``Shot.transition_in``). Its length is
+``beats`` beats at the plan's tempo, rounded to whole frames, and it is centred on the cut:
+``before`` frames at the end of the outgoing shot and ``after`` frames at the start of the
+incoming one, with ``after = before`` or ``before + 1``. The cut frame (the incoming shot's
+first frame) never moves, so the total duration and the cut times on the beat grid stay as
+planned. Each half is capped at half of its shot so two transitions never overlap. A
+transition into the first shot has no outgoing shot: it opens from black (crossfade) or
+white (flash) over its ``after`` frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mvdirector.schemas import ShotPlan
+
+
+@dataclass(frozen=True)
+class TransitionWindow:
+    """A transition on the global frame grid, entering shot ``index`` at frame ``cut``."""
+
+    index: int
+    kind: str
+    cut: int
+    before: int
+    after: int
+
+    @property
+    def start(self) -> int:
+        """First frame of the window."""
+        return self.cut - self.before
+
+    @property
+    def end(self) -> int:
+        """One past the last frame of the window."""
+        return self.cut + self.after
+
+    @property
+    def length(self) -> int:
+        """Frames in the window."""
+        return self.before + self.after
+
+
+@dataclass(frozen=True)
+class Run:
+    """Consecutive shots ``first``..``last`` (inclusive) that are either stream-copied or re-encoded."""
+
+    first: int
+    last: int
+    copy: bool
+
+
+def shot_frame_ranges(plan: ShotPlan) -> list[tuple[int, int]]:
+    """(first frame, one-past-last frame) of every shot on the plan's frame grid."""
+    return [s.frame_range(plan.render.fps) for s in plan.shots]
+
+
+def transition_length_frames(beats: float, bpm: float, fps: float) -> int:
+    """Frames in a transition ``beats`` beats long at ``bpm`` (0 for 0 beats, else at least 2)."""
+    if beats <= 0:
+        return 0
+    return max(2, int(round(beats * 60.0 / bpm * fps)))
+
+
+def transition_windows(plan: ShotPlan) -> list[TransitionWindow]:
+    """Every non-cut transition of the plan, clamped to fit its two shots, in plan order."""
+    fps, bpm = plan.render.fps, plan.song.bpm
+    ranges = shot_frame_ranges(plan)
+    out: list[TransitionWindow] = []
+    for i, shot in enumerate(plan.shots):
+        tr = shot.transition_in
+        n = transition_length_frames(tr.beats, bpm, fps) if tr.kind != "cut" else 0
+        if n == 0:
+            continue
+        a, b = ranges[i]
+        if i == 0:
+            before, after = 0, min(n, b - a)
+        else:
+            pa, pb = ranges[i - 1]
+            before = min(n // 2, (pb - pa) // 2)
+            after = min(n - n // 2, (b - a) // 2)
+        if before + after == 0:
+            continue
+        out.append(TransitionWindow(index=i, kind=tr.kind, cut=a, before=before, after=after))
+    return out
+
+
+def runs(n_shots: int, reencode: set[int]) -> list[Run]:
+    """Split shots 0..n-1 into maximal runs of copied and of re-encoded shots, in order."""
+    out: list[Run] = []
+    for i in range(n_shots):
+        copy = i not in reencode
+        if out and out[-1].copy == copy and out[-1].last == i - 1:
+            out[-1] = Run(out[-1].first, i, copy)
+        else:
+            out.append(Run(i, i, copy))
+    return out
+
+
+def shots_touched(windows: list[TransitionWindow]) -> set[int]:
+    """Indices of the shots whose frames a transition changes."""
+    touched: set[int] = set()
+    for w in windows:
+        if w.after:
+            touched.add(w.index)
+        if w.before:
+            touched.add(w.index - 1)
+    return touched
+
+
+def sample_frames(first: int, end: int, count: int, avoid: list[TransitionWindow]) -> list[int]:
+    """Up to ``count`` evenly spaced frames of a shot [first, end), outside transitions where possible."""
+    if end <= first or count <= 0:
+        return []
+    lo, hi = first, end
+    for w in avoid:
+        if w.start <= lo < w.end:
+            lo = w.end
+        if w.start < hi <= w.end:
+            hi = w.start
+    if hi <= lo:
+        lo, hi = first, end
+    n = hi - lo
+    picks = sorted({lo + int((k + 0.5) * n / count) for k in range(count)})
+    return [min(hi - 1, p) for p in picks]
