@@ -13,9 +13,7 @@ def _r(x: float) -> float:
     return round(float(x), _DIGITS) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def expand_camera(
-    camera: Camera, duration_s: float, seed: int, after: CameraKeyframe | None = None
-) -> Camera:
+def expand_camera(camera: Camera, duration_s: float, seed: int, after: CameraKeyframe | None = None) -> Camera:
     """``camera`` with ``keyframes`` expanded from its move (``models.camera.expand_move``).
 
     With ``after`` (the last keyframe of the shot this one continues), the move starts

@@ -20,7 +20,7 @@ from mvdirector.schemas import AudioAnalysis
 # most expensive, then a cut inside a sung word, then beats outside the template's range.
 W_SECONDS = 30.0  # per second outside shot_s
 W_WORD = 20.0  # a cut inside a sung word
-W_BEATS = 6.0  # per beat outside cut_beats
+W_BEATS = 2.0  # per beat outside cut_beats
 W_TARGET = 2.0  # squared relative distance to the target length
 W_LINE = 3.0  # bonus for cutting where a lyric line starts
 POSITION_COST = {"downbeat": 0.0, "half_bar": 1.0, "beat": 2.0}
@@ -144,9 +144,7 @@ def _snap_boundary(t: float, grid: BeatGrid) -> float:
 
 def word_spans(analysis: AudioAnalysis) -> np.ndarray:
     """(N, 2) start/end of every sung word."""
-    spans = [
-        (w.start_s, w.end_s) for line in analysis.lyrics.lines for w in line.words if w.end_s > w.start_s
-    ]
+    spans = [(w.start_s, w.end_s) for line in analysis.lyrics.lines for w in line.words if w.end_s > w.start_s]
     return np.array(spans, dtype=np.float64).reshape(-1, 2)
 
 
@@ -226,10 +224,9 @@ def choose_cuts(
             c = best[i] + (cut_cost[j] if j < n else 0.0)
             c += W_SECONDS * (max(0.0, rules.min_s - d) + max(0.0, d - rules.max_s))
             c += W_BEATS * (
-                max(0.0, rules.min_beats - BEAT_TOLERANCE - beats)
-                + max(0.0, beats - rules.max_beats - BEAT_TOLERANCE)
+                max(0.0, rules.min_beats - BEAT_TOLERANCE - beats) + max(0.0, beats - rules.max_beats - BEAT_TOLERANCE)
             )
-            c += W_TARGET * ((beats - target[i]) / target[i]) ** 2
+            c += W_TARGET * min(2.0, ((beats - target[i]) / target[i]) ** 2)
             if c < best[j]:
                 best[j], prev[j] = c, i
     cuts = []

@@ -35,9 +35,7 @@ def shot_graph(shots: Sequence[Shot] | ShotPlan) -> nx.DiGraph:
     except nx.NetworkXNoCycle:
         return g
     names = " → ".join(a for a, _ in cycle) + f" → {cycle[0][0]}"
-    raise PlanError(
-        f"continues_from edges form a cycle: {names}", "set continues_from of one of them to null"
-    )
+    raise PlanError(f"continues_from edges form a cycle: {names}", "set continues_from of one of them to null")
 
 
 def render_order(shots: Sequence[Shot] | ShotPlan) -> list[str]:
@@ -52,9 +50,7 @@ def independent_takes(shots: Sequence[Shot] | ShotPlan) -> list[list[str]]:
     Different groups can be rendered in parallel; inside a group, render in the given order.
     """
     g = shot_graph(shots)
-    order = {
-        n: i for i, n in enumerate(nx.lexicographical_topological_sort(g, key=lambda n: g.nodes[n]["index"]))
-    }
+    order = {n: i for i, n in enumerate(nx.lexicographical_topological_sort(g, key=lambda n: g.nodes[n]["index"]))}
     groups = [sorted(c, key=order.__getitem__) for c in nx.weakly_connected_components(g)]
     return sorted(groups, key=lambda grp: g.nodes[grp[0]]["index"])
 

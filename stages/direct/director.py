@@ -145,7 +145,7 @@ def _framing_weights(g: ResolvedGrammar, reference: ReferenceInfo | None, height
         if framing not in w:
             continue
         if reference is not None and face is None:
-            w[framing] *= 0.1  # no face to frame tightly
+            w[framing] = 0.0  # no face to frame tightly
         elif face is not None:
             face_h = max(1, face.box[3] - face.box[1])
             if share * height / face_h > 4.0:  # would upscale the face more than 4x
@@ -209,17 +209,13 @@ def _lyric(analysis: AudioAnalysis, start: float, end: float) -> LyricOverlay | 
             best, best_overlap = line, overlap
     if best is None:
         return None
-    dur = end - start
-    words = [
-        Word(
-            start_s=round(min(dur, max(0.0, w.start_s - start)), 3),
-            end_s=round(min(dur, max(0.0, w.end_s - start)), 3),
-            text=w.text,
-            confidence=w.confidence,
-        )
-        for w in best.words
-        if w.end_s > start and w.start_s < end
-    ]
+    dur = np.floor((end - start) * 1000) / 1000  # ms precision, never past the shot's end
+    words = []
+    for w in best.words:
+        if w.end_s > start and w.start_s < end:
+            a = min(dur, round(max(0.0, w.start_s - start), 3))
+            b = min(dur, max(a, round(w.end_s - start, 3)))
+            words.append(Word(start_s=float(a), end_s=float(b), text=w.text, confidence=w.confidence))
     return LyricOverlay(line=best.text, words=words)
 
 
@@ -277,9 +273,7 @@ def _shots(
         )
         if continues and prev is not None:
             framing = prev.framing
-            move = _pick(
-                rng, {m: w for m, w in moves.items() if m != prev.camera.move and m not in _NO_TAKE_MOVES}
-            )
+            move = _pick(rng, {m: w for m, w in moves.items() if m != prev.camera.move and m not in _NO_TAKE_MOVES})
             take_len += 1
         else:
             framing, move = _choose_look(rng, _framing_weights(g, reference, config.height), moves, prev)
@@ -296,9 +290,7 @@ def _shots(
         camera = expand_camera(camera, dur, seed, after=after)
         lyric = _lyric(analysis, sp.start_s, sp.end_s)
         singing = bool(lyric and lyric.words) or _singing(analysis, sp.start_s, sp.end_s)
-        prompt = shot_prompt(
-            tpl, g, sp.section.label, framing, move, energy, lyric.line if lyric else None, singing
-        )
+        prompt = shot_prompt(tpl, g, sp.section.label, framing, move, energy, lyric.line if lyric else None, singing)
         shots.append(
             Shot(
                 id=sid,
@@ -348,9 +340,7 @@ def _build_plan(
             shots=shots,
         )
     except ValidationError as e:  # pragma: no cover - the director keeps the rules by construction
-        raise PlanError(
-            f"the director made an invalid plan: {e.errors()[0]['msg']}", "please report this"
-        ) from e
+        raise PlanError(f"the director made an invalid plan: {e.errors()[0]['msg']}", "please report this") from e
 
 
 def fill_keyframes(plan: ShotPlan) -> ShotPlan:

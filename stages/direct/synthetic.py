@@ -89,9 +89,10 @@ def synthetic_analysis(
                 t0 = float(times[b * beats_per_bar]) + 0.3 * period
                 n_words = int(rng.integers(4, 8))
                 span = 1.5 * beats_per_bar * period
-                edges = t0 + np.sort(rng.uniform(0, span, n_words - 1))
-                starts = np.concatenate([[t0], edges])
-                ends = np.concatenate([edges - 0.04, [t0 + span]])
+                lengths = rng.uniform(0.5, 1.5, n_words)
+                lengths = span * lengths / lengths.sum()
+                starts = t0 + np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
+                ends = starts + lengths - 0.04
                 texts = [_WORDS[int(rng.integers(len(_WORDS)))] for _ in range(n_words)]
                 words = [
                     Word(start_s=round(float(a), 3), end_s=round(float(e), 3), text=w)
