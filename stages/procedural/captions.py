@@ -1,0 +1,142 @@
+"""Lyric captions with word-by-word highlight, readable on any background.
+
+The font is DejaVu Sans Bold shipped inside matplotlib (``matplotlib.get_data_path()``), so
+nothing is downloaded. Text sits inside the title-safe area (10 % margins), wraps to at most
+two lines (shrinking the font if it must), on a translucent dark panel with an outlined
+stroke. Words already sung are white, the word being sung is highlighted, words to come are
+dimmed. Each highlight state is drawn once with Pillow and cached as a premultiplied RGBA
+band, so a frame costs one small alpha blend.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from mvdirector.schemas import LyricOverlay
+
+SAFE = 0.1  # title-safe margin on every side, fraction of the frame
+SUNG = (255, 255, 255, 255)
+CURRENT = (255, 212, 60, 255)
+COMING = (235, 235, 235, 150)
+PANEL_ALPHA = 110
+HOLD_S = 0.25  # keep a word highlighted this long after it ends
+
+
+@lru_cache(maxsize=1)
+def font_path() -> Path:
+    """DejaVuSans-Bold.ttf (or DejaVuSans.ttf) from matplotlib's data directory."""
+    import matplotlib
+
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    for name in ("DejaVuSans-Bold.ttf", "DejaVuSans.ttf"):
+        if (fonts / name).is_file():
+            return fonts / name
+    raise FileNotFoundError(f"no DejaVu font in {fonts}")
+
+
+@lru_cache(maxsize=16)
+def _font(size: int):
+    from PIL import ImageFont
+
+    return ImageFont.truetype(str(font_path()), size)
+
+
+class CaptionRenderer:
+    """Draws one lyric overlay onto frames of a fixed size."""
+
+    def __init__(self, lyric: LyricOverlay, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.words = list(lyric.words)
+        tokens = [w.text.strip() for w in self.words if w.text.strip()] if self.words else lyric.line.split()
+        if self.words:
+            self.words = [w for w in self.words if w.text.strip()]
+        self.tokens = tokens or [lyric.line.strip()]
+        self.size, self.lines = self._layout()
+        # States only move forward in a shot, so caching the last one is enough (memory stays small).
+        self._key: tuple[int, bool] | None = None
+        self._drawn: tuple[np.ndarray, np.ndarray, tuple[int, int]] | None = None
+
+    def _layout(self) -> tuple[int, list[list[int]]]:
+        """Font size and word indices per line: at most two lines inside the safe width."""
+        max_w = (1 - 2 * SAFE) * self.width
+        size = max(10, round(min(0.058 * self.height, 0.075 * self.width)))
+        for _ in range(12):
+            font = _font(size)
+            space = font.getlength(" ")
+            lines: list[list[int]] = [[]]
+            cur = 0.0
+            for i, tok in enumerate(self.tokens):
+                tw = font.getlength(tok)
+                if lines[-1] and cur + space + tw > max_w:
+                    lines.append([])
+                    cur = 0.0
+                cur += (space if lines[-1] else 0.0) + tw
+                lines[-1].append(i)
+            widest = max(sum(font.getlength(self.tokens[i]) for i in ln) + space * (len(ln) - 1) for ln in lines)
+            if len(lines) <= 2 and widest <= max_w:
+                return size, lines
+            size = max(10, int(size * 0.88))
+        return size, lines
+
+    def state(self, t_s: float) -> tuple[int, bool]:
+        """(number of words started, whether the last started word is still being sung) at ``t_s``."""
+        if not self.words:
+            return len(self.tokens), False
+        started = sum(1 for w in self.words if w.start_s <= t_s)
+        current = started > 0 and t_s <= self.words[started - 1].end_s + HOLD_S
+        return started, current
+
+    def _draw(self, key: tuple[int, bool]) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        from PIL import Image, ImageDraw
+
+        started, current = key
+        font = _font(self.size)
+        space = font.getlength(" ")
+        ascent, descent = font.getmetrics()
+        line_h = round((ascent + descent) * 1.15)
+        stroke = max(1, self.size // 14)
+        pad_x, pad_y = round(0.5 * self.size), round(0.25 * self.size)
+        widths = [sum(font.getlength(self.tokens[i]) for i in ln) + space * (len(ln) - 1) for ln in self.lines]
+        box_w = round(max(widths)) + 2 * pad_x
+        box_h = line_h * len(self.lines) + 2 * pad_y
+        box_w, box_h = min(box_w, self.width), min(box_h, self.height)
+        img = Image.new("RGBA", (box_w, box_h), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(img)
+        draw.rounded_rectangle((0, 0, box_w - 1, box_h - 1), radius=max(2, self.size // 3),
+                               fill=(0, 0, 0, PANEL_ALPHA))
+        layer = Image.new("RGBA", (box_w, box_h), (0, 0, 0, 0))
+        tdraw = ImageDraw.Draw(layer)
+        for li, ln in enumerate(self.lines):
+            x = (box_w - widths[li]) / 2
+            y = pad_y + li * line_h
+            for i in ln:
+                if i < started - (1 if current else 0):
+                    colour = SUNG
+                elif current and i == started - 1:
+                    colour = CURRENT
+                else:
+                    colour = COMING
+                tdraw.text((x, y), self.tokens[i], font=font, fill=colour, stroke_width=stroke,
+                           stroke_fill=(0, 0, 0, colour[3]))
+                x += font.getlength(self.tokens[i]) + space
+        img = Image.alpha_composite(img, layer)
+        rgba = np.asarray(img, dtype=np.float32)
+        alpha = rgba[..., 3:4] / 255.0
+        premult = rgba[..., :3] * alpha
+        x0 = (self.width - box_w) // 2
+        y0 = max(0, round(self.height * (1 - SAFE)) - box_h)
+        return premult, alpha, (x0, y0)
+
+    def apply(self, frame: np.ndarray, t_s: float) -> np.ndarray:
+        """Draw the caption as it is at shot time ``t_s`` onto ``frame`` (in place) and return it."""
+        key = self.state(t_s)
+        if key != self._key or self._drawn is None:
+            self._key, self._drawn = key, self._draw(key)
+        premult, alpha, (x0, y0) = self._drawn
+        h, w = alpha.shape[:2]
+        roi = frame[y0 : y0 + h, x0 : x0 + w]
+        frame[y0 : y0 + h, x0 : x0 + w] = (premult + roi.astype(np.float32) * (1.0 - alpha)).astype(np.uint8)
+        return frame

@@ -1,0 +1,169 @@
+"""One shot as a stream of frames: framing → camera path → layered warp → mouth → grade → captions.
+
+``ShotFrames`` does all per-shot preparation up front (window, layers, camera track, beat
+envelopes, grade, caption and mouth plans) and then yields frames one at a time, so memory is
+bounded by a few frames plus the working-size layers, whatever the shot length.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from mvdirector.schemas import AudioAnalysis, ReferenceInfo, Shot, ShotPlan
+
+from .framing import BASE_FOV_DEG, FrameWindow, frame_window
+from .grade import FrameGrader, beat_envelopes, grade_for
+from .layers import Separation, ShotLayers, build_layers
+from .options import ProceduralOptions
+from .projection import apply_homography, plane_homography
+
+log = logging.getLogger(__name__)
+
+STILL_EPS = 1e-6  # camera translations below this (subject distances) give no parallax
+
+
+@dataclass(frozen=True)
+class ShotInputs:
+    """What ``ShotFrames`` needs: the plan, the shot, the song analysis and the reference."""
+
+    plan: ShotPlan
+    shot: Shot
+    analysis: AudioAnalysis
+    reference: ReferenceInfo
+    image: np.ndarray  # the reference as load_image returns it (coordinates of ``reference``)
+    separation: Separation | None
+    vocal_loudness: np.ndarray | None = None  # per frame 0..1, None = no mouth motion
+
+
+def camera_keyframes(shot: Shot, base_fov_deg: float = BASE_FOV_DEG) -> list:
+    """The shot's explicit keyframes, or its named move expanded (``models.camera.Keyframe`` list)."""
+    from models.camera import Keyframe, expand_move
+
+    if shot.camera.keyframes:
+        return [
+            Keyframe(k.t, tuple(k.position), tuple(k.rotation_deg), k.fov_deg, k.easing) for k in shot.camera.keyframes
+        ]
+    cam = shot.camera
+    return expand_move(
+        cam.move, cam.intensity, cam.direction, cam.easing, shot.duration_s, seed=shot.seed, base_fov_deg=base_fov_deg
+    )
+
+
+def frontal_side(shot: Shot) -> int:
+    """Which third a frontal face goes on in medium and wider framings (alternates by seed)."""
+    if shot.framing in ("extreme_close_up", "close_up"):
+        return 0
+    return (-1, 0, 1)[shot.seed % 3]
+
+
+class ShotFrames:
+    """Iterable of exactly ``len(self)`` RGB uint8 frames of one shot."""
+
+    def __init__(self, inputs: ShotInputs, options: ProceduralOptions) -> None:
+        from models.camera import interpolate, intrinsics
+
+        plan, shot = inputs.plan, inputs.shot
+        self.inputs = inputs
+        self.options = options
+        self.width, self.height, self.fps = plan.render.width, plan.render.height, plan.render.fps
+        self.n = shot.n_frames(self.fps)
+        img = inputs.image
+        self.window: FrameWindow = frame_window(
+            inputs.reference, shot.framing, self.width, self.height, image_rgb=img, side=frontal_side(shot)
+        )
+        self.track = interpolate(camera_keyframes(shot, self.window.fov_deg), self.n, self.window.fov_deg)
+        self.c2w = self.track.c2w()
+        self.k_out = intrinsics(self.track.fov_deg, self.width, self.height)
+        translations = np.abs(self.c2w[:, :3, 3]).max() if self.n else 0.0
+        sep = inputs.separation if options.parallax and translations > STILL_EPS else None
+        self.layers: ShotLayers = build_layers(img, self.window, self.height, sep)
+        self.layered = self.layers.subject is not None
+        k_src = self.window.source_intrinsics()
+        # Rays of working pixels: reference pixel = to_work⁻¹ · working pixel.
+        self.k_src_inv = np.linalg.inv(k_src) @ np.linalg.inv(self.layers.to_work)
+        start = shot.frame_range(self.fps)[0] / self.fps
+        beat, down, energy = beat_envelopes(inputs.analysis, start, self.n, self.fps)
+        self.zoom = 1.0 + options.beat_zoom * beat * (0.35 + 0.65 * energy)
+        high = max(0.0, (shot.energy - 0.55) / 0.45)
+        self.lift = options.downbeat_lift * down * high
+        grade = grade_for(plan.render.style, shot.section, shot.renderer_options)
+        self.grader = FrameGrader(
+            grade, self.width, self.height, seed=_seed(plan, shot), grain_scale=options.grain,
+            vignette_scale=options.vignette,
+        )
+        self.captions = None
+        self.mouth = None
+        self._init_overlays()
+
+    def _init_overlays(self) -> None:
+        """Caption and mouth renderers, when the shot calls for them."""
+        shot, opts = self.inputs.shot, self.options
+        if opts.captions and shot.lyric is not None and shot.lyric.line.strip():
+            from .captions import CaptionRenderer
+
+            self.captions = CaptionRenderer(shot.lyric, self.width, self.height)
+        face = self.inputs.reference.primary_face
+        loud = self.inputs.vocal_loudness
+        if opts.mouth and face is not None and len(face.landmarks) >= 68 and loud is not None and loud.max() > 0.05:
+            from .mouth import MouthWarper
+
+            self.mouth = MouthWarper(np.asarray(face.landmarks, dtype=np.float64), loud)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def homography(self, i: int, depth: float) -> np.ndarray:
+        """Working pixels → output pixels for frame ``i`` of a layer at ``depth``."""
+        k = self.k_out[i].copy()
+        k[0, 0] *= self.zoom[i]
+        k[1, 1] *= self.zoom[i]
+        return plane_homography(k, self.c2w[i], self.k_src_inv, depth)
+
+    def face_homography(self, i: int) -> np.ndarray:
+        """Reference pixels → output pixels for the subject plane (depth 1) at frame ``i``."""
+        return self.homography(i, 1.0) @ self.layers.to_work
+
+    def camera_frame(self, i: int) -> np.ndarray:
+        """Frame ``i`` after the camera only (no mouth, grade or captions)."""
+        size = (self.width, self.height)
+        flags = cv2.INTER_LINEAR
+        if not self.layered:
+            return cv2.warpPerspective(self.layers.flat, self.homography(i, 1.0), size, flags=flags,
+                                       borderMode=cv2.BORDER_REPLICATE)
+        bg = cv2.warpPerspective(self.layers.background, self.homography(i, self.options.background_depth), size,
+                                 flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        fg = cv2.warpPerspective(self.layers.subject, self.homography(i, 1.0), size, flags=flags,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        inv = cv2.bitwise_not(fg[:, :, 3])
+        return cv2.add(fg[:, :, :3], cv2.multiply(bg, cv2.merge([inv, inv, inv]), scale=1.0 / 255.0))
+
+    def frame(self, i: int) -> np.ndarray:
+        """The finished frame ``i``."""
+        out = self.camera_frame(i)
+        if self.mouth is not None:
+            out = self.mouth.apply(out, i, self.face_homography(i))
+        out = self.grader.apply(out, float(self.lift[i]), i)
+        if self.captions is not None:
+            out = self.captions.apply(out, i / self.fps)
+        return out
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for i in range(self.n):
+            yield self.frame(i)
+
+    def face_box_out(self, i: int) -> np.ndarray | None:
+        """The primary face's box corners mapped into frame ``i`` (4, 2), or None."""
+        face = self.inputs.reference.primary_face
+        if face is None:
+            return None
+        x0, y0, x1, y1 = face.box
+        return apply_homography(self.face_homography(i), np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float))
+
+
+def _seed(plan: ShotPlan, shot: Shot) -> int:
+    return (plan.render.seed * 1_000_003 + shot.seed) % (2**32)

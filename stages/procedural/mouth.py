@@ -1,0 +1,154 @@
+"""Lip motion: the singer's mouth opens and closes with the vocal loudness.
+
+``VocalTrack`` measures a vocal-band (200–4000 Hz) loudness envelope of the song, gated by
+the analysis' vocal activity (or, without it, by the lyric word spans), so the mouth moves
+only where someone sings. ``MouthWarper`` maps the 68 landmarks into each output frame and
+applies a local warp in a small window around the mouth: the lower lip and jaw move down,
+the upper lip a little up, and the gap between them is painted as a soft dark cavity with a
+hint of upper teeth. The warp is monotone (no fold-over) and costs a ~(2 × mouth width)²
+remap per frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mvdirector.schemas import AudioAnalysis, ReferenceInfo, Shot
+
+from .projection import apply_homography
+
+MOUTH_FRAMINGS = ("extreme_close_up", "close_up", "medium")
+ENV_RATE = 100.0  # envelope samples per second
+MAX_OPEN = 0.34  # mouth opening at full loudness, as a fraction of the mouth width
+CAVITY = np.array([52.0, 20.0, 24.0])
+TEETH = np.array([222.0, 214.0, 204.0])
+
+
+def wants_mouth(shot: Shot, reference: ReferenceInfo) -> bool:
+    """Whether this shot shows the singer's mouth closely enough to animate it."""
+    face = reference.primary_face
+    return shot.framing in MOUTH_FRAMINGS and face is not None and len(face.landmarks) >= 68
+
+
+def activity_mask(analysis: AudioAnalysis, times: np.ndarray, fade_s: float = 0.05) -> np.ndarray:
+    """1 where a voice is active (vocal_activity, else lyric words), 0 elsewhere, with short fades."""
+    spans = [(s.start_s, s.end_s) for s in analysis.vocal_activity]
+    if not spans:
+        spans = [(w.start_s, w.end_s) for line in analysis.lyrics.lines for w in line.words]
+    m = np.zeros_like(times, dtype=np.float64)
+    for a, b in spans:
+        inside = np.clip((times - (a - fade_s)) / fade_s, 0, 1) * np.clip(((b + fade_s) - times) / fade_s, 0, 1)
+        m = np.maximum(m, inside)
+    return m
+
+
+@dataclass(frozen=True)
+class VocalTrack:
+    """A song's gated vocal-band loudness envelope, 0..1 at ``ENV_RATE`` Hz."""
+
+    envelope: np.ndarray
+
+    @classmethod
+    def from_song(cls, song_path: Path, analysis: AudioAnalysis, sr: int = 16000) -> VocalTrack:
+        """Measure the envelope of ``song_path`` (decoded with ``media.audio.load_audio``)."""
+        from scipy.signal import butter, sosfiltfilt
+
+        from mvdirector.media.audio import load_audio
+
+        y, sr = load_audio(song_path, sr=sr, mono=True)
+        sos = butter(4, [200.0, 4000.0], btype="bandpass", fs=sr, output="sos")
+        band = sosfiltfilt(sos, y.astype(np.float64))
+        hop = int(sr / ENV_RATE)
+        n = max(1, len(band) // hop)
+        frames = band[: n * hop].reshape(n, hop)
+        rms = np.sqrt((frames**2).mean(axis=1) + 1e-12)
+        # 30 ms smoothing so syllables, not single cycles, drive the mouth.
+        rms = np.convolve(rms, np.ones(3) / 3, mode="same")
+        db = 20 * np.log10(rms + 1e-9)
+        times = (np.arange(n) + 0.5) / ENV_RATE
+        gate = activity_mask(analysis, times)
+        voiced = db[gate > 0.5]
+        ref = np.percentile(voiced if voiced.size > 10 else db, 95)
+        loud = np.clip((db - (ref - 24.0)) / 24.0, 0.0, 1.0) ** 1.3
+        return cls(envelope=(loud * gate).astype(np.float32))
+
+    def per_frame(self, start_s: float, n_frames: int, fps: float) -> np.ndarray:
+        """Loudness 0..1 at each frame of a shot starting at ``start_s``."""
+        t = start_s + np.arange(n_frames) / fps
+        idx = np.clip(np.round(t * ENV_RATE).astype(int), 0, len(self.envelope) - 1)
+        # Average over the frame's duration (a frame shows 1/fps of singing).
+        half = max(0, int(ENV_RATE / fps / 2))
+        c = np.cumsum(np.concatenate([[0.0], self.envelope]))
+        lo = np.clip(idx - half, 0, len(self.envelope))
+        hi = np.clip(idx + half + 1, 0, len(self.envelope))
+        return ((c[hi] - c[lo]) / np.maximum(1, hi - lo)).astype(np.float32)
+
+
+class MouthWarper:
+    """Opens the mouth of one face by a per-frame amount (landmarks in reference pixels)."""
+
+    def __init__(self, landmarks: np.ndarray, loudness: np.ndarray, min_width_px: float = 14.0) -> None:
+        self.mouth = np.asarray(landmarks, dtype=np.float64)[48:68]
+        self.loudness = np.asarray(loudness, dtype=np.float64)
+        self.min_width_px = min_width_px
+        self.applied = 0
+
+    def opening(self, i: int, mouth_width: float) -> float:
+        """Opening in output pixels at frame ``i``."""
+        return float(self.loudness[min(i, len(self.loudness) - 1)]) * MAX_OPEN * mouth_width
+
+    def apply(self, frame: np.ndarray, i: int, ref_to_out: np.ndarray) -> np.ndarray:
+        """Warp frame ``i`` in place around the mouth; ``ref_to_out`` maps reference to output pixels."""
+        pts = apply_homography(ref_to_out, self.mouth)
+        left, right = pts[0], pts[6]
+        mw = float(np.linalg.norm(right - left))
+        if mw < self.min_width_px:
+            return frame
+        open_px = self.opening(i, mw)
+        if open_px < 0.6:
+            return frame
+        ux = (right - left) / mw
+        down = np.array([-ux[1], ux[0]])
+        centre = pts[12:20].mean(axis=0)  # inner lips
+        h, w = frame.shape[:2]
+        reach = np.array([[-0.9, -0.7], [0.9, -0.7], [0.9, 1.6], [-0.9, 1.6]]) * mw
+        corners = centre + reach[:, :1] * ux + reach[:, 1:] * down
+        x0, y0 = np.floor(corners.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return frame
+        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        rx, ry = xs - centre[0], ys - centre[1]
+        u = (rx * ux[0] + ry * ux[1]) / (0.5 * mw)
+        v = rx * down[0] + ry * down[1]
+        vn = v / mw
+        w_lip = np.clip(1.0 - u**2, 0.0, 1.0) ** 0.7
+        w_jaw = np.clip(1.0 - (u / (1.0 + 0.7 * np.clip(vn, 0, 1))) ** 2, 0.0, 1.0) ** 0.7
+        fall = np.where(vn <= 0.45, 1.0, 0.5 + 0.5 * np.cos(np.pi * np.clip((vn - 0.45) / 0.95, 0, 1)))
+        d_low = open_px * w_jaw * fall
+        up_open = 0.22 * open_px
+        d_up = up_open * w_lip * np.clip(1.0 + vn / 0.35, 0.0, 1.0)
+        d = np.where(v >= 0, -d_low, d_up).astype(np.float32)
+        map_x = xs + d * np.float32(down[0])
+        map_y = ys + d * np.float32(down[1])
+        warped = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # The cavity: between the moved upper lip (-up_open) and the moved lower lip (+open_px).
+        top = -up_open * w_lip
+        bottom = open_px * w_lip
+        edge = 1.2
+        inside = np.clip((v - top) / edge, 0, 1) * np.clip((bottom - v) / edge, 0, 1) * (w_lip > 0.02)
+        depth = np.clip(1.0 - np.abs(2 * (v - (top + bottom) / 2) / np.maximum(bottom - top, 1e-3)), 0, 1)
+        colour = CAVITY[None, None, :] * (1.0 - 0.4 * depth[..., None])
+        if open_px > 5:
+            teeth = np.clip((top + 0.28 * open_px - v) / edge, 0, 1) * (np.abs(u) < 0.55)
+            colour = colour * (1 - teeth[..., None]) + TEETH[None, None, :] * teeth[..., None] * 0.85
+        a = inside[..., None]
+        roi = warped.astype(np.float32) * (1 - a) + colour * a
+        frame[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)
+        self.applied += 1
+        return frame
