@@ -4,6 +4,17 @@
 assemble. Every stage output and every shot has a cache key; a re-run with nothing changed
 computes nothing, and editing one shot re-renders that shot and the shots continuing from it.
 Library code never prints: it reports through a `Reporter`.
+
+Shots are planned (`plan_shot_tasks`: key, clip path, cached or not) apart from being run
+(`execute_shot_tasks` with a `ShotExecutor`: in this process, a local process pool, or Ray),
+so independent takes can render side by side.
+
+Kill safety: the work directory is locked (`mvdirector.lock`); every file is written under a
+temporary name and renamed into place; leftovers of a killed run are removed at the next
+start. A resumed run re-renders no finished shot. With the bundled ffmpeg/libx264 on one
+machine the resumed final video is byte-identical to an uninterrupted run (x264 is
+deterministic for fixed settings and thread count; `tests/mvdirector/test_pipeline_kill.py`
+checks frames and bytes).
 """
 
 from __future__ import annotations
@@ -11,8 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,8 +34,9 @@ import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
 from mvdirector import __version__
-from mvdirector.cache import cache_key, model_fingerprint
+from mvdirector.cache import cache_key, canonical_json, model_fingerprint
 from mvdirector.errors import InputError, PlanError
+from mvdirector.lock import WorkdirLock
 from mvdirector.media.atomic import atomic_output, file_sha256, write_json_atomic
 from mvdirector.planio import load_plan, save_plan
 from mvdirector.schemas import (
@@ -61,6 +75,22 @@ class NullReporter:
         log.warning(message)
 
 
+class ShotExecutor(Protocol):
+    """Runs shot tasks somewhere: this process, a process pool, a Ray cluster (`mvdirector.executors`).
+
+    ``capacity`` is how many shots may run at once; ``submit`` returns a future of the outcome
+    whose clip is at ``task.path`` when it resolves. ``progress`` is honoured where the shot runs
+    in this process.
+    """
+
+    capacity: int
+
+    def submit(
+        self, ctx: ShotContext, task: ShotTask, previous_clip: Path | None,
+        progress: Callable[[float, str], None] | None = None,
+    ) -> Future[ShotOutcome]: ...
+
+
 class RenderRequest(BaseModel):
     """Everything `mvdirector render` was asked to do, resolved to explicit values."""
 
@@ -87,6 +117,7 @@ class RenderRequest(BaseModel):
     crf: int = 18
     colour_match: bool = False
     force: tuple[str, ...] = ()
+    jobs: int = Field(default=1, ge=1, le=256)
 
     def resolved_workdir(self) -> Path:
         """The work directory: --workdir, else `<song>.mvd` beside the song."""
@@ -139,6 +170,41 @@ class Workdir:
         """Remember that ``name`` was made under ``key`` (written atomically)."""
         self.keys[name] = key
         write_json_atomic(self.root / "keys.json", self.keys)
+
+    @staticmethod
+    def _stamp(path: Path) -> str:
+        st = path.stat()
+        return f"{st.st_size}:{st.st_mtime_ns}"
+
+    def fresh_file(self, name: str, key: str, path: Path) -> bool:
+        """True when ``path`` exists, was made under ``key`` and has not been replaced since."""
+        try:
+            return self.keys.get(name) == f"{key}@{self._stamp(path)}"
+        except OSError:
+            return False
+
+    def record_file(self, name: str, key: str, path: Path) -> None:
+        """Remember that ``path`` (possibly outside the work directory) was made under ``key``."""
+        self.record(name, f"{key}@{self._stamp(path)}")
+
+    def clean_temps(self) -> int:
+        """Remove temporary files and folders an interrupted run left behind; return how many.
+
+        Call it only while holding the work-directory lock: then no other run is writing here.
+        """
+        n = 0
+        for folder in (self.root, self.root / "shots"):
+            if not folder.is_dir():
+                continue
+            for p in folder.iterdir():
+                name = p.name
+                if p.is_file() and name.startswith(".") and ".tmp" in name:
+                    p.unlink(missing_ok=True)
+                    n += 1
+                elif p.is_dir() and name.startswith(".assemble-"):
+                    shutil.rmtree(p, ignore_errors=True)
+                    n += 1
+        return n
 
 
 def _forced(req: RenderRequest, stage: str) -> bool:
@@ -265,6 +331,35 @@ def render_order(plan: ShotPlan) -> list[str]:
     return list(nx.lexicographical_topological_sort(g, key=lambda n: index[n]))
 
 
+def takes(plan: ShotPlan) -> list[list[str]]:
+    """The plan's takes: weakly connected components of the continuity DAG, each in render order.
+
+    Takes are independent of each other and may render in parallel; inside a take every
+    shot waits for the shot it continues from.
+    """
+    order = render_order(plan)
+    pos = {sid: i for i, sid in enumerate(order)}
+    comps = [sorted(c, key=pos.__getitem__) for c in nx.weakly_connected_components(plan.graph())]
+    return sorted(comps, key=lambda c: pos[c[0]])
+
+
+_RENDERER_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def get_renderer(name: str, options: dict[str, Any] | None = None) -> Any:
+    """A renderer instance, reused within this process (renderers cache images and weights)."""
+    key = (name, canonical_json(options or {}))
+    if key not in _RENDERER_CACHE:
+        from stages.render import make_renderer
+
+        _RENDERER_CACHE[key] = make_renderer(name, **(options or {}))
+    return _RENDERER_CACHE[key]
+
+
+def _renderer_options(req: RenderRequest, name: str) -> dict[str, Any]:
+    return dict(req.renderer_options) if name == req.renderer else {}
+
+
 def shot_keys(plan: ShotPlan, renderer: Any, analysis: AudioAnalysis, reference: ReferenceInfo) -> dict[str, str]:
     """Cache key of every shot; a shot's key includes the key of the shot it continues from."""
     keys: dict[str, str] = {}
@@ -283,6 +378,160 @@ def shot_keys(plan: ShotPlan, renderer: Any, analysis: AudioAnalysis, reference:
     return keys
 
 
+@dataclass(frozen=True)
+class ShotContext:
+    """What every shot of one render shares; sent once to a worker (or put once in Ray's object store)."""
+
+    plan: ShotPlan
+    analysis: AudioAnalysis
+    reference: ReferenceInfo
+    reference_image: Path
+    song_path: Path
+
+
+@dataclass(frozen=True)
+class ShotTask:
+    """One shot to render: where its clip goes, under which key, with which renderer, after which shot."""
+
+    shot_id: str
+    index: int
+    key: str
+    path: Path
+    renderer: str
+    renderer_options: dict[str, Any]
+    previous: str | None
+    cached: bool
+    n_frames: int
+    gpus: float = 0.0
+
+
+@dataclass(frozen=True)
+class ShotOutcome:
+    """What rendering one shot produced (the clip itself is on disk at its task's path)."""
+
+    shot_id: str
+    render_s: float
+    metrics: dict[str, float]
+
+
+def clip_name(shot_id: str, key: str) -> str:
+    """Work-directory-relative file name of a shot's clip: ``shots/<id>.<key8>.mp4``."""
+    return f"shots/{shot_id}.{key[:8]}.mp4"
+
+
+def plan_shot_tasks(
+    req: RenderRequest, wd: Workdir, plan: ShotPlan, analysis: AudioAnalysis, reference: ReferenceInfo
+) -> list[ShotTask]:
+    """Key every shot and say which are already rendered; the tasks come in render order.
+
+    A clip is "cached" when ``shots/<id>.<key8>.mp4`` exists: clips are only ever renamed into
+    place once complete, so existence means finished.
+    """
+    default_opts = _renderer_options(req, plan.render.renderer)
+    default = get_renderer(plan.render.renderer, default_opts)
+    keys = shot_keys(plan, default, analysis, reference)
+    index = {s.id: i for i, s in enumerate(plan.shots)}
+    force = _forced(req, "render")
+    tasks = []
+    for sid in render_order(plan):
+        shot = plan.shot(sid)
+        name = shot.renderer or plan.render.renderer
+        opts = _renderer_options(req, name)
+        key = keys[sid]
+        if name != plan.render.renderer:  # per-shot renderer overrides get their own keys
+            r = get_renderer(name, opts)
+            key = cache_key("render", r.VERSION, None, {"base": key, "renderer": r.fingerprint()})
+            keys[sid] = key
+        path = wd.path(clip_name(sid, key))
+        tasks.append(ShotTask(
+            shot_id=sid, index=index[sid], key=key, path=path, renderer=name, renderer_options=opts,
+            previous=shot.continues_from, cached=path.exists() and not force, n_frames=shot.n_frames(plan.render.fps),
+            gpus=1.0 if name == "dit" else 0.0,
+        ))
+    return tasks
+
+
+def render_shot_task(
+    ctx: ShotContext, task: ShotTask, previous_clip: Path | None, out_path: Path | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> ShotOutcome:
+    """Render one shot into ``out_path`` (default: the task's clip path), atomically.
+
+    Runs in whichever process the executor picks; the frames are checked before the clip is
+    renamed into place, so a clip that exists is a finished clip.
+    """
+    from mvdirector.media.video import probe_video
+    from stages.render import ShotJob
+
+    t0 = time.perf_counter()
+    shot = ctx.plan.shot(task.shot_id)
+    renderer = get_renderer(task.renderer, task.renderer_options)
+    job = ShotJob(ctx.plan, shot, ctx.analysis, ctx.reference, ctx.reference_image, ctx.song_path, previous_clip)
+    with atomic_output(out_path or task.path) as tmp:
+        metrics = renderer.render_shot(job, tmp, progress=progress) or {}
+        frames = probe_video(tmp).frames
+        if frames != task.n_frames:
+            raise RuntimeError(f"renderer wrote {frames} frames for shot '{task.shot_id}', expected {task.n_frames}")
+    return ShotOutcome(task.shot_id, round(time.perf_counter() - t0, 3), {k: float(v) for k, v in metrics.items()})
+
+
+def execute_shot_tasks(
+    ctx: ShotContext,
+    tasks: list[ShotTask],
+    executor: ShotExecutor,
+    rep: Reporter,
+    on_shot: Callable[[str, bool], None] | None = None,
+) -> dict[str, ShotOutcome]:
+    """Render the tasks that are not cached, each after the shot it continues from.
+
+    Independent takes run side by side up to ``executor.capacity``; when a shot fails, shots
+    already running finish (their clips stay in the cache), nothing new starts, and the first
+    error is raised.
+    """
+    by_id = {t.shot_id: t for t in tasks}
+    todo = {t.shot_id: t for t in tasks if not t.cached}
+    children: dict[str, list[ShotTask]] = {}
+    for t in todo.values():
+        if t.previous in todo:
+            children.setdefault(t.previous, []).append(t)
+    ready = sorted((t for t in todo.values() if t.previous not in todo), key=lambda t: t.index)
+    running: dict[Future[ShotOutcome], ShotTask] = {}
+    outcomes: dict[str, ShotOutcome] = {}
+    failure: BaseException | None = None
+    total = len(tasks)
+    done_count = total - len(todo)
+    while ready or running:
+        while ready and failure is None and len(running) < max(1, executor.capacity):
+            t = ready.pop(0)
+            prev = by_id[t.previous].path if t.previous else None
+            name = f"shot {t.shot_id}"
+            rep.start(name, 1.0)
+            fut = executor.submit(ctx, t, prev, lambda f, m, n=name: rep.update(n, f, m))
+            running[fut] = t
+        if not running:
+            break
+        finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+        for fut in sorted(finished, key=lambda f: running[f].index):
+            t = running.pop(fut)
+            try:
+                outcome = fut.result()
+            except Exception as e:  # noqa: BLE001 - remembered, re-raised once running shots finish
+                failure = failure or e
+                rep.finish(f"shot {t.shot_id}", "failed")
+                continue
+            outcomes[t.shot_id] = outcome
+            done_count += 1
+            rep.finish(f"shot {t.shot_id}", f"{outcome.render_s:.1f} s")
+            rep.update("render", done_count, f"{t.shot_id} rendered")
+            if on_shot:
+                on_shot(t.shot_id, False)
+            ready.extend(children.get(t.shot_id, []))
+            ready.sort(key=lambda x: x.index)
+    if failure is not None:
+        raise failure
+    return outcomes
+
+
 def render_shots(
     req: RenderRequest,
     wd: Workdir,
@@ -291,60 +540,38 @@ def render_shots(
     reference: ReferenceInfo,
     rep: Reporter,
     on_shot: Callable[[str, bool], None] | None = None,
+    executor: ShotExecutor | None = None,
 ) -> list[ShotClip]:
-    """Render every shot whose clip is missing; return the clips in plan order."""
-    from mvdirector.media.video import probe_video
-    from stages.render import ShotJob, make_renderer
+    """Render every shot whose clip is missing; return the clips in plan order.
 
-    renderers: dict[str, Any] = {}
+    ``on_shot(shot_id, cached)`` is called once per shot (cached shots first), which is how
+    tests count renders.
+    """
+    from mvdirector.executors import InlineExecutor
 
-    def renderer_for(name: str) -> Any:
-        if name not in renderers:
-            opts = req.renderer_options if name == req.renderer else {}
-            renderers[name] = make_renderer(name, **opts)
-        return renderers[name]
-
-    default = renderer_for(plan.render.renderer)
-    keys = shot_keys(plan, default, analysis, reference)
-    for s in plan.shots:  # per-shot renderer overrides get their own keys
-        if s.renderer and s.renderer != plan.render.renderer:
-            r = renderer_for(s.renderer)
-            keys[s.id] = cache_key("render", r.VERSION, None, {"base": keys[s.id], "renderer": r.fingerprint()})
+    tasks = plan_shot_tasks(req, wd, plan, analysis, reference)
+    ctx = ShotContext(plan, analysis, reference, req.reference, req.song)
+    n_cached = sum(t.cached for t in tasks)
+    rep.start("render", float(len(tasks)))
+    rep.update("render", n_cached, f"{n_cached} cached")
+    for t in tasks:
+        if t.cached and on_shot:
+            on_shot(t.shot_id, True)
+    outcomes = execute_shot_tasks(ctx, tasks, executor or InlineExecutor(), rep, on_shot)
     fps = plan.render.fps
-    clips: dict[str, ShotClip] = {}
-    rep.start("render", float(len(plan.shots)))
-    done = 0
-    for sid in render_order(plan):
-        shot = plan.shot(sid)
-        key = keys[sid]
-        path = wd.path(f"shots/{sid}.{key[:8]}.mp4")
-        cached = path.exists() and not _forced(req, "render")
-        t0 = time.perf_counter()
-        metrics: dict[str, float] = {}
-        if not cached:
-            renderer = renderer_for(shot.renderer or plan.render.renderer)
-            prev = clips[shot.continues_from].path if shot.continues_from else None
-            job = ShotJob(plan, shot, analysis, reference, req.reference, req.song, Path(prev) if prev else None)
-            task = f"shot {sid}"
-            rep.start(task, 1.0)
-            with atomic_output(path) as tmp:
-                metrics = renderer.render_shot(job, tmp, progress=lambda f, m, t=task: rep.update(t, f, m)) or {}
-                info = probe_video(tmp)
-                want = shot.n_frames(fps)
-                if info.frames != want:
-                    raise RuntimeError(f"renderer wrote {info.frames} frames for shot '{sid}', expected {want}")
-            rep.finish(task)
-        clips[sid] = ShotClip(
-            shot_id=sid, path=str(path), frames=shot.n_frames(fps), fps=fps, width=plan.render.width,
-            height=plan.render.height, cache_key=key, cached=cached,
-            render_s=round(time.perf_counter() - t0, 3), metrics=metrics,
+    clips = {}
+    for t in tasks:
+        o = outcomes.get(t.shot_id)
+        clips[t.shot_id] = ShotClip(
+            shot_id=t.shot_id, path=str(t.path), frames=t.n_frames, fps=fps, width=plan.render.width,
+            height=plan.render.height, cache_key=t.key, cached=o is None,
+            render_s=o.render_s if o else 0.0, metrics=o.metrics if o else {},
         )
-        done += 1
-        rep.update("render", done, f"{sid} {'cached' if cached else 'rendered'}")
-        if on_shot:
-            on_shot(sid, cached)
-    n_cached = sum(c.cached for c in clips.values())
-    rep.finish("render", f"{len(clips) - n_cached} rendered, {n_cached} cached")
+    n_new = len(tasks) - n_cached
+    if n_new == 0:
+        rep.finish("render", f"nothing to render: all {len(tasks)} shots cached")
+    else:
+        rep.finish("render", f"{n_new} rendered, {n_cached} cached")
     return [clips[s.id] for s in plan.shots]
 
 
@@ -361,58 +588,130 @@ def versions() -> dict[str, str]:
     return out
 
 
-def render(req: RenderRequest, rep: Reporter | None = None) -> RenderReport:
-    """Make the music video a request asks for; return the render report."""
+def assemble_config(req: RenderRequest):  # noqa: ANN201 - returns stages.assemble.AssembleConfig
+    """The AssembleConfig a request implies."""
+    from stages.assemble import AssembleConfig
+
+    return AssembleConfig(codec=req.codec, crf=req.crf, colour_match=req.colour_match)
+
+
+def ensure_video(
+    req: RenderRequest, wd: Workdir, plan: ShotPlan, clips: list[ShotClip], reference: ReferenceInfo, rep: Reporter
+) -> tuple[RenderReport, bool]:
+    """Assemble the final video, or reuse it when it was made from the same clips and settings.
+
+    Returns the report and whether it was reused. The record in ``keys.json`` also holds the
+    video's size and mtime, so a video replaced by hand is made again.
+    """
     from stages import assemble as assemble_stage
 
-    rep = rep or NullReporter()
-    t_start = time.perf_counter()
+    out = req.resolved_out()
+    cfg = assemble_config(req)
+    key = cache_key(
+        "assemble", assemble_stage.VERSION, cfg,
+        {"clips": [c.cache_key for c in clips], "plan": model_fingerprint(plan), "song": file_sha256(req.song),
+         "reference": reference.sha256, "out": str(out.resolve())},
+    )
+    name = f"video:{out.resolve()}"
+    report_path = wd.path("report.json")
+    if (wd.fresh_file(name, key, out) and report_path.exists() and not _forced(req, "assemble")
+            and not any(not c.cached for c in clips)):
+        try:
+            report = RenderReport.model_validate_json(report_path.read_text())
+        except ValueError:
+            report = None
+        if report is not None and report.video == str(out):
+            rep.finish("assemble", f"{out.name} is up to date")
+            return report, True
+    rep.start("assemble", 1.0)
+    report = assemble_stage.assemble(
+        plan, clips, req.song, out, cfg, reference=reference,
+        progress=lambda f, m: rep.update("assemble", f, m),
+    )
+    wd.record_file(name, key, out)
+    rep.finish("assemble", str(out))
+    return report, False
+
+
+def check_inputs(req: RenderRequest) -> None:
+    """Fail fast on unreadable inputs and unwritable outputs, before any heavy work."""
     from mvdirector.media.audio import audio_info
     from mvdirector.media.image import load_image
 
-    audio_info(req.song)  # fail fast on unreadable input, before any heavy work
+    audio_info(req.song)
     load_image(req.reference)
     if req.plan is not None and not req.plan.exists():
         raise InputError(f"plan file '{req.plan}' does not exist", "make one with `mvdirector plan`")
+    if req.lyrics is not None and not req.lyrics.exists():
+        raise InputError(f"lyrics file '{req.lyrics}' does not exist", "check the path given to --lyrics")
     out = req.resolved_out()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(f"cannot create output directory '{out.parent}': {e.strerror or e}") from None
-    wd = Workdir.open(req.resolved_workdir())
-    write_json_atomic(
-        wd.path("run.json"),
-        {"request": req.model_dump(mode="json"), "versions": versions(), "started": time.time()},
-    )
-    stage_s: dict[str, float] = {}
-    t = time.perf_counter()
-    analysis = ensure_analysis(req, wd, rep)
-    stage_s["analyze"] = time.perf_counter() - t
-    t = time.perf_counter()
-    reference = ensure_reference(req, wd, rep)
-    stage_s["reference"] = time.perf_counter() - t
-    t = time.perf_counter()
-    plan = ensure_plan(req, wd, analysis, reference, rep)
-    stage_s["direct"] = time.perf_counter() - t
-    t = time.perf_counter()
-    clips = render_shots(req, wd, plan, analysis, reference, rep)
-    stage_s["render"] = time.perf_counter() - t
-    t = time.perf_counter()
-    rep.start("assemble", 1.0)
-    cfg = assemble_stage.AssembleConfig(codec=req.codec, crf=req.crf, colour_match=req.colour_match)
-    report = assemble_stage.assemble(
-        plan, clips, req.song, out, cfg, reference=reference,
-        progress=lambda f, m: rep.update("assemble", f, m),
-    )
-    stage_s["assemble"] = time.perf_counter() - t
-    rep.finish("assemble", str(out))
-    report = report.model_copy(
-        update={
-            "stage_s": {k: round(v, 3) for k, v in stage_s.items()},
-            "total_s": round(time.perf_counter() - t_start, 3),
-            "cache_hits": sum(c.cached for c in clips),
-            "rendered": sum(not c.cached for c in clips),
-        }
-    )
-    write_json_atomic(wd.path("report.json"), report)
-    return report
+
+
+def render(
+    req: RenderRequest,
+    rep: Reporter | None = None,
+    executor: ShotExecutor | None = None,
+    on_shot: Callable[[str, bool], None] | None = None,
+) -> RenderReport:
+    """Make the music video a request asks for; return the render report.
+
+    The work directory is locked for the whole run (a second process gets BusyError); every
+    output is written under a temporary name and renamed into place, so a run killed at any
+    moment resumes where it stopped. ``executor`` renders the shots (default: in this process,
+    or a local process pool when ``req.jobs > 1``).
+    """
+    rep = rep or NullReporter()
+    t_start = time.perf_counter()
+    check_inputs(req)
+    with WorkdirLock(req.resolved_workdir()):
+        wd = Workdir.open(req.resolved_workdir())
+        removed = wd.clean_temps()
+        if removed:
+            log.info("removed %d unfinished temporary file(s) of an interrupted run", removed)
+        write_json_atomic(
+            wd.path("run.json"),
+            {"request": req.model_dump(mode="json"), "versions": versions(), "started": time.time()},
+        )
+        stage_s: dict[str, float] = {}
+        t = time.perf_counter()
+        analysis = ensure_analysis(req, wd, rep)
+        stage_s["analyze"] = time.perf_counter() - t
+        t = time.perf_counter()
+        reference = ensure_reference(req, wd, rep)
+        stage_s["reference"] = time.perf_counter() - t
+        t = time.perf_counter()
+        plan = ensure_plan(req, wd, analysis, reference, rep)
+        stage_s["direct"] = time.perf_counter() - t
+        t = time.perf_counter()
+        own_pool = None
+        if executor is None and req.jobs > 1:
+            from mvdirector.executors import LocalExecutor
+
+            executor = own_pool = LocalExecutor(req.jobs)
+        try:
+            clips = render_shots(req, wd, plan, analysis, reference, rep, on_shot=on_shot, executor=executor)
+        finally:
+            if own_pool is not None:
+                own_pool.shutdown()
+        stage_s["render"] = time.perf_counter() - t
+        t = time.perf_counter()
+        report, reused = ensure_video(req, wd, plan, clips, reference, rep)
+        stage_s["assemble"] = time.perf_counter() - t
+        report = report.model_copy(
+            update={
+                "shots": [s.model_copy(update={"cached": c.cached, "render_s": c.render_s})
+                          for s, c in zip(report.shots, clips, strict=False)],
+                "stage_s": {k: round(v, 3) for k, v in stage_s.items()},
+                "total_s": round(time.perf_counter() - t_start, 3),
+                "cache_hits": sum(c.cached for c in clips),
+                "rendered": sum(not c.cached for c in clips),
+            }
+        )
+        if reused:
+            rep.finish("render", f"nothing changed: rendered nothing, {report.video} is up to date")
+        write_json_atomic(wd.path("report.json"), report)
+        return report

@@ -1,0 +1,217 @@
+"""Where shots render: this process, a local process pool, or a Ray cluster.
+
+Every executor implements `mvdirector.pipeline.ShotExecutor`: ``capacity`` and
+``submit(ctx, task, previous_clip, progress) -> Future[ShotOutcome]``. The pipeline's
+scheduler submits a shot only once the shot it continues from is finished, so executors
+need not know about the DAG.
+
+Ray has two ways to get clips back to the work directory (``transfer``):
+
+- ``"shared"`` (default): every node sees the work directory at the same path (NFS, a
+  shared volume, or a one-machine cluster). Tasks write ``shots/<id>.<key8>.mp4`` there
+  themselves, atomically, exactly as a local run does.
+- ``"object"``: no shared file system. The song and portrait travel once per render
+  through Ray's object store, a task renders into a private temporary folder and returns the
+  clip's bytes, and the driver writes them into the work directory (atomically). A shot that
+  continues another receives the previous clip's bytes the same way.
+
+Tasks ask Ray for one GPU when the shot's renderer is ``dit`` and one CPU for
+``procedural``, so a cluster with GPU nodes places them accordingly.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+from mvdirector.errors import InputError
+from mvdirector.media.atomic import atomic_output
+from mvdirector.pipeline import ShotContext, ShotOutcome, ShotTask, render_shot_task
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None] | None
+
+
+def default_workers() -> int:
+    """Worker processes for a local pool: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return max(1, os.cpu_count() or 1)
+
+
+class InlineExecutor:
+    """Render each shot in this process as it is submitted (per-frame progress reaches the reporter)."""
+
+    capacity = 1
+
+    def submit(
+        self, ctx: ShotContext, task: ShotTask, previous_clip: Path | None, progress: Progress = None
+    ) -> Future[ShotOutcome]:
+        """Render now; the returned future is already resolved (or holds the error)."""
+        fut: Future[ShotOutcome] = Future()
+        try:
+            fut.set_result(render_shot_task(ctx, task, previous_clip, progress=progress))
+        except Exception as e:  # noqa: BLE001 - handed to the scheduler through the future
+            fut.set_exception(e)
+        return fut
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+class LocalExecutor:
+    """A pool of worker processes on this machine (``spawn``ed, so they inherit no locks or threads).
+
+    Workers keep their renderer instances between shots, so a renderer's one-off set-up (the
+    portrait's matte, model weights) happens once per worker.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.capacity = max(1, workers or default_workers())
+        self._pool = ProcessPoolExecutor(self.capacity, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(
+        self, ctx: ShotContext, task: ShotTask, previous_clip: Path | None, progress: Progress = None
+    ) -> Future[ShotOutcome]:
+        """Queue the shot on the pool."""
+        return self._pool.submit(render_shot_task, ctx, task, previous_clip)
+
+    def shutdown(self) -> None:
+        """Stop the worker processes (after the shots they are rendering)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+# --------------------------------------------------------------------------- Ray
+
+
+def _ray_render_shared(ctx: ShotContext, task: ShotTask, previous_clip: str | None) -> ShotOutcome:
+    """Ray task body, shared work directory: write the clip in place."""
+    return render_shot_task(ctx, task, Path(previous_clip) if previous_clip else None)
+
+
+def _ray_render_object(
+    ctx: ShotContext, song: bytes, image: bytes, task: ShotTask, previous: bytes | None
+) -> tuple[ShotOutcome, bytes]:
+    """Ray task body, no shared file system: materialise inputs locally, return the clip's bytes."""
+    with tempfile.TemporaryDirectory(prefix="mvd-ray-") as td:
+        root = Path(td)
+        song_path = root / f"song{ctx.song_path.suffix}"
+        image_path = root / f"reference{ctx.reference_image.suffix}"
+        song_path.write_bytes(song)
+        image_path.write_bytes(image)
+        prev_path = None
+        if previous is not None:
+            prev_path = root / "previous.mp4"
+            prev_path.write_bytes(previous)
+        local = ShotContext(ctx.plan, ctx.analysis, ctx.reference, image_path, song_path)
+        out = root / "clip.mp4"
+        outcome = render_shot_task(local, task, prev_path, out_path=out)
+        return outcome, out.read_bytes()
+
+
+class RayExecutor:
+    """Shots as Ray tasks: one GPU each for ``dit``, ``cpus_per_shot`` CPUs each for ``procedural``.
+
+    ``address`` is passed to ``ray.init`` (``None`` starts a local instance, ``"auto"`` joins
+    the cluster this machine belongs to, ``"HOST:PORT"`` a given head node); extra keyword
+    arguments (e.g. ``num_cpus=2``) go to ``ray.init`` when this executor starts Ray.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        transfer: Literal["shared", "object"] = "shared",
+        cpus_per_shot: float = 1.0,
+        **init_kwargs: Any,
+    ) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise InputError(
+                "the ray executor needs the 'ray' package", "pip install 'mvdirector[ray]' (or 'ray[default]')"
+            ) from None
+        if transfer not in ("shared", "object"):
+            raise InputError(f"unknown Ray transfer '{transfer}'", "use shared or object")
+        self.ray = ray
+        self.transfer = transfer
+        self.cpus_per_shot = cpus_per_shot
+        self._started = False
+        if not ray.is_initialized():
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False, **init_kwargs)
+            except ConnectionError as e:
+                raise InputError(
+                    f"cannot reach a Ray cluster at '{address}': {e}",
+                    "start one with `ray start --head` or drop --address to run a local instance",
+                ) from None
+            self._started = True
+        self.capacity = 1 << 16  # Ray queues tasks against the cluster's resources itself
+        self._shared = ray.remote(_ray_render_shared)
+        self._object = ray.remote(_ray_render_object)
+        self._ctx_refs: dict[int, tuple[ShotContext, Any, Any, Any]] = {}
+
+    def _options(self, task: ShotTask) -> dict[str, float]:
+        if task.gpus > 0:
+            return {"num_gpus": task.gpus, "num_cpus": 1}
+        return {"num_cpus": self.cpus_per_shot}
+
+    def _refs(self, ctx: ShotContext) -> tuple[Any, Any, Any]:
+        """Object-store references of a render's shared inputs, put once per context."""
+        entry = self._ctx_refs.get(id(ctx))
+        if entry is None or entry[0] is not ctx:
+            put = self.ray.put
+            song = put(ctx.song_path.read_bytes()) if self.transfer == "object" else None
+            image = put(ctx.reference_image.read_bytes()) if self.transfer == "object" else None
+            entry = (ctx, put(ctx), song, image)
+            self._ctx_refs[id(ctx)] = entry
+        return entry[1], entry[2], entry[3]
+
+    def submit(
+        self, ctx: ShotContext, task: ShotTask, previous_clip: Path | None, progress: Progress = None
+    ) -> Future[ShotOutcome]:
+        """Start the shot as a Ray task; the future resolves once its clip is in the work directory."""
+        ctx_ref, song_ref, image_ref = self._refs(ctx)
+        opts = self._options(task)
+        if self.transfer == "shared":
+            ref = self._shared.options(**opts).remote(ctx_ref, task, str(previous_clip) if previous_clip else None)
+            return ref.future()
+        prev = previous_clip.read_bytes() if previous_clip else None
+        ref = self._object.options(**opts).remote(ctx_ref, song_ref, image_ref, task, prev)
+        out: Future[ShotOutcome] = Future()
+
+        def land(f: Future[tuple[ShotOutcome, bytes]]) -> None:
+            try:
+                outcome, data = f.result()
+                with atomic_output(task.path) as tmp:
+                    tmp.write_bytes(data)
+                out.set_result(outcome)
+            except BaseException as e:  # noqa: BLE001 - handed to the scheduler through the future
+                out.set_exception(e)
+
+        ref.future().add_done_callback(land)
+        return out
+
+    def forget(self, ctx: ShotContext) -> None:
+        """Drop the object-store copies of a finished render's inputs."""
+        self._ctx_refs.pop(id(ctx), None)
+
+    def shutdown(self) -> None:
+        """Stop Ray if this executor started it."""
+        self._ctx_refs.clear()
+        if self._started and self.ray.is_initialized():
+            self.ray.shutdown()
+            self._started = False
