@@ -1,0 +1,399 @@
+"""The assembler end to end on tiny generated clips: frames, cuts, transitions, sound, formats, report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mvdirector.errors import InputError, PlanError
+from mvdirector.media.video import VideoWriter, ffmpeg_exe, probe_video
+from mvdirector.schemas import Camera, RenderReport, Shot, ShotClip, ShotPlan, SongRef, Transition
+from stages.assemble import AssembleConfig, assemble, format_summary_rows
+from stages.assemble.timeline import shot_frame_ranges
+
+SR = 22050
+
+
+def make_plan(
+    frames: Sequence[int],
+    fps: float = 12.0,
+    size: tuple[int, int] = (64, 36),
+    bpm: float = 120.0,
+    transitions: dict[int, tuple[str, float]] | None = None,
+    sections: Sequence[str] | None = None,
+    renderer: str = "procedural",
+    framing: str = "wide",
+    song: str = "song.wav",
+) -> ShotPlan:
+    """A plan whose shots last ``frames[i]`` frames; ``transitions[i] = (kind, beats)`` enters shot i."""
+    transitions = transitions or {}
+    shots, t = [], 0
+    for i, n in enumerate(frames):
+        kind, beats = transitions.get(i, ("cut", 0.0))
+        shots.append(
+            Shot(
+                id=f"s{i:02d}",
+                start_s=t / fps,
+                end_s=(t + n) / fps,
+                section=(sections[i] if sections else "verse"),
+                framing=framing,
+                camera=Camera(move="static", direction=1),
+                transition_in=Transition(kind=kind, beats=beats),
+            )
+        )
+        t += n
+    return ShotPlan(
+        song=SongRef(path=song, sha256="0" * 64, duration_s=t / fps, bpm=bpm),
+        render={"width": size[0], "height": size[1], "fps": fps, "renderer": renderer},
+        shots=shots,
+    )
+
+
+def solid_colour(i: int) -> tuple[int, int, int]:
+    """A distinct, codec-friendly RGB colour for shot ``i``."""
+    palette = [(200, 40, 40), (40, 180, 60), (50, 70, 210), (220, 200, 40), (40, 200, 200), (180, 60, 190)]
+    return palette[i % len(palette)]
+
+
+def write_clips(
+    plan: ShotPlan,
+    folder: Path,
+    frame_fn: Callable[[int, int, int, int], np.ndarray] | None = None,
+    crf: int = 18,
+) -> list[ShotClip]:
+    """One clip per shot; ``frame_fn(shot_index, k, width, height)`` draws frame k (default: solid)."""
+    r = plan.render
+    clips = []
+    for i, shot in enumerate(plan.shots):
+        n = shot.n_frames(r.fps)
+        path = folder / f"{shot.id}.mp4"
+        with VideoWriter(path, r.width, r.height, r.fps, crf=crf) as w:
+            for k in range(n):
+                if frame_fn is None:
+                    frame = np.empty((r.height, r.width, 3), np.uint8)
+                    frame[:] = solid_colour(i)
+                else:
+                    frame = frame_fn(i, k, r.width, r.height)
+                w.write(frame)
+        clips.append(
+            ShotClip(
+                shot_id=shot.id,
+                path=str(path),
+                frames=n,
+                fps=r.fps,
+                width=r.width,
+                height=r.height,
+                cache_key=f"k{i}",
+                cached=bool(i % 2),
+                render_s=0.5 + i,
+            )
+        )
+    return clips
+
+
+def write_song(path: Path, duration_s: float, clicks_s: Sequence[float] = (), sr: int = SR) -> Path:
+    """A quiet stereo sine with full-scale 5 ms clicks at ``clicks_s``."""
+    n = int(round(duration_s * sr))
+    t = np.arange(n) / sr
+    x = 0.02 * np.sin(2 * np.pi * 220.0 * t)
+    for c in clicks_s:
+        a = int(round(c * sr))
+        x[a : a + int(0.005 * sr)] = 0.9
+    sf.write(path, np.stack([x, x], axis=1).astype(np.float32), sr)
+    return path
+
+
+def decode_video(path: Path) -> np.ndarray:
+    """All frames of a video as an (F, H, W, 3) uint8 array."""
+    import av
+
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+
+
+def decode_audio(path: Path) -> tuple[np.ndarray, int]:
+    """The first audio channel of a file as float32 samples and the sample rate."""
+    import av
+
+    with av.open(str(path)) as c:
+        sr = c.streams.audio[0].codec_context.sample_rate
+        chunks = [f.to_ndarray()[0].astype(np.float32) for f in c.decode(audio=0)]
+    return np.concatenate(chunks), sr
+
+
+# ------------------------------------------------------------------------------- tests
+
+FAST = AssembleConfig(consistency=False, html=False)
+
+
+def shot_means(video: np.ndarray) -> np.ndarray:
+    """Mean RGB of every frame, shape (F, 3)."""
+    return video.reshape(video.shape[0], -1, 3).mean(axis=1)
+
+
+def coded_slices(path: Path) -> list[bytes]:
+    """The coded picture data (H.264 slice NAL units, types 1 and 5) of every packet, in decode order.
+
+    Parameter sets and SEI are left out: a join may repeat SPS/PPS in-band before key frames.
+    """
+    import av
+
+    out = []
+    with av.open(str(path)) as c:
+        for pkt in c.demux(video=0):
+            data, i = bytes(pkt), 0
+            while i < len(data):
+                n = int.from_bytes(data[i : i + 4], "big")
+                nal = data[i + 4 : i + 4 + n]
+                if nal and nal[0] & 31 in (1, 5):
+                    out.append(nal)
+                i += 4 + n
+    return out
+
+
+def onset_s(samples: np.ndarray, sr: int, level: float = 0.5) -> float:
+    """Time of the first sample louder than ``level``."""
+    idx = np.flatnonzero(np.abs(samples) > level)
+    assert idx.size, "no click found in the decoded audio"
+    return idx[0] / sr
+
+
+def test_hard_cuts_are_joined_without_decoding_and_land_on_their_frames(tmp_path: Path) -> None:
+    plan = make_plan([12, 7, 20, 9])
+    clips = write_clips(plan, tmp_path)
+    song = write_song(tmp_path / "song.wav", plan.song.duration_s)
+    out = tmp_path / "out.mp4"
+    rep = assemble(plan, clips, song, out, FAST)
+
+    assert (rep.copied_shots, rep.reencoded_shots) == (4, 0)
+    assert rep.frames == plan.n_frames == 48
+    video = decode_video(out)
+    assert video.shape == (48, 36, 64, 3)
+    means = shot_means(video)
+    for i, (a, b) in enumerate(shot_frame_ranges(plan)):
+        assert np.abs(means[a:b] - solid_colour(i)).max() < 6, f"shot {i} frames {a}..{b}"
+    # Joined without decoding: the output's coded pictures are the clips', byte for byte.
+    assert coded_slices(out) == [nal for c in clips for nal in coded_slices(Path(c.path))]
+    info = probe_video(out)
+    fps = plan.render.fps
+    assert info.has_audio and rep.audio_codec == "aac"
+    assert abs(info.duration_s - plan.song.duration_s) <= 1 / fps
+    assert abs(info.audio_duration_s - plan.song.duration_s) <= 1 / fps
+    assert abs(rep.duration_s - rep.song_duration_s) <= 1 / fps
+    assert [s.cached for s in rep.shots] == [c.cached for c in clips]
+    assert rep.cache_hits == 2 and rep.rendered == 2
+
+
+@pytest.mark.parametrize("reencode", ["auto", "always"])
+def test_av_offset_is_zero_flash_frame_meets_click(tmp_path: Path, reencode: str) -> None:
+    fps, flash_at = 24.0, 37
+    plan = make_plan([24, 24, 24], fps=fps, transitions={2: ("crossfade", 1.0)})
+
+    def draw(i: int, k: int, w: int, h: int) -> np.ndarray:
+        frame = np.full((h, w, 3), 30 + 40 * i, np.uint8)
+        if i * 24 + k == flash_at:
+            frame[:] = 255
+        return frame
+
+    clips = write_clips(plan, tmp_path, draw)
+    song = write_song(tmp_path / "song.wav", plan.song.duration_s, clicks_s=[flash_at / fps])
+    out = tmp_path / "out.mp4"
+    rep = assemble(plan, clips, song, out, AssembleConfig(consistency=False, html=False, reencode=reencode))
+
+    video_t = int(np.argmax(shot_means(decode_video(out)).mean(axis=1))) / fps
+    samples, sr = decode_audio(out)
+    audio_t = onset_s(samples, sr)
+    assert video_t == pytest.approx(flash_at / fps)
+    assert abs(audio_t - video_t) < 0.002
+    assert abs(rep.av_offset_s) < 1e-3
+    assert rep.reencoded_shots == (3 if reencode == "always" else 2)
+
+
+def test_crossfade_and_flash_sit_on_the_exact_frames(tmp_path: Path) -> None:
+    # 120 bpm at 12 fps: one beat is 6 frames, centred on the cut: 3 before, 3 after.
+    plan = make_plan([12] * 6, transitions={1: ("crossfade", 1.0), 2: ("flash", 1.0)})
+    clips = write_clips(plan, tmp_path)
+    song = write_song(tmp_path / "song.wav", plan.song.duration_s)
+    out = tmp_path / "out.mp4"
+    rep = assemble(plan, clips, song, out, FAST)
+    assert (rep.reencoded_shots, rep.copied_shots) == (3, 3)
+    means = shot_means(decode_video(out))
+    assert means.shape[0] == 72
+    c = [np.array(solid_colour(i), float) for i in range(6)]
+    inside = set(range(9, 15)) | set(range(21, 27))
+    for f in range(72):
+        if f not in inside:
+            assert np.abs(means[f] - c[f // 12]).max() < 6, f"frame {f} should be untouched"
+    for f in range(9, 15):  # crossfade: weight of the incoming shot (f - 9 + 0.5) / 6
+        alpha = (f - 9 + 0.5) / 6
+        assert np.abs(means[f] - ((1 - alpha) * c[0] + alpha * c[1])).max() < 8, f"crossfade frame {f}"
+    assert means[24].min() > 250, "the cut frame of a flash is white"
+    for f, wgt in [(21, 1 / 4), (22, 2 / 4), (23, 3 / 4), (25, 2 / 3), (26, 1 / 3)]:
+        base = c[1] if f < 24 else c[2]
+        assert np.abs(means[f] - (base + (255 - base) * wgt)).max() < 8, f"flash frame {f}"
+
+
+def test_whip_blurs_only_its_window(tmp_path: Path) -> None:
+    plan = make_plan([12, 12, 12], size=(96, 54), transitions={1: ("whip", 1.0)})
+
+    def columns(i: int, k: int, w: int, h: int) -> np.ndarray:
+        cols = np.random.default_rng(i).integers(0, 256, (1, w, 3), dtype=np.uint8)
+        return np.repeat(cols, h, axis=0)
+
+    clips = write_clips(plan, tmp_path, columns)
+    song = write_song(tmp_path / "song.wav", plan.song.duration_s)
+    out = tmp_path / "out.mp4"
+    rep = assemble(plan, clips, song, out, FAST)
+    video = decode_video(out).astype(np.float64)
+    sharpness = (np.diff(video, axis=2) ** 2).mean(axis=(1, 2, 3))  # horizontal gradient energy
+    window = range(9, 15)
+    sharp = [sharpness[f] for f in range(36) if f not in window]
+    assert min(sharp) > 2 * max(sharpness[f] for f in window)
+    assert int(np.argmin(sharpness)) == 12, "the blur peaks on the cut frame"
+    assert rep.copied_shots == 1
+
+
+def test_first_shot_crossfade_opens_from_black(tmp_path: Path) -> None:
+    plan = make_plan([12, 12], transitions={0: ("crossfade", 1.0)})
+    clips = write_clips(plan, tmp_path)
+    out = tmp_path / "out.mp4"
+    assemble(plan, clips, write_song(tmp_path / "song.wav", plan.song.duration_s), out, FAST)
+    means = shot_means(decode_video(out))
+    c0 = np.array(solid_colour(0), float)
+    for f in range(6):
+        assert np.abs(means[f] - c0 * (f + 1) / 7).max() < 8
+    assert np.abs(means[6] - c0).max() < 6
+
+
+@pytest.mark.parametrize(
+    ("codec", "suffix", "size", "name"),
+    [("h265", ".mp4", (36, 64), "hevc"), ("prores", ".mov", (48, 48), "prores")],
+)
+def test_other_codecs_and_aspect_ratios(tmp_path: Path, codec: str, suffix: str, size: tuple, name: str) -> None:
+    plan = make_plan([6, 9], size=size, transitions={1: ("flash", 0.5)})
+    clips = write_clips(plan, tmp_path)
+    out = tmp_path / f"out{suffix}"
+    cfg = AssembleConfig(codec=codec, consistency=False, html=False)
+    rep = assemble(plan, clips, write_song(tmp_path / "song.wav", plan.song.duration_s), out, cfg)
+    info = probe_video(out)
+    assert (info.video_codec, info.width, info.height, info.frames) == (name, size[0], size[1], 15)
+    assert info.has_audio and rep.reencoded_shots == 2 and rep.codec == codec
+
+
+def test_crf_and_faststart(tmp_path: Path) -> None:
+    def noise(i: int, k: int, w: int, h: int) -> np.ndarray:
+        return np.random.default_rng(i * 100 + k).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+    plan = make_plan([12, 12])
+    clips = write_clips(plan, tmp_path, noise)
+    song = write_song(tmp_path / "song.wav", plan.song.duration_s)
+    sizes = {}
+    for crf in (10, 40):
+        out = tmp_path / f"crf{crf}.mp4"
+        assemble(plan, clips, song, out, AssembleConfig(crf=crf, reencode="always", consistency=False, html=False))
+        sizes[crf] = out.stat().st_size
+    assert sizes[40] < sizes[10] / 2
+    head = (tmp_path / "crf10.mp4").read_bytes()
+    assert head.index(b"moov") < head.index(b"mdat"), "faststart puts the index first"
+    slow = tmp_path / "slow.mp4"
+    assemble(plan, clips, song, slow, AssembleConfig(faststart=False, consistency=False, html=False))
+    data = slow.read_bytes()
+    assert data.index(b"moov") > data.index(b"mdat")
+
+
+def test_aac_song_is_copied_and_stays_in_sync(tmp_path: Path) -> None:
+    import subprocess
+
+    fps, flash_at = 12.0, 15
+    plan = make_plan([12, 12], fps=fps)
+
+    def draw(i: int, k: int, w: int, h: int) -> np.ndarray:
+        return np.full((h, w, 3), 255 if i * 12 + k == flash_at else 40, np.uint8)
+
+    clips = write_clips(plan, tmp_path, draw)
+    wav = write_song(tmp_path / "song.wav", plan.song.duration_s, clicks_s=[flash_at / fps])
+    m4a = tmp_path / "song.m4a"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(wav), "-c:a", "aac", str(m4a)], check=True)
+    out = tmp_path / "out.mp4"
+    rep = assemble(plan, clips, m4a, out, FAST)
+    assert rep.audio_codec == "copy:aac"
+    samples, sr = decode_audio(out)
+    assert abs(onset_s(samples, sr) - flash_at / fps) < 0.002
+    with pytest.raises(InputError, match="cannot be copied"):
+        assemble(plan, clips, wav, tmp_path / "copy.mp4", AssembleConfig(audio="copy", consistency=False))
+    assert not (tmp_path / "copy.mp4").exists()
+
+
+def test_colour_match_evens_out_a_section(tmp_path: Path) -> None:
+    greys = [60, 180, 120]
+
+    def grey(i: int, k: int, w: int, h: int) -> np.ndarray:
+        frame = np.full((h, w, 3), greys[i], np.uint8)
+        frame[: h // 2] //= 2  # some contrast, so there is a standard deviation to match
+        return frame
+
+    plan = make_plan([12, 12, 12], sections=["verse", "verse", "chorus"])
+    clips = write_clips(plan, tmp_path, grey)
+    song = write_song(tmp_path / "song.wav", plan.song.duration_s)
+    plain = assemble(plan, clips, song, tmp_path / "plain.mp4", AssembleConfig(html=False))
+    matched = assemble(plan, clips, song, tmp_path / "matched.mp4", AssembleConfig(colour_match=True, html=False))
+
+    def jump(rep: RenderReport) -> float:
+        return abs(rep.shots[0].lab_mean[0] - rep.shots[1].lab_mean[0])  # type: ignore[index]
+
+    assert jump(plain) > 30 and jump(matched) < 3
+    assert any("grade jump" in w for w in plain.shots[1].warnings)
+    assert not any("grade jump" in w for w in matched.warnings)
+    assert matched.reencoded_shots == 2 and matched.copied_shots == 1
+    assert abs(matched.shots[2].lab_mean[0] - plain.shots[2].lab_mean[0]) < 1  # type: ignore[index]
+
+
+def test_bad_inputs_fail_early_and_leave_no_output(tmp_path: Path) -> None:
+    plan = make_plan([6, 6])
+    clips = write_clips(plan, tmp_path)
+    song = write_song(tmp_path / "song.wav", plan.song.duration_s)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(PlanError, match="do not match the plan"):
+        assemble(plan, clips[::-1], song, out, FAST)
+    with pytest.raises(PlanError, match="needs 6"):
+        assemble(plan, [clips[0].model_copy(update={"frames": 5}), clips[1]], song, out, FAST)
+    with pytest.raises(InputError, match="suffix"):
+        assemble(plan, clips, song, tmp_path / "out.mp4", AssembleConfig(codec="prores"))
+    short = write_song(tmp_path / "short.wav", plan.song.duration_s - 0.5)
+    with pytest.raises(PlanError, match="is 0.500 s but the plan was made for 1.000 s") as err:
+        assemble(plan, clips, short, out, FAST)
+    assert "re-plan" in err.value.one_line()
+    # The file on disk holds fewer frames than its ShotClip claims.
+    liar = make_plan([5, 6])
+    lying = write_clips(liar, tmp_path / "liar")[0].model_copy(update={"frames": 6})
+    with pytest.raises(PlanError, match="holds 5 frames"):
+        assemble(plan, [lying, clips[1]], song, out, FAST)
+    Path(clips[1].path).write_bytes(b"not a video")
+    with pytest.raises(InputError, match="cannot be read"):
+        assemble(plan, clips, song, out, FAST)
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert not out.exists() and leftovers == []
+
+
+def test_report_html_thumbnails_and_summary(tmp_path: Path) -> None:
+    plan = make_plan([8, 8, 8], transitions={1: ("crossfade", 1.0)})
+    clips = write_clips(plan, tmp_path)
+    out = tmp_path / "video" / "out.mp4"
+    rep = assemble(plan, clips, write_song(tmp_path / "song.wav", plan.song.duration_s), out, AssembleConfig())
+    page = (out.parent / "report.html").read_text(encoding="utf-8")
+    for shot in plan.shots:
+        assert shot.id in page
+        assert (out.parent / "out.thumbs" / f"{shot.id}.jpg").is_file()
+    assert page.count("data:image/jpeg;base64,") == 3
+    assert [s.thumbnail for s in rep.shots] == [f"out.thumbs/{s.id}.jpg" for s in plan.shots]
+    assert all(s.lab_mean is not None and s.colour_delta_e is not None for s in rep.shots)
+    assert "no reference face: identity was not measured" in rep.warnings
+    assert RenderReport.model_validate_json(rep.model_dump_json()) == rep
+    rows = format_summary_rows(rep)
+    assert rows[0] == ("video", str(out)) and all(len(r) == 2 and all(isinstance(x, str) for x in r) for r in rows)
+    assert ("warnings", str(len(rep.warnings))) in rows
+    assert [s.transition_in for s in rep.shots] == ["cut", "crossfade", "cut"]
