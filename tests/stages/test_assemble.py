@@ -273,7 +273,9 @@ def test_first_shot_crossfade_opens_from_black(tmp_path: Path) -> None:
     ("codec", "suffix", "size", "name"),
     [("h265", ".mp4", (36, 64), "hevc"), ("prores", ".mov", (48, 48), "prores")],
 )
-def test_other_codecs_and_aspect_ratios(tmp_path: Path, codec: str, suffix: str, size: tuple, name: str) -> None:
+def test_other_codecs_and_aspect_ratios(
+    tmp_path: Path, codec: str, suffix: str, size: tuple, name: str
+) -> None:
     plan = make_plan([6, 9], size=size, transitions={1: ("flash", 0.5)})
     clips = write_clips(plan, tmp_path)
     out = tmp_path / f"out{suffix}"
@@ -294,7 +296,9 @@ def test_crf_and_faststart(tmp_path: Path) -> None:
     sizes = {}
     for crf in (10, 40):
         out = tmp_path / f"crf{crf}.mp4"
-        assemble(plan, clips, song, out, AssembleConfig(crf=crf, reencode="always", consistency=False, html=False))
+        assemble(
+            plan, clips, song, out, AssembleConfig(crf=crf, reencode="always", consistency=False, html=False)
+        )
         sizes[crf] = out.stat().st_size
     assert sizes[40] < sizes[10] / 2
     head = (tmp_path / "crf10.mp4").read_bytes()
@@ -340,7 +344,9 @@ def test_colour_match_evens_out_a_section(tmp_path: Path) -> None:
     clips = write_clips(plan, tmp_path, grey)
     song = write_song(tmp_path / "song.wav", plan.song.duration_s)
     plain = assemble(plan, clips, song, tmp_path / "plain.mp4", AssembleConfig(html=False))
-    matched = assemble(plan, clips, song, tmp_path / "matched.mp4", AssembleConfig(colour_match=True, html=False))
+    matched = assemble(
+        plan, clips, song, tmp_path / "matched.mp4", AssembleConfig(colour_match=True, html=False)
+    )
 
     def jump(rep: RenderReport) -> float:
         return abs(rep.shots[0].lab_mean[0] - rep.shots[1].lab_mean[0])  # type: ignore[index]
@@ -383,7 +389,9 @@ def test_report_html_thumbnails_and_summary(tmp_path: Path) -> None:
     plan = make_plan([8, 8, 8], transitions={1: ("crossfade", 1.0)})
     clips = write_clips(plan, tmp_path)
     out = tmp_path / "video" / "out.mp4"
-    rep = assemble(plan, clips, write_song(tmp_path / "song.wav", plan.song.duration_s), out, AssembleConfig())
+    rep = assemble(
+        plan, clips, write_song(tmp_path / "song.wav", plan.song.duration_s), out, AssembleConfig()
+    )
     page = (out.parent / "report.html").read_text(encoding="utf-8")
     for shot in plan.shots:
         assert shot.id in page
@@ -394,6 +402,8 @@ def test_report_html_thumbnails_and_summary(tmp_path: Path) -> None:
     assert "no reference face: identity was not measured" in rep.warnings
     assert RenderReport.model_validate_json(rep.model_dump_json()) == rep
     rows = format_summary_rows(rep)
-    assert rows[0] == ("video", str(out)) and all(len(r) == 2 and all(isinstance(x, str) for x in r) for r in rows)
+    assert rows[0] == ("video", str(out)) and all(
+        len(r) == 2 and all(isinstance(x, str) for x in r) for r in rows
+    )
     assert ("warnings", str(len(rep.warnings))) in rows
     assert [s.transition_in for s in rep.shots] == ["cut", "crossfade", "cut"]
