@@ -31,6 +31,8 @@ DETECT_MAX_SIDE = 1280
 """Images are downscaled to at most this long side for detection (HOG is O(pixels))."""
 SMALL_FACE_PX = 80
 """A primary face smaller than this (box height, pixels) gets a quality warning."""
+MIN_SCORE = 0.25
+"""Detections below this HOG score are dropped unless nothing scores higher (false positives on clothes)."""
 SAME_PERSON_DISTANCE = 0.6
 """dlib's recommended Euclidean distance below which two embeddings are the same person."""
 
@@ -145,6 +147,7 @@ class FaceAnalyzer:
         found = self.detect(img)
         if not found:
             return []
+        found = [f for f in found if f[1] >= MIN_SCORE] or found[:1]
         boxes = [b for b, _ in found]
         shapes = self._shapes(img, boxes)
         faces = []

@@ -21,7 +21,7 @@ from mvdirector.schemas import Face, ReferenceInfo
 
 # Frame size as a multiple of the face-box height, measured on the frame's shorter side.
 FACE_MULTIPLE: dict[str, float] = {
-    "extreme_close_up": 1.25,
+    "extreme_close_up": 0.9,
     "close_up": 2.3,
     "medium": 4.2,
     "wide": 7.5,
@@ -40,8 +40,8 @@ MAX_COVER: dict[str, float] = {
     "extreme_close_up": 1.0,
     "close_up": 1.0,
     "medium": 1.05,
-    "wide": 1.15,
-    "extreme_wide": 1.45,
+    "wide": 1.3,
+    "extreme_wide": 1.7,
 }
 BASE_FOV_DEG = 40.0
 """Base vertical fov of every framing; equals ``models.camera.DEFAULT_FOV_DEG`` so plans expanded

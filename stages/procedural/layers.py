@@ -63,6 +63,9 @@ def separate(image_rgb: np.ndarray, reference: ReferenceInfo, iterations: int = 
         # Probable subject: head (with hair) and a body widening below the face.
         _fill(mask, cx - 0.9 * fw, y0 - 0.7 * fh, cx + 0.9 * fw, y1 + 0.3 * fh, cv2.GC_PR_FGD)
         _fill(mask, cx - 1.7 * fw, y1 + 0.3 * fh, cx + 1.7 * fw, sh, cv2.GC_PR_FGD)
+        # Portrait prior: the neck and the torso core right under the face are the singer.
+        _fill(mask, cx - 0.45 * fw, y1 - 0.1 * fh, cx + 0.45 * fw, y1 + 0.9 * fh, cv2.GC_FGD)
+        _fill(mask, cx - 0.9 * fw, y1 + 0.9 * fh, cx + 0.9 * fw, y1 + 2.2 * fh, cv2.GC_FGD)
         if len(face.landmarks) >= 68:
             hull = cv2.convexHull((np.asarray(face.landmarks) * s).astype(np.int32))
             cv2.fillConvexPoly(mask, hull, cv2.GC_FGD)
@@ -88,7 +91,7 @@ def separate(image_rgb: np.ndarray, reference: ReferenceInfo, iterations: int = 
     except cv2.error as e:  # degenerate images (flat colour) make GrabCut's GMM fail
         log.info("GrabCut failed (%s); no subject layer", e)
         hard = np.zeros((sh, sw), np.uint8)
-    hard = _largest_components(hard)
+    hard = _fill_holes(_largest_components(hard))
     coverage = float(hard.mean())
     matte = hard.astype(np.float32)
     k = max(1.0, 0.006 * max(sh, sw))
@@ -110,6 +113,19 @@ def _fill(mask: np.ndarray, x0: float, y0: float, x1: float, y1: float, value: i
     c, d = int(np.clip(round(y0), 0, h)), int(np.clip(round(y1), 0, h))
     if b > a and d > c:
         mask[c:d, a:b] = value
+
+
+def _fill_holes(binary: np.ndarray) -> np.ndarray:
+    """Fill background regions fully enclosed by the subject (a dark collar, a shadow on the chest)."""
+    h, w = binary.shape
+    flood = np.zeros((h + 2, w + 2), np.uint8)
+    flood[1:-1, 1:-1] = binary
+    outside = flood.copy()
+    cv2.floodFill(outside, None, (0, 0), 1)
+    holes = outside[1:-1, 1:-1] == 0
+    out = binary.copy()
+    out[holes] = 1
+    return out
 
 
 def _largest_components(binary: np.ndarray, keep_fraction: float = 0.15) -> np.ndarray:

@@ -23,9 +23,8 @@ from .projection import apply_homography
 
 MOUTH_FRAMINGS = ("extreme_close_up", "close_up", "medium")
 ENV_RATE = 100.0  # envelope samples per second
-MAX_OPEN = 0.34  # mouth opening at full loudness, as a fraction of the mouth width
+MAX_OPEN = 0.22  # mouth opening at full loudness, as a fraction of the mouth width
 CAVITY = np.array([52.0, 20.0, 24.0])
-TEETH = np.array([222.0, 214.0, 204.0])
 
 
 def wants_mouth(shot: Shot, reference: ReferenceInfo) -> bool:
@@ -113,42 +112,42 @@ class MouthWarper:
             return frame
         ux = (right - left) / mw
         down = np.array([-ux[1], ux[0]])
-        centre = pts[12:20].mean(axis=0)  # inner lips
+        upper = pts[13:16].mean(axis=0)  # inner upper lip (61-63)
+        lower = pts[17:20].mean(axis=0)  # inner lower lip (65-67)
+        gap0 = max(0.5, float(np.dot(lower - upper, down)))
         h, w = frame.shape[:2]
         reach = np.array([[-0.9, -0.7], [0.9, -0.7], [0.9, 1.6], [-0.9, 1.6]]) * mw
-        corners = centre + reach[:, :1] * ux + reach[:, 1:] * down
+        corners = upper + reach[:, :1] * ux + reach[:, 1:] * down
         x0, y0 = np.floor(corners.min(axis=0)).astype(int)
         x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
         if x1 - x0 < 4 or y1 - y0 < 4:
             return frame
         ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        rx, ry = xs - centre[0], ys - centre[1]
+        rx, ry = xs - upper[0], ys - upper[1]
         u = (rx * ux[0] + ry * ux[1]) / (0.5 * mw)
-        v = rx * down[0] + ry * down[1]
-        vn = v / mw
-        w_lip = np.clip(1.0 - u**2, 0.0, 1.0) ** 0.7
-        w_jaw = np.clip(1.0 - (u / (1.0 + 0.7 * np.clip(vn, 0, 1))) ** 2, 0.0, 1.0) ** 0.7
-        fall = np.where(vn <= 0.45, 1.0, 0.5 + 0.5 * np.cos(np.pi * np.clip((vn - 0.45) / 0.95, 0, 1)))
-        d_low = open_px * w_jaw * fall
-        up_open = 0.22 * open_px
-        d_up = up_open * w_lip * np.clip(1.0 + vn / 0.35, 0.0, 1.0)
-        d = np.where(v >= 0, -d_low, d_up).astype(np.float32)
-        map_x = xs + d * np.float32(down[0])
-        map_y = ys + d * np.float32(down[1])
+        v = rx * down[0] + ry * down[1]  # 0 on the inner upper lip, + towards the chin
+        w_lip = np.clip(1.0 - u**2, 0.0, 1.0) ** 0.75
+        w_jaw = np.clip(1.0 - (u / (1.0 + 0.7 * np.clip(v / mw, 0, 1))) ** 2, 0.0, 1.0) ** 0.7
+        up = 0.2 * open_px * w_lip  # the upper lip (and the upper teeth) rise a little
+        gap = gap0 * w_lip  # the mouth's own opening keeps its content, moved up with the upper lip
+        low = open_px * np.maximum(w_lip, w_jaw * (v > gap + open_px * w_lip))  # lower lip and jaw drop
+        below = v - gap - low
+        fall = 0.5 + 0.5 * np.cos(np.pi * np.clip(below / (0.9 * mw), 0, 1))
+        src_v = np.where(
+            v < -up,
+            v + up * np.clip(1.0 + (v + up) / (0.35 * mw), 0.0, 1.0),
+            np.where(v < gap - up, v + up, np.where(v <= gap + low, gap, v - low * fall)),
+        )
+        dv = (src_v - v).astype(np.float32)
+        map_x = xs + dv * np.float32(down[0])
+        map_y = ys + dv * np.float32(down[1])
         warped = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        # The cavity: between the moved upper lip (-up_open) and the moved lower lip (+open_px).
-        top = -up_open * w_lip
-        bottom = open_px * w_lip
-        edge = 1.2
-        inside = np.clip((v - top) / edge, 0, 1) * np.clip((bottom - v) / edge, 0, 1) * (w_lip > 0.02)
-        depth = np.clip(1.0 - np.abs(2 * (v - (top + bottom) / 2) / np.maximum(bottom - top, 1e-3)), 0, 1)
-        colour = CAVITY[None, None, :] * (1.0 - 0.4 * depth[..., None])
-        if open_px > 5:
-            teeth = np.clip((top + 0.28 * open_px - v) / edge, 0, 1) * (np.abs(u) < 0.55)
-            colour = colour * (1 - teeth[..., None]) + TEETH[None, None, :] * teeth[..., None] * 0.85
-        a = inside[..., None]
-        roi = warped.astype(np.float32) * (1 - a) + colour * a
+        # The new opening between the teeth and the dropped lower lip is the dark mouth cavity.
+        soft = np.maximum(1.0, 0.3 * (up + low))
+        inside = np.clip((v - (gap - up)) / soft, 0, 1) * np.clip((gap + low - v) / 1.0, 0, 1)
+        a = (0.92 * inside * (w_lip > 0.05))[..., None]
+        roi = warped.astype(np.float32) * (1 - a) + CAVITY[None, None, :] * a
         frame[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)
         self.applied += 1
         return frame
