@@ -20,7 +20,9 @@ from mvdirector.schemas import AudioAnalysis
 # most expensive, then a cut inside a sung word, then beats outside the template's range.
 W_SECONDS = 30.0  # per second outside shot_s
 W_WORD = 20.0  # a cut inside a sung word
-W_BEATS = 2.0  # per beat outside cut_beats
+W_BEATS = 2.0  # per beat outside cut_beats, up to SOFT_BAND of the range
+W_BEATS_HARD = 12.0  # per beat further out
+SOFT_BAND = 0.5  # a shot may run this share past cut_beats (or fall 1/3 short) to avoid cutting a word
 W_TARGET = 2.0  # squared relative distance to the target length
 W_LINE = 3.0  # bonus for cutting where a lyric line starts
 POSITION_COST = {"downbeat": 0.0, "half_bar": 1.0, "beat": 2.0}
@@ -174,6 +176,16 @@ def line_anchor_beats(grid: BeatGrid, starts: np.ndarray) -> set[int]:
     return anchors
 
 
+def _range_cost(beats: float, rules: CutRules) -> float:
+    """Cost of a shot ``beats`` long against the beat range: mild within the soft band, steep beyond."""
+    over = max(0.0, beats - rules.max_beats - BEAT_TOLERANCE)
+    under = max(0.0, rules.min_beats - BEAT_TOLERANCE - beats)
+    band_over, band_under = SOFT_BAND * rules.max_beats, rules.min_beats / 3
+    return W_BEATS * (min(over, band_over) + min(under, band_under)) + W_BEATS_HARD * (
+        max(0.0, over - band_over) + max(0.0, under - band_under)
+    )
+
+
 def choose_cuts(
     span: SectionSpan,
     grid: BeatGrid,
@@ -223,9 +235,7 @@ def choose_cuts(
             beats = d / period
             c = best[i] + (cut_cost[j] if j < n else 0.0)
             c += W_SECONDS * (max(0.0, rules.min_s - d) + max(0.0, d - rules.max_s))
-            c += W_BEATS * (
-                max(0.0, rules.min_beats - BEAT_TOLERANCE - beats) + max(0.0, beats - rules.max_beats - BEAT_TOLERANCE)
-            )
+            c += _range_cost(beats, rules)
             c += W_TARGET * min(2.0, ((beats - target[i]) / target[i]) ** 2)
             if c < best[j]:
                 best[j], prev[j] = c, i
