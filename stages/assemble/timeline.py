@@ -7,7 +7,7 @@ incoming one, with ``after = before`` or ``before + 1``. The cut frame (the inco
 first frame) never moves, so the total duration and the cut times on the beat grid stay as
 planned. Each half is capped at half of its shot so two transitions never overlap. A
 transition into the first shot has no outgoing shot: it opens from black (crossfade) or
-white (flash) over its ``after`` frames.
+white (flash) over its ``after`` frames (the whole length, capped at half the shot).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def transition_windows(plan: ShotPlan) -> list[TransitionWindow]:
             continue
         a, b = ranges[i]
         if i == 0:
-            before, after = 0, min(n, b - a)
+            before, after = 0, min(n, (b - a) // 2)
         else:
             pa, pb = ranges[i - 1]
             before = min(n // 2, (pb - pa) // 2)

@@ -11,7 +11,16 @@ import soundfile as sf
 
 from mvdirector.errors import InputError, PlanError
 from mvdirector.media.video import VideoWriter, ffmpeg_exe, probe_video
-from mvdirector.schemas import Camera, RenderReport, Shot, ShotClip, ShotPlan, SongRef, Transition
+from mvdirector.schemas import (
+    Camera,
+    ReferenceInfo,
+    RenderReport,
+    Shot,
+    ShotClip,
+    ShotPlan,
+    SongRef,
+    Transition,
+)
 from stages.assemble import AssembleConfig, assemble, format_summary_rows
 from stages.assemble.timeline import shot_frame_ranges
 
@@ -407,3 +416,54 @@ def test_report_html_thumbnails_and_summary(tmp_path: Path) -> None:
     )
     assert ("warnings", str(len(rep.warnings))) in rows
     assert [s.transition_in for s in rep.shots] == ["cut", "crossfade", "cut"]
+
+
+def _portrait_canvas(w: int, h: int) -> np.ndarray:
+    """A frame with the astronaut's face (scikit-image's bundled sample) on grey, face ~80 px tall."""
+    import cv2
+    from skimage.data import astronaut
+
+    face = cv2.resize(astronaut()[30:210, 130:310], (h, h), interpolation=cv2.INTER_AREA)
+    frame = np.full((h, w, 3), 128, np.uint8)
+    x0 = (w - h) // 2
+    frame[:, x0 : x0 + h] = face
+    return frame
+
+
+def test_identity_per_shot_warnings_and_rerender_marks(tmp_path: Path) -> None:
+    from stages.reference import FaceAnalyzer
+
+    plan = make_plan([6, 6, 6], size=(256, 144), framing="close_up", renderer="dit")
+    canvas = _portrait_canvas(256, 144)
+
+    def draw(i: int, k: int, w: int, h: int) -> np.ndarray:
+        return canvas if i != 1 else np.full((h, w, 3), 90, np.uint8)
+
+    clips = write_clips(plan, tmp_path, draw)
+    song = write_song(tmp_path / "song.wav", plan.song.duration_s)
+    faces = FaceAnalyzer().analyze(canvas)
+    assert faces, "the fixture portrait must hold a detectable face"
+    ref = ReferenceInfo(
+        path="astronaut.png", sha256="0" * 64, width=256, height=144, faces=faces[:1], primary=0
+    )
+    cfg = AssembleConfig(samples_per_shot=2, html=False)
+    rep = assemble(plan, clips, song, tmp_path / "same.mp4", cfg, reference=ref)
+    s0, s1, s2 = rep.shots
+    assert s0.identity_distance is not None and s0.identity_distance < 0.25
+    assert s0.identity_similarity is not None and s0.identity_similarity > 0.97
+    assert s0.identity_frames == 2 and not s0.warnings and not s0.needs_rerender
+    assert s1.identity_distance is None and any("no face found" in w for w in s1.warnings)
+    assert s2.identity_distance == pytest.approx(s0.identity_distance, abs=0.05)
+
+    # Another person: the same face against a reference embedding far from it.
+    emb = np.asarray(faces[0].embedding)
+    other = faces[0].model_copy(
+        update={"embedding": list(emb + 0.08 * np.sign(np.sin(np.arange(128) * 7.0)))}
+    )
+    far = ref.model_copy(update={"faces": [other]})
+    rep = assemble(plan, clips, song, tmp_path / "other.mp4", cfg, reference=far)
+    s0 = rep.shots[0]
+    assert s0.identity_distance is not None and s0.identity_distance > 0.6
+    assert s0.needs_rerender and any("marked for re-render" in w for w in s0.warnings)
+    assert [s.needs_rerender for s in rep.shots] == [True, False, True]
+    assert sum("threshold 0.6" in w for w in rep.warnings) == 2
