@@ -28,3 +28,14 @@ def tiny_transformer(seed: int = 0, in_channels: int = 36):
 @pytest.fixture()
 def transformer():
     return tiny_transformer()
+
+
+@pytest.fixture(scope="session")
+def tiny_wan_dir(tmp_path_factory):
+    """A tiny random diffusers-format Wan I2V checkpoint plus a camera adapter (built once)."""
+    from fixtures.make_tiny_wan import make_tiny_adapter, make_tiny_wan
+
+    root = tmp_path_factory.mktemp("tiny_wan")
+    make_tiny_wan(root / "wan")
+    make_tiny_adapter(root / "adapter")
+    return root
