@@ -37,6 +37,20 @@ def cache_key(stage: str, version: str, config: Any = None, inputs: Any = None, 
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
-def model_fingerprint(model: BaseModel) -> str:
-    """sha256 of a contract's canonical JSON (for use as an input fingerprint)."""
-    return hashlib.sha256(canonical_json(model).encode("utf-8")).hexdigest()
+def _without(obj: Any, keys: frozenset[str]) -> Any:
+    if isinstance(obj, dict):
+        return {k: _without(v, keys) for k, v in obj.items() if k not in keys}
+    if isinstance(obj, list):
+        return [_without(v, keys) for v in obj]
+    return obj
+
+
+def model_fingerprint(model: BaseModel, ignore: tuple[str, ...] = ("path",)) -> str:
+    """sha256 of a contract's canonical JSON, for use as an input fingerprint.
+
+    Fields named in ``ignore`` are left out at every depth. By default that is ``path``:
+    contracts record where a file was found *and* its sha256, and only the content should
+    decide what is stale — moving a song or a work directory must not re-render anything.
+    """
+    data = _without(model.model_dump(mode="json"), frozenset(ignore))
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()

@@ -201,6 +201,7 @@ def render(
     crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="Quality (lower is better).")] = 18,
     colour_match: Annotated[bool, typer.Option("--colour-match", help="Even out grades within sections.")] = False,
     force: Annotated[list[str] | None, typer.Option("--force", help="Recompute a stage (repeatable).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Render independent takes in N processes.")] = 1,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
@@ -220,7 +221,7 @@ def render(
         song=song, reference=ref, out=out, workdir=workdir, plan=plan, lyrics=lyrics, style=style,
         templates_dir=templates, renderer=renderer, renderer_options=options, width=w, height=h,
         fps=_check_fps(fps), seed=seed, beats=beats, asr=asr, asr_model=asr_model, codec=codec, crf=crf,
-        colour_match=colour_match, force=tuple(force or ()),
+        colour_match=colour_match, force=tuple(force or ()), jobs=jobs,
     )
     if lyrics is not None and not lyrics.exists():
         raise InputError(f"lyrics file '{lyrics}' does not exist", "check the path given to --lyrics")
@@ -254,6 +255,8 @@ def _print_summary(report: Any) -> None:
         f"[green]done[/] {report.video} — {report.duration_s:.2f} s, {report.frames} frames, "
         f"{report.rendered} shot(s) rendered, {report.cache_hits} cached, {report.total_s:.1f} s"
     )
+    if report.rendered == 0:
+        err_console.print("nothing changed: no shot was rendered (every clip came from the work directory's cache)")
     for w in report.warnings:
         err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
 
@@ -449,6 +452,67 @@ def templates(
     for t in list_templates(templates_dir):
         table.add_row(t.name, getattr(t, "description", ""))
     out_console.print(table)
+
+
+@app.command()
+@_guard
+def batch(
+    manifest: Annotated[Path, typer.Argument(help="Jobs as YAML or CSV (song, reference, style, lyrics, size, "
+                                                  "output, overrides…).")],
+    executor: Annotated[str, typer.Option("--executor", help="local (processes) or ray.")] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster: auto or HOST:PORT "
+                                                                  "(default: start a local Ray).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Local processes (default: cores).")] = None,
+    transfer: Annotated[str, typer.Option("--transfer", help="Ray clips: shared (work directories on a shared "
+                                                             "file system) or object (via Ray's object store).")] = (
+        "shared"
+    ),
+    check: Annotated[bool, typer.Option("--check", help="Only validate the manifest.")] = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Render every job of MANIFEST; a failed job does not stop the others; re-running resumes."""
+    from rich.live import Live
+
+    from mvdirector.batch import BatchError, BatchProgress, load_manifest, run_batch
+
+    _setup_logging(verbose)
+    if executor not in ("local", "ray"):
+        raise InputError(f"unknown executor '{executor}'", "use --executor local or --executor ray")
+    if executor != "ray" and (address is not None or transfer != "shared"):
+        raise InputError("--address and --transfer only apply to --executor ray", "add --executor ray")
+    if transfer not in ("shared", "object"):
+        raise InputError(f"unknown transfer '{transfer}'", "use --transfer shared or --transfer object")
+    try:
+        jobs = load_manifest(manifest)
+    except BatchError as e:
+        for p in e.problems:
+            err_console.print(f"[bold red]error:[/] {p}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if check:
+        out_console.print(f"ok: {len(jobs)} job(s)")
+        return
+    progress = BatchProgress(jobs)
+    if quiet or as_json:
+        results = run_batch(jobs, executor, workers, address, transfer, on_event=progress.handle)  # type: ignore[arg-type]
+    else:
+        with Live(progress.table(), console=err_console, refresh_per_second=4) as live:
+
+            def on_event(e: Any) -> None:
+                progress.handle(e)
+                live.update(progress.table())
+
+            results = run_batch(jobs, executor, workers, address, transfer, on_event=on_event)  # type: ignore[arg-type]
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        out_console.print_json(json.dumps([r.__dict__ for r in results]))
+    elif not quiet:
+        for r in failed:
+            err_console.print(f"[bold red]failed:[/] {r.name}: {r.error}", soft_wrap=True)
+        err_console.print(f"[green]done[/] {len(results) - len(failed)}/{len(results)} job(s) succeeded")
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -207,6 +207,9 @@ class Workdir:
         return n
 
 
+FORCE_STAGES = ("analyze", "reference", "direct", "render", "assemble", "all")
+
+
 def _forced(req: RenderRequest, stage: str) -> bool:
     return stage in req.force or "all" in req.force
 
@@ -606,13 +609,17 @@ def ensure_video(
     from stages import assemble as assemble_stage
 
     out = req.resolved_out()
+    try:  # a video inside the work directory is named relative to it, so the directory can move
+        out_id = out.resolve().relative_to(wd.root.resolve()).as_posix()
+    except ValueError:
+        out_id = str(out.resolve())
     cfg = assemble_config(req)
     key = cache_key(
         "assemble", assemble_stage.VERSION, cfg,
         {"clips": [c.cache_key for c in clips], "plan": model_fingerprint(plan), "song": file_sha256(req.song),
-         "reference": reference.sha256, "out": str(out.resolve())},
+         "reference": reference.sha256, "out": out_id},
     )
-    name = f"video:{out.resolve()}"
+    name = f"video:{out_id}"
     report_path = wd.path("report.json")
     if (wd.fresh_file(name, key, out) and report_path.exists() and not _forced(req, "assemble")
             and not any(not c.cached for c in clips)):
@@ -620,9 +627,9 @@ def ensure_video(
             report = RenderReport.model_validate_json(report_path.read_text())
         except ValueError:
             report = None
-        if report is not None and report.video == str(out):
+        if report is not None and Path(report.video).name == out.name:
             rep.finish("assemble", f"{out.name} is up to date")
-            return report, True
+            return report.model_copy(update={"video": str(out)}), True
     rep.start("assemble", 1.0)
     report = assemble_stage.assemble(
         plan, clips, req.song, out, cfg, reference=reference,
@@ -638,6 +645,9 @@ def check_inputs(req: RenderRequest) -> None:
     from mvdirector.media.audio import audio_info
     from mvdirector.media.image import load_image
 
+    unknown = sorted(set(req.force) - set(FORCE_STAGES))
+    if unknown:
+        raise InputError(f"--force {unknown[0]} is not a stage", f"use one of {', '.join(FORCE_STAGES)}")
     audio_info(req.song)
     load_image(req.reference)
     if req.plan is not None and not req.plan.exists():
