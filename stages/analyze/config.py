@@ -28,5 +28,5 @@ class AnalyzeConfig(BaseModel):
     meters: tuple[int, ...] = (3, 4)
     min_bpm: float = Field(default=55.0, gt=10, lt=400)
     max_bpm: float = Field(default=215.0, gt=10, lt=400)
-    min_section_s: float = Field(default=6.0, ge=0)
+    min_section_s: float = Field(default=4.0, ge=0)
     energy_fps: float = Field(default=10.0, gt=0, le=100)

@@ -1,0 +1,104 @@
+"""Sequence alignment of lyric words to recognised words, tolerant of misrecognitions.
+
+Needleman–Wunsch over normalised words: a substitution scores by character similarity, so
+"tonite" still pairs with "tonight" and a misheard word keeps its place in the sequence.
+Given words that find no partner get times interpolated between their aligned neighbours.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+GAP = -0.6
+_WORD = re.compile(r"[^\w']+")
+
+
+def normalize(word: str) -> str:
+    """Lower-case a word and strip punctuation (apostrophes kept)."""
+    return _WORD.sub("", word.lower()).strip("'")
+
+
+def word_similarity(a: str, b: str) -> float:
+    """1 for equal normalised words, down to 0 for unrelated ones (character ratio)."""
+    a, b = normalize(a), normalize(b)
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def align_words(ref: Sequence[str], hyp: Sequence[str], min_sim: float = 0.5) -> list[tuple[int, int | None]]:
+    """For each reference word index, the index of its aligned hypothesis word (or None).
+
+    A pair is kept only when its words are at least ``min_sim`` similar; substitution scores
+    2·sim − 1 so a poor match costs more than two gaps.
+    """
+    n, m = len(ref), len(hyp)
+    if n == 0:
+        return []
+    if m == 0:
+        return [(i, None) for i in range(n)]
+    sim = np.array([[word_similarity(a, b) for b in hyp] for a in ref])
+    score = np.zeros((n + 1, m + 1))
+    score[:, 0] = GAP * np.arange(n + 1)
+    score[0, :] = GAP * np.arange(m + 1)
+    move = np.zeros((n + 1, m + 1), dtype=np.int8)  # 0 diag, 1 up (ref gap), 2 left (hyp gap)
+    move[1:, 0] = 1
+    move[0, 1:] = 2
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            cands = (score[i - 1, j - 1] + 2 * sim[i - 1, j - 1] - 1, score[i - 1, j] + GAP, score[i, j - 1] + GAP)
+            k = int(np.argmax(cands))
+            score[i, j] = cands[k]
+            move[i, j] = k
+    pairs: dict[int, int | None] = {}
+    i, j = n, m
+    while i > 0 or j > 0:
+        k = move[i, j]
+        if k == 0 and i > 0 and j > 0:
+            pairs[i - 1] = j - 1 if sim[i - 1, j - 1] >= min_sim else None
+            i, j = i - 1, j - 1
+        elif k == 1 and i > 0:
+            pairs[i - 1] = None
+            i -= 1
+        else:
+            j -= 1
+    return [(i, pairs.get(i)) for i in range(n)]
+
+
+def fill_times(
+    n_words: int,
+    known: dict[int, tuple[float, float]],
+    lo_s: float,
+    hi_s: float,
+    weights: Sequence[float] | None = None,
+) -> list[tuple[float, float]]:
+    """Times for ``n_words`` words: known ones kept, the others spread (by ``weights``) between neighbours.
+
+    Unknown runs share the gap between the previous known end (or ``lo_s``) and the next known
+    start (or ``hi_s``) in proportion to their weights (e.g. character counts).
+    """
+    w = np.ones(n_words) if weights is None else np.maximum(np.asarray(weights, dtype=float), 1.0)
+    out: list[tuple[float, float] | None] = [known.get(i) for i in range(n_words)]
+    i = 0
+    while i < n_words:
+        if out[i] is not None:
+            i += 1
+            continue
+        j = i
+        while j < n_words and out[j] is None:
+            j += 1
+        start = out[i - 1][1] if i > 0 and out[i - 1] is not None else lo_s
+        end = out[j][0] if j < n_words and out[j] is not None else hi_s
+        if end <= start:
+            end = start + 0.2 * (j - i)
+        edges = start + (end - start) * np.r_[0.0, np.cumsum(w[i:j])] / w[i:j].sum()
+        for k in range(i, j):
+            out[k] = (float(edges[k - i]), float(edges[k - i + 1]))
+        i = j
+    return [(round(a, 4), round(b, 4)) for a, b in out]  # type: ignore[misc]
