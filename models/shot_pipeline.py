@@ -222,8 +222,8 @@ class ShotPipeline:
         index = json.loads((d / "model_index.json").read_text())
         if index.get("expand_timesteps"):
             raise ModelError(
-                f"checkpoint {d} uses per-token timesteps (Wan2.2 TI2V-5B), which the dit renderer does not support",
-                hint="use an I2V checkpoint such as Wan2.1-I2V-14B-480P-Diffusers or Wan2.2-I2V-A14B-Diffusers",
+                f"checkpoint {d} uses per-token timesteps (Wan2.2 TI2V-5B), unsupported here",
+                hint="use an I2V checkpoint, e.g. Wan2.1-I2V-14B-480P-Diffusers or Wan2.2-I2V-A14B-Diffusers",
             )
         try:
             transformer = WanTransformer3DModel.from_pretrained(d / "transformer", torch_dtype=dtype)
@@ -342,7 +342,18 @@ class ShotPipeline:
 
     @torch.no_grad()
     def encode_prompt(self, prompts: list[str]) -> torch.Tensor:
-        """UMT5 embeddings (N, L, D), zeroed past each prompt's length, as Wan does."""
+        """UMT5 embeddings (N, L, D), zeroed past each prompt's length, as Wan does (cached per text)."""
+        if not hasattr(self, "_prompt_cache"):
+            self._prompt_cache: dict[str, torch.Tensor] = {}
+        todo = [p for p in dict.fromkeys(prompts) if p not in self._prompt_cache]
+        if todo:
+            for p, e in zip(todo, self._encode_texts(todo), strict=True):
+                self._prompt_cache[p] = e
+            while len(self._prompt_cache) > 64:
+                self._prompt_cache.pop(next(iter(self._prompt_cache)))
+        return torch.stack([self._prompt_cache[p] for p in prompts]).to(self.device)
+
+    def _encode_texts(self, prompts: list[str]) -> torch.Tensor:
         te = self._on_device(self.text_encoder)
         n = self.options.max_sequence_length
         tok = self.tokenizer(
