@@ -16,9 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where it is used, so CPU-only callers of the camera maths skip it
+    import torch
 
 EASINGS = ("linear", "ease_in", "ease_out", "ease_in_out")
 DEFAULT_FOV_DEG = 40.0
@@ -270,6 +273,8 @@ def plucker_rays(
     ``k`` must be the intrinsics at the ``height`` x ``width`` resolution of the rays. With
     ``relative_to_first`` the poses are expressed relative to the first frame's camera.
     """
+    import torch
+
     kt = torch.as_tensor(np.asarray(k), dtype=torch.float64)
     pose = torch.as_tensor(np.asarray(c2w), dtype=torch.float64)
     if relative_to_first:
