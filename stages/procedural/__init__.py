@@ -23,6 +23,7 @@ from mvdirector.errors import InputError
 from .options import ProceduralOptions
 
 if TYPE_CHECKING:
+    from mvdirector.schemas import ReferenceInfo
     from stages.render import ShotJob
 
     from .frames import ShotFrames
@@ -44,8 +45,6 @@ class ProceduralRenderer:
 
     def __init__(self, **options: Any) -> None:
         self.options = ProceduralOptions.from_mapping(options)
-        self._images: dict[tuple[str, str], np.ndarray] = {}
-        self._separations: dict[tuple[str, str], Any] = {}
         self._songs: dict[tuple[str, str], Any] = {}
 
     def fingerprint(self) -> dict[str, str]:
@@ -57,31 +56,17 @@ class ProceduralRenderer:
         return fp
 
     # ------------------------------------------------------------------ caches
-    def _image(self, path: Path, sha: str) -> np.ndarray:
-        from mvdirector.media.image import load_image
-
-        key = (str(path), sha)
-        if key not in self._images:
-            self._images.clear()  # one reference at a time keeps memory bounded
-            self._separations.clear()
-            self._images[key] = load_image(path)
-        return self._images[key]
-
-    def _separation(self, image: np.ndarray, job: ShotJob):
-        from .layers import separate
-
-        key = (str(job.reference_image), job.reference.sha256)
-        if key not in self._separations:
-            self._separations[key] = separate(image, job.reference)
-            sep = self._separations[key]
-            log.info("subject matte covers %.0f %% of the reference", 100 * sep.coverage)
-        return self._separations[key]
-
     def _loudness(self, job: ShotJob) -> np.ndarray | None:
         from .mouth import VocalTrack, wants_mouth
 
         if not wants_mouth(job.shot, job.reference):
             return None
+        shot = job.shot
+        spans = [(v.start_s, v.end_s) for v in job.analysis.vocal_activity] or [
+            (w.start_s, w.end_s) for line in job.analysis.lyrics.lines for w in line.words
+        ]
+        if not any(a < shot.end_s and b > shot.start_s for a, b in spans):
+            return None  # nobody sings in this shot
         key = (str(job.song_path), job.analysis.source.sha256)
         if key not in self._songs:
             self._songs.clear()
@@ -104,16 +89,14 @@ class ProceduralRenderer:
         opts = ProceduralOptions.from_mapping(
             job.shot.renderer_options, base=self.options, where=f"shot '{job.shot.id}' renderer_options"
         )
-        image = self._image(job.reference_image, job.reference.sha256)
+        image = _reference_image(str(job.reference_image), job.reference.sha256)
         if image.shape[:2] != (job.reference.height, job.reference.width):
             raise InputError(
                 f"reference image '{job.reference_image}' is {image.shape[1]}x{image.shape[0]} but reference.json "
                 f"says {job.reference.width}x{job.reference.height}",
                 "re-run so the reference is inspected again",
             )
-        sep = self._separation(image, job) if opts.parallax and job.reference.primary is not None else None
-        if opts.parallax and sep is None:
-            sep = self._separation(image, job)
+        sep = _separation(image, job.reference) if opts.parallax else None
         loud = self._loudness(job) if opts.mouth else None
         inputs = ShotInputs(
             plan=job.plan, shot=job.shot, analysis=job.analysis, reference=job.reference, image=image,
@@ -150,3 +133,32 @@ class ProceduralRenderer:
             "mouth": float(frames.mouth is not None),
             "captions": float(frames.captions is not None),
         }
+
+
+# One reference at a time per process: its pixels and its subject separation are reused by
+# every shot (and every renderer instance) and replaced when another reference comes.
+_REFERENCE_CACHE: dict[tuple[str, str], np.ndarray] = {}
+_SEPARATION_CACHE: dict[tuple, Any] = {}
+
+
+def _reference_image(path: str, sha: str) -> np.ndarray:
+    from mvdirector.media.image import load_image
+
+    key = (path, sha)
+    if key not in _REFERENCE_CACHE:
+        _REFERENCE_CACHE.clear()
+        _REFERENCE_CACHE[key] = load_image(path)
+    return _REFERENCE_CACHE[key]
+
+
+def _separation(image: np.ndarray, reference: ReferenceInfo):
+    from .layers import separate
+
+    face = reference.primary_face
+    key = (reference.sha256, image.shape, None if face is None else face.box)
+    if key not in _SEPARATION_CACHE:
+        _SEPARATION_CACHE.clear()
+        sep = separate(image, reference)
+        log.info("subject matte covers %.0f %% of the reference", 100 * sep.coverage)
+        _SEPARATION_CACHE[key] = sep
+    return _SEPARATION_CACHE[key]

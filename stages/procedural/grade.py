@@ -84,7 +84,7 @@ def colour_matrix(g: Grade) -> np.ndarray:
     """3x3 RGB matrix for white balance, tint and saturation."""
     sat = (1.0 - g.saturation) * np.tile(_LUMA, (3, 1)) + g.saturation * np.eye(3)
     wb = np.diag([1.0 + g.warmth + 0.5 * g.tint, 1.0 - g.tint, 1.0 - g.warmth + 0.5 * g.tint])
-    return (wb @ sat).astype(np.float32)
+    return (sat @ wb).astype(np.float32)
 
 
 def tone_lut(g: Grade, lift_extra: float = 0.0) -> np.ndarray:
