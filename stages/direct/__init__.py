@@ -1,5 +1,6 @@
 """The MV-Director stage: ``direct(analysis, reference, config) -> ShotPlan`` and the shot DAG helpers."""
 
+from stages.direct.checks import plan_warnings
 from stages.direct.dag import dependents, independent_takes, render_order, shot_graph
 from stages.direct.director import VERSION, DirectConfig, direct, fill_keyframes, shot_seed
 
@@ -10,6 +11,7 @@ __all__ = [
     "direct",
     "fill_keyframes",
     "independent_takes",
+    "plan_warnings",
     "render_order",
     "shot_graph",
     "shot_seed",
