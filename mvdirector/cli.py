@@ -368,10 +368,16 @@ def plan(
 def validate(
     plan_file: Annotated[Path, typer.Argument(help="A plan.json to check.")],
     fix: Annotated[bool, typer.Option("--fix", help="Write back the plan with times snapped to the grid.")] = False,
+    analysis_file: Annotated[
+        Path | None, typer.Option("--analysis", help="analysis.json to check cuts against (default: beside the plan).")
+    ] = None,
+    templates: TemplatesOpt = None,
 ) -> None:
     """Check a hand-edited plan.json and say precisely what is wrong."""
     from mvdirector.errors import PlanError
     from mvdirector.planio import load_plan, save_plan
+    from mvdirector.schemas import AudioAnalysis
+    from stages.direct import fill_keyframes, plan_warnings
 
     try:
         result, warnings = load_plan(plan_file)
@@ -382,8 +388,14 @@ def validate(
         raise typer.Exit(2) from None
     for w in warnings:
         err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
-    if fix and warnings:
-        save_plan(result, plan_file)
+    if analysis_file is None and (plan_file.parent / "analysis.json").exists():
+        analysis_file = plan_file.parent / "analysis.json"
+    analysis = AudioAnalysis.model_validate_json(analysis_file.read_text()) if analysis_file else None
+    for w in plan_warnings(result, analysis, str(templates) if templates else None):
+        err_console.print(f"[yellow]director:[/] {w}", soft_wrap=True)
+    filled = fill_keyframes(result) if fix else result
+    if fix and (warnings or filled is not result):
+        save_plan(filled, plan_file)
         err_console.print(f"snapped {len(warnings)} time(s); wrote {plan_file}")
     dur = result.shots[-1].end_s
     out_console.print(f"ok: {len(result.shots)} shots, {dur:.2f} s at {result.render.fps:g} fps")
