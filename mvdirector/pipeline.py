@@ -106,15 +106,15 @@ class RenderRequest(BaseModel):
     templates_dir: Path | None = None
     renderer: str = "procedural"
     renderer_options: dict[str, Any] = Field(default_factory=dict)
-    width: int = 1280
-    height: int = 720
-    fps: float = 24.0
-    seed: int = 0
+    width: int = Field(default=1280, ge=16, le=7680)
+    height: int = Field(default=720, ge=16, le=4320)
+    fps: float = Field(default=24.0, ge=1.0, le=120.0)
+    seed: int = Field(default=0, ge=0)
     beats: str = "madmom"
     asr: str = "auto"
     asr_model: str | None = None
     codec: str = "h264"
-    crf: int = 18
+    crf: int = Field(default=18, ge=0, le=51)
     colour_match: bool = False
     force: tuple[str, ...] = ()
     jobs: int = Field(default=1, ge=1, le=256)

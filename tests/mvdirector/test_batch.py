@@ -1,0 +1,131 @@
+"""Batch manifests (YAML and CSV), up-front validation with every error at once, and batch runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from factories import make_plan, run_cli
+
+from mvdirector.batch import BatchError, BatchProgress, load_manifest, run_batch
+from mvdirector.errors import InputError
+from mvdirector.planio import save_plan
+
+
+@pytest.fixture
+def assets(tmp_path, click_song, portrait):
+    shutil.copy(click_song, tmp_path / "a.wav")
+    shutil.copy(click_song, tmp_path / "b.wav")
+    shutil.copy(portrait, tmp_path / "singer.png")
+    return tmp_path
+
+
+def test_yaml_manifest_with_defaults_relative_paths_and_overrides(assets):
+    (assets / "m.yaml").write_text(
+        "defaults:\n  size: 160x90\n  style: performance\n  overrides: {asr: none, crf: 23}\n"
+        "jobs:\n"
+        "  - {song: a.wav, reference: singer.png, output: out/a.mp4}\n"
+        "  - {song: b.wav, ref: singer.png, style: dreamy, fps: 12, overrides: {crf: 28}, name: second}\n"
+    )
+    a, b = load_manifest(assets / "m.yaml")
+    assert a.name == "a" and b.name == "second"
+    assert a.request.song == assets / "a.wav" and a.request.reference == assets / "singer.png"
+    assert (a.request.width, a.request.height, a.request.style, a.request.crf) == (160, 90, "performance", 23)
+    assert a.request.resolved_out() == assets / "out" / "a.mp4"
+    assert a.request.resolved_workdir() == assets / "out" / "a.mvd"
+    assert (b.request.style, b.request.fps, b.request.crf, b.request.asr) == ("dreamy", 12.0, 28, "none")
+    assert b.request.resolved_workdir() == assets / "b.mvd"
+
+
+def test_csv_manifest(assets):
+    (assets / "m.csv").write_text(
+        "song,reference,size,output,overrides\n"
+        "a.wav,singer.png,160x90,a.mp4,crf=20;asr=none\n"
+        'b.wav,singer.png,,b.mp4,"{""seed"": 4}"\n'
+    )
+    a, b = load_manifest(assets / "m.csv")
+    assert (a.request.width, a.request.crf, a.request.asr) == (160, 20, "none")
+    assert (b.request.width, b.request.seed) == (1280, 4)
+    assert b.request.resolved_out() == assets / "b.mp4"
+
+
+def test_every_problem_of_every_job_is_reported_at_once(assets):
+    (assets / "bad.wav").write_bytes(b"not audio at all")
+    (assets / "m.yaml").write_text(
+        "- {song: a.wav, reference: singer.png, output: same.mp4}\n"        # ok alone, but see job 6
+        "- {song: missing.wav, reference: singer.png}\n"                    # 2: song missing
+        "- {song: a.wav, reference: nope.png, size: 161x90, colour: red}\n"  # 3: three problems
+        "- {song: bad.wav, reference: singer.png, output: bad.mp4}\n"       # 4: corrupt audio
+        "- {song: b.wav, reference: singer.png, style: disco, output: d.mov, overrides: {crf: 99}}\n"  # 5
+        "- {song: b.wav, reference: singer.png, output: same.mp4}\n"        # 6: duplicate output
+        "- just a string\n"                                                  # 7
+    )
+    with pytest.raises(BatchError) as info:
+        load_manifest(assets / "m.yaml")
+    problems = info.value.problems
+    text = "\n".join(problems)
+    assert "job 2 (missing.wav): song 'missing.wav' does not exist" in text
+    assert "job 3 (a.wav): unknown field 'colour'" in text
+    assert "job 3 (a.wav): reference 'nope.png' does not exist" in text
+    assert "job 3 (a.wav): size 161x90 has an odd side" in text
+    assert any(p.startswith("job 4 (bad.wav):") for p in problems)
+    assert any(p.startswith("job 5 (b.wav): crf") for p in problems)
+    assert "job 6 (b.wav): output" in text and "also the output of job 1" in text
+    assert any(p.startswith("job 7: is str") for p in problems)
+    assert not any(p.startswith("job 1 ") for p in problems)
+    assert "\n" not in info.value.one_line()
+
+
+def test_style_is_checked_once_other_fields_are_valid(assets):
+    (assets / "m.yaml").write_text("- {song: a.wav, reference: singer.png, style: disco, output: d.mov}\n")
+    with pytest.raises(BatchError, match="style 'disco' is not a known shot template"):
+        load_manifest(assets / "m.yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "match"),
+    [("m.yaml", "", "holds no jobs"), ("m.yaml", "jobs: [\n", "not valid YAML"), ("m.txt", "x", "neither YAML"),
+     ("m.yaml", "{jobs: [], extra: 1}", "top-level keys")],
+)
+def test_unreadable_manifests(tmp_path, name, text, match):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=match):
+        load_manifest(tmp_path / name)
+
+
+def test_cli_check_lists_all_problems_and_exits_2(assets):
+    (assets / "m.yaml").write_text("- {song: x.wav, reference: singer.png}\n- {song: a.wav}\n")
+    res = run_cli("batch", str(assets / "m.yaml"), "--check")
+    assert res.returncode == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 2 and "job 1" in lines[0] and "'reference' is missing" in lines[1]
+    (assets / "ok.yaml").write_text("- {song: a.wav, reference: singer.png}\n")
+    res = run_cli("batch", str(assets / "ok.yaml"), "--check")
+    assert res.returncode == 0 and "ok: 1 job(s)" in res.stdout
+
+
+def test_batch_failure_does_not_stop_others_exit_code_and_resume(assets):
+    save_plan(make_plan(fps=12.0), assets / "other.json")  # a plan for a 6 s song; the song is 8 s
+    (assets / "m.yaml").write_text(
+        "defaults: {size: 160x90, fps: 12, overrides: {asr: none}}\n"
+        "jobs:\n"
+        "  - {song: a.wav, reference: singer.png, output: out/a.mp4}\n"
+        "  - {song: b.wav, reference: singer.png, output: out/b.mp4, plan: other.json}\n"
+    )
+    res = run_cli("batch", str(assets / "m.yaml"), "--workers", "2", "--json")
+    assert res.returncode == 1, res.stderr
+    a, b = json.loads(res.stdout)
+    assert a["ok"] and a["rendered"] >= 2 and (assets / "out" / "a.mp4").exists()
+    assert not b["ok"] and "the plan is for a song of 6.000 s" in b["error"]
+
+    # re-running resumes: the finished job renders nothing
+    jobs = load_manifest(assets / "m.yaml")
+    progress = BatchProgress(jobs)
+    results = run_batch(jobs, workers=1, on_event=progress.handle)
+    assert results[0].ok and results[0].rendered == 0 and results[0].cached == a["rendered"]
+    assert not results[1].ok
+    rows = list(progress.rows.values())
+    assert [r.stage for r in rows] == ["done", "failed"]
+    assert rows[0].shots_total == rows[0].shots_done == a["rendered"]
+    assert progress.table().row_count == 2
