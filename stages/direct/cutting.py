@@ -25,6 +25,7 @@ W_BEATS_HARD = 12.0  # per beat further out
 SOFT_BAND = 0.5  # a shot may run this share past cut_beats (or fall 1/3 short) to avoid cutting a word
 W_TARGET = 2.0  # squared relative distance to the target length
 W_LINE = 3.0  # bonus for cutting where a lyric line starts
+W_ECHO = 1.5  # bonus for cutting a repeated section where its first occurrence was cut
 POSITION_COST = {"downbeat": 0.0, "half_bar": 1.0, "beat": 2.0}
 WORD_EDGE_S = 0.03  # a cut this close to a word's edge is not inside it
 BEAT_TOLERANCE = 0.25  # beats of slack on the template range (beat trackers jitter)
@@ -195,11 +196,13 @@ def choose_cuts(
     anchors: set[int],
     rng: np.random.Generator,
     line_bonus: float = W_LINE,
+    echo: set[int] | None = None,
 ) -> list[float]:
     """Cut times strictly inside ``span`` (on beats) that minimise the cutting cost.
 
     ``energy_at`` holds the energy (0..1) at each beat of ``grid``; high energy shortens the
-    target length toward ``rules.min_beats``.
+    target length toward ``rules.min_beats``. ``echo`` holds cut offsets (in beats from the
+    section start) of the section's first occurrence, which a repeat is nudged to reuse.
     """
     inner = np.where((grid.times > span.start_s + 1e-9) & (grid.times < span.end_s - 1e-9))[0]
     times = np.concatenate([[span.start_s], grid.times[inner], [span.end_s]])
@@ -214,6 +217,8 @@ def choose_cuts(
             c += W_WORD
         if int(gi) in anchors:
             c -= line_bonus
+        if echo and int(round((times[k] - span.start_s) / grid.period_s)) in echo:
+            c -= W_ECHO
         cut_cost[k] = c
     # per-start target length in beats: energy picks the point in the range, seeded jitter varies it
     e_start = np.empty(n)

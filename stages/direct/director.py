@@ -55,6 +55,7 @@ Progress = Callable[[float, str], None] | None
 # moves that change the field of view cannot hand a continuous camera to the next shot
 _NO_TAKE_MOVES = {"dolly_zoom"}
 _CLOSE = {"extreme_close_up": 0.8, "close_up": 0.45}  # share of frame height the face fills
+MOTIF_BOOST = 20.0  # weight on repeating the first occurrence's look in a repeated section
 
 
 class DirectConfig(BaseModel):
@@ -118,12 +119,17 @@ def _cut(analysis: AudioAnalysis, tpl: ShotTemplate, grid: BeatGrid, fps: float,
     energy_at = np.array([analysis.energy.at(float(t)) for t in grid.times], dtype=np.float64)
     scale = tpl.tempo_scale(analysis.bpm)
     spans: list[_Span] = []
+    echoes: dict[tuple[str, int], set[int]] = {}  # (label, group) → cut offsets in beats of its first occurrence
     for k, sec in enumerate(sections):
         g = tpl.grammar(sec.label)
         rules = CutRules(g.cut_beats[0] * scale, g.cut_beats[1] * scale, min_s, max_s)
         rng = np.random.default_rng([seed, 1, k])
         line_bonus = W_LINE * (3.0 if tpl.captions else 1.0)
-        cuts = choose_cuts(sec, grid, rules, energy_at, words, anchors, rng, line_bonus=line_bonus)
+        key = (sec.label, sec.group)
+        echo = echoes.get(key)
+        cuts = choose_cuts(sec, grid, rules, energy_at, words, anchors, rng, line_bonus=line_bonus, echo=echo)
+        if echo is None:
+            echoes[key] = {int(round((t - sec.start_s) / grid.period_s)) for t in cuts}
         bounds = [sec.start_s, *cuts, sec.end_s]
         for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
             spans.append(_Span(a, b, sec, i))
@@ -156,13 +162,25 @@ def _framing_weights(g: ResolvedGrammar, reference: ReferenceInfo | None, height
 
 
 def _choose_look(
-    rng: np.random.Generator, framings: dict[str, float], moves: dict[str, float], prev: Shot | None
+    rng: np.random.Generator,
+    framings: dict[str, float],
+    moves: dict[str, float],
+    prev: Shot | None,
+    motif: tuple[str, str] | None = None,
 ) -> tuple[str, str]:
-    """Framing and move; never the previous shot's pair, and a new framing when one is available."""
+    """Framing and move; never the previous shot's pair, and a new framing when one is available.
+
+    ``motif`` (the look of the same shot in the section's first occurrence) is favoured, so
+    a repeated chorus echoes the first one.
+    """
     pairs: dict[str, float] = {}
     for f, wf in framings.items():
         for m, wm in moves.items():
             w = wf * wm
+            if motif is not None and (f, m) == motif:
+                w *= MOTIF_BOOST
+            elif motif is not None and f == motif[0]:
+                w *= MOTIF_BOOST / 3
             if prev is not None:
                 if f == prev.framing and m == prev.camera.move:
                     continue
@@ -254,6 +272,8 @@ def _shots(
     rng = np.random.default_rng([config.seed, 2])
     shots: list[Shot] = []
     take_len = 0
+    motifs: dict[tuple[str, int], list[tuple[str, str]]] = {}  # (label, group) → looks of its first occurrence
+    first_occurrence: dict[tuple[str, int], int] = {}
     for sp in spans:
         g = tpl.grammar(sp.section.label)
         sid = f"{sp.section.label}{sp.section.occurrence}-{sp.index_in_section + 1:02d}"
@@ -276,8 +296,19 @@ def _shots(
             move = _pick(rng, {m: w for m, w in moves.items() if m != prev.camera.move and m not in _NO_TAKE_MOVES})
             take_len += 1
         else:
-            framing, move = _choose_look(rng, _framing_weights(g, reference, config.height), moves, prev)
+            key = (sp.section.label, sp.section.group)
+            first = first_occurrence.setdefault(key, sp.section.occurrence)
+            looks = motifs.get(key, [])
+            motif = (
+                looks[sp.index_in_section]
+                if first != sp.section.occurrence and sp.index_in_section < len(looks)
+                else None
+            )
+            framing, move = _choose_look(rng, _framing_weights(g, reference, config.height), moves, prev, motif)
             take_len = 1
+        key = (sp.section.label, sp.section.group)
+        if first_occurrence.setdefault(key, sp.section.occurrence) == sp.section.occurrence:
+            motifs.setdefault(key, []).append((framing, move))
         lo, hi = g.intensity
         camera = Camera(
             move=move,

@@ -282,3 +282,24 @@ def test_any_song_gives_a_valid_beat_cut_plan(bpm: float, fps: float, structure:
     assert int(round(plan.shots[-1].end_s * fps)) == int(round(a.source.duration_s * fps))
     for x, y in zip(plan.shots, plan.shots[1:], strict=False):
         assert (x.framing, x.camera.move) != (y.framing, y.camera.move)
+
+
+def _chorus_echo(song: AudioAnalysis) -> float:
+    agree = total = 0
+    for seed in range(4):
+        looks: dict[str, list[str]] = {}
+        for s in direct(song, None, DirectConfig(seed=seed)).shots:
+            if s.section == "chorus":
+                looks.setdefault(s.id.split("-")[0], []).append(s.framing)
+        for k in ("chorus2", "chorus3"):
+            agree += sum(x == y for x, y in zip(looks["chorus1"], looks[k], strict=False))
+            total += min(len(looks["chorus1"]), len(looks[k]))
+    return agree / total
+
+
+def test_repeated_sections_echo_the_first(song: AudioAnalysis, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stages.direct.director as director
+
+    echoed = _chorus_echo(song)
+    monkeypatch.setattr(director, "MOTIF_BOOST", 1.0)
+    assert echoed > 0.45 and echoed > _chorus_echo(song) + 0.15
