@@ -55,8 +55,8 @@ def _weights(v: dict[str, float], allowed: tuple[str, ...], what: str) -> dict[s
             raise ValueError(f"unknown {what} '{name}'; use one of {', '.join(allowed)}")
         if not (w >= 0) or math.isinf(w):
             raise ValueError(f"{what} '{name}' has weight {w}; weights must be finite and >= 0")
-    if v and sum(v.values()) <= 0:
-        raise ValueError(f"{what} weights are all zero; give at least one a positive weight")
+    if sum(v.values()) <= 0:
+        raise ValueError(f"{what} weights are empty or all zero; give at least one a positive weight")
     return v
 
 

@@ -288,7 +288,7 @@ def _shots(
             and transition.kind == "cut"
             and take_len < g.max_take_shots
             and prev.camera.move not in _NO_TAKE_MOVES
-            and any(m != prev.camera.move and m not in _NO_TAKE_MOVES for m in moves)
+            and any(m != prev.camera.move and m not in _NO_TAKE_MOVES and w > 0 for m, w in moves.items())
             and rng.random() < g.take_chance
         )
         if continues and prev is not None:

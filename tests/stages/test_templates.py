@@ -66,6 +66,7 @@ def test_user_directory_adds_and_overrides(tmp_path: Path) -> None:
         ("sections:\n  choruss: {}\n", "choruss"),
         ("sections:\n  verse:\n    cut_beats: [8, 4]\n", "cut_beats"),
         ("sections:\n  verse:\n    framings: {wide: 0}\n", "all zero"),
+        ("sections:\n  verse:\n    moves: {}\n", "empty"),
         ("sections:\n  verse:\n    pace: fast\n", "pace"),
         ("name: other\n", "rename"),
         ("sections: [\n", "not valid YAML"),
