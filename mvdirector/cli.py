@@ -189,6 +189,9 @@ def render(
         "procedural"
     ),
     weights: Annotated[Path | None, typer.Option("--weights", help="Wan I2V diffusers checkpoint (dit).")] = None,
+    renderer_option: Annotated[list[str] | None, typer.Option(
+        "--renderer-option", "-O", help="KEY=VALUE option of the renderer, e.g. -O steps=40 -O offload=model.",
+    )] = None,
     size: SizeOpt = "1280x720",
     fps: FpsOpt = 24.0,
     seed: SeedOpt = 0,
@@ -217,6 +220,15 @@ def render(
     if weights is not None and renderer != "dit":
         raise InputError("--weights only applies to --renderer dit", "add --renderer dit or drop --weights")
     options: dict[str, Any] = {"weights": weights} if renderer == "dit" else {}
+    for item in renderer_option or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--renderer-option '{item}' is not KEY=VALUE", "e.g. -O steps=40")
+        options[key.strip()] = value.strip()
+    if renderer == "dit":
+        from mvdirector.pipeline import get_renderer
+
+        get_renderer(renderer, options)  # fail fast on missing weights or bad options, before any analysis
     req = RenderRequest(
         song=song, reference=ref, out=out, workdir=workdir, plan=plan, lyrics=lyrics, style=style,
         templates_dir=templates, renderer=renderer, renderer_options=options, width=w, height=h,
