@@ -152,7 +152,9 @@ class RayExecutor:
         self._started = False
         if not ray.is_initialized():
             try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False, **init_kwargs)
+                if address is None:  # a private instance on this machine
+                    init_kwargs.setdefault("include_dashboard", False)
+                ray.init(address=address, log_to_driver=False, **init_kwargs)
             except ConnectionError as e:
                 raise InputError(
                     f"cannot reach a Ray cluster at '{address}': {e}",
