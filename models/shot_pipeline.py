@@ -40,7 +40,7 @@ from mvdirector.errors import InputError, ModelError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
-Offload = Literal["none", "model"]
+Offload = Literal["none", "model", "group"]
 DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -200,10 +200,28 @@ class ShotPipeline:
             if m.adapter is not None:
                 m.adapter.to(dtype=self.dtype)
             p.to(dtype=self.dtype)
-        if self.options.offload == "none":
+        offload = self.options.offload
+        if offload not in ("none", "model", "group"):
+            raise InputError(f"offload {offload!r} is not one of none, model, group")
+        if offload == "none":
             for mod in (text_encoder, vae, image_encoder, *self._models(), *self.packers):
                 if mod is not None:
                     mod.to(self.device)
+        else:
+            for p in self.packers:  # small: always resident
+                p.to(self.device)
+        if offload == "group":
+            # Stream the transformer's weights leaf by leaf from CPU memory while it runs;
+            # the small adapter stays resident.
+            for m in self._models():
+                m.transformer.enable_group_offload(
+                    onload_device=self.device,
+                    offload_device=torch.device("cpu"),
+                    offload_type="leaf_level",
+                    use_stream=self.device.type == "cuda",
+                )
+                if m.adapter is not None:
+                    m.adapter.to(self.device)
 
     # ------------------------------------------------------------------ loading
 
@@ -280,11 +298,21 @@ class ShotPipeline:
         return [self.model] + ([self.model_2] if self.model_2 is not None else [])
 
     def _on_device(self, module: torch.nn.Module) -> torch.nn.Module:
-        """Model CPU offload: move ``module`` to the compute device and everything else back."""
-        if self.options.offload == "model":
-            for other in (self.text_encoder, self.vae, self.image_encoder, *self._models(), *self.packers):
-                if other is not None and other is not module:
-                    other.to("cpu")
+        """CPU offload: move ``module`` to the compute device and the other big components back.
+
+        With ``offload="model"`` whole components move; with ``"group"`` the transformers are
+        streamed by diffusers' group-offload hooks and only the other components move.
+        """
+        mode = self.options.offload
+        if mode == "none":
+            return module
+        movable = [self.text_encoder, self.vae, self.image_encoder]
+        if mode == "model":
+            movable += self._models()
+        for other in movable:
+            if other is not None and other is not module:
+                other.to("cpu")
+        if module in movable:
             module.to(self.device)
         return module
 
@@ -491,7 +519,9 @@ class ShotPipeline:
                 cond[:, :, :1] = guide[:, :, :1]
         else:
             latents = noise
-        ctx = [self._context(i, ref_latent, req.history) for i in range(len(self._models()))]
+        ctx: dict[
+            int, tuple[TokenGroup, list[TokenGroup]]
+        ] = {}  # built once per model, when it is on the device
 
         # 6. Denoise every window at every step, with classifier-free guidance.
         boundary = None
@@ -501,8 +531,8 @@ class ShotPipeline:
         for i, t in enumerate(timesteps):
             mi = 0 if boundary is None or t >= boundary else 1
             model = self._on_device(self._models()[mi])
-            if self.options.offload == "model":
-                self.packers[mi].to(dev)
+            if mi not in ctx:
+                ctx[mi] = self._context(mi, ref_latent, req.history)
             ref_group, motion = ctx[mi]
             tt = t.expand(1).to(dev)
 

@@ -142,6 +142,7 @@ class CameraWanTransformer(nn.Module):
             cos = torch.cat([*(g.cos.to(cos) for g in context), cos], dim=1)
             sin = torch.cat([*(g.sin.to(sin) for g in context), sin], dim=1)
         x = x.contiguous()
+        cos, sin = cos.to(x.device), sin.to(x.device)  # the rotary table may live elsewhere (offloading)
 
         temb, timestep_proj, text, image = tr.condition_embedder(
             timestep, encoder_hidden_states, encoder_hidden_states_image, timestep_seq_len=None

@@ -119,3 +119,18 @@ def test_adapter_and_motion_history_change_the_result(pipe):
     assert nxt.metrics["dit_motion_frames"] == 1.0 and nxt.frames.shape[0] == 9
     other = pipe(_request(num_frames=9, history=torch.zeros_like(plain.latents)))
     assert not torch.allclose(nxt.latents, other.latents, atol=1e-4)
+
+
+@pytest.mark.parametrize("offload", ["model", "group"])
+def test_offload_modes_give_the_same_result(pipe, tiny_wan_dir, offload):
+    opts = PipelineOptions(max_sequence_length=32, offload=offload)
+    other = ShotPipeline.from_pretrained(tiny_wan_dir / "wan", tiny_wan_dir / "adapter", options=opts)
+    track = interpolate(expand_move("pan", 1.0), 9)
+    req = dict(num_frames=9, num_inference_steps=2, camera=track)
+    first = pipe(_request(**req))
+    a = other(_request(**req))
+    b = other(_request(**req, history=first.latents))
+    torch.testing.assert_close(a.latents, first.latents, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        b.latents, pipe(_request(**req, history=first.latents)).latents, rtol=1e-4, atol=1e-4
+    )
