@@ -111,7 +111,7 @@ def load_songs(fixtures: Path, analyze: bool) -> dict[str, tuple[AudioAnalysis, 
                     from stages.analyze import analyze as run_analyze
 
                     t0 = time.perf_counter()
-                    got = run_analyze(Path(truth.source.path), AnalyzeConfig(asr="none"))
+                    got = run_analyze(Path(truth.source.path), AnalyzeConfig())
                     print(f"analyzed {name} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
                     songs[f"{name} (analyzed)"] = (got, truth)
                 continue
