@@ -24,7 +24,7 @@ from .projection import apply_homography, plane_homography
 
 log = logging.getLogger(__name__)
 
-STILL_EPS = 1e-6  # camera translations below this (subject distances) give no parallax
+MIN_PARALLAX_PX = 0.75  # below this the two layers would move together: render one flat layer
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ class ShotFrames:
         self.track = interpolate(camera_keyframes(shot, self.window.fov_deg), self.n, self.window.fov_deg)
         self.c2w = self.track.c2w()
         self.k_out = intrinsics(self.track.fov_deg, self.width, self.height)
-        translations = np.abs(self.c2w[:, :3, 3]).max() if self.n else 0.0
-        sep = inputs.separation if options.parallax and translations > STILL_EPS else None
+        self.parallax_px = self._max_parallax_px(options.background_depth)
+        sep = inputs.separation if options.parallax and self.parallax_px >= MIN_PARALLAX_PX else None
         self.layers: ShotLayers = build_layers(img, self.window, self.height, sep)
         self.layered = self.layers.subject is not None
         k_src = self.window.source_intrinsics()
@@ -114,6 +114,20 @@ class ShotFrames:
 
             self.mouth = MouthWarper(np.asarray(face.landmarks, dtype=np.float64), loud)
 
+    def _max_parallax_px(self, depth: float) -> float:
+        """Largest distance (output pixels) between where the subject and background planes put the same
+        source point, over the shot, at the window's corners and centre."""
+        win = self.window
+        hw, hh = win.width / 2, win.height / 2
+        pts = np.array([[0, 0], [-hw, -hh], [hw, -hh], [-hw, hh], [hw, hh]]) + np.array([win.cx, win.cy])
+        k_inv = np.linalg.inv(win.source_intrinsics())
+        worst = 0.0
+        for i in range(self.n):
+            a = apply_homography(plane_homography(self.k_out[i], self.c2w[i], k_inv, 1.0), pts)
+            b = apply_homography(plane_homography(self.k_out[i], self.c2w[i], k_inv, depth), pts)
+            worst = max(worst, float(np.abs(a - b).max()))
+        return worst
+
     def __len__(self) -> int:
         return self.n
 
@@ -128,29 +142,44 @@ class ShotFrames:
         """Reference pixels → output pixels for the subject plane (depth 1) at frame ``i``."""
         return self.homography(i, 1.0) @ self.layers.to_work
 
-    def camera_frame(self, i: int) -> np.ndarray:
-        """Frame ``i`` after the camera only (no mouth, grade or captions)."""
+    def _buffers(self) -> dict[str, np.ndarray]:
+        """Frame-sized work buffers, allocated once (fresh large arrays cost page faults every frame)."""
+        if not hasattr(self, "_bufs"):
+            shape = (self.height, self.width, 4)
+            self._bufs = {k: np.empty(shape, np.uint8) for k in ("bg", "fg", "inv")}
+            self._bufs["alpha"] = np.empty(shape[:2], np.uint8)
+        return self._bufs
+
+    def camera_frame(self, i: int, rgbx: bool = False) -> np.ndarray:
+        """Frame ``i`` after the camera only (no mouth, grade or captions); RGB, or RGBX in a reused buffer."""
         size = (self.width, self.height)
         flags = cv2.INTER_LINEAR
+        b = self._buffers()
         if not self.layered:
-            return cv2.warpPerspective(self.layers.flat, self.homography(i, 1.0), size, flags=flags,
-                                       borderMode=cv2.BORDER_REPLICATE)
-        bg = cv2.warpPerspective(self.layers.background, self.homography(i, self.options.background_depth), size,
-                                 flags=flags, borderMode=cv2.BORDER_REPLICATE)
-        fg = cv2.warpPerspective(self.layers.subject, self.homography(i, 1.0), size, flags=flags,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        inv = cv2.bitwise_not(fg[:, :, 3])
-        return cv2.add(fg[:, :, :3], cv2.multiply(bg, cv2.merge([inv, inv, inv]), scale=1.0 / 255.0))
+            out = cv2.warpPerspective(self.layers.flat, self.homography(i, 1.0), size, dst=b["bg"], flags=flags,
+                                      borderMode=cv2.BORDER_REPLICATE)
+        else:
+            bg = cv2.warpPerspective(self.layers.background, self.homography(i, self.options.background_depth), size,
+                                     dst=b["bg"], flags=flags, borderMode=cv2.BORDER_REPLICATE)
+            fg = cv2.warpPerspective(self.layers.subject, self.homography(i, 1.0), size, dst=b["fg"], flags=flags,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            # Premultiplied "over": out = fg + bg · (1 − α).
+            cv2.extractChannel(fg, 3, dst=b["alpha"])
+            cv2.bitwise_not(b["alpha"], dst=b["alpha"])
+            inv = cv2.cvtColor(b["alpha"], cv2.COLOR_GRAY2RGBA, dst=b["inv"])
+            cv2.multiply(bg, inv, dst=bg, scale=1.0 / 255.0)
+            out = cv2.add(fg, bg, dst=bg)
+        return out if rgbx else cv2.cvtColor(out, cv2.COLOR_RGBA2RGB)
 
     def frame(self, i: int) -> np.ndarray:
-        """The finished frame ``i``."""
-        out = self.camera_frame(i)
+        """The finished frame ``i`` as a new (H, W, 3) uint8 RGB array."""
+        out = self.camera_frame(i, rgbx=True)
         if self.mouth is not None:
             out = self.mouth.apply(out, i, self.face_homography(i))
-        out = self.grader.apply(out, float(self.lift[i]), i)
+        rgb = self.grader.apply(cv2.cvtColor(out, cv2.COLOR_RGBA2RGB), float(self.lift[i]), i)
         if self.captions is not None:
-            out = self.captions.apply(out, i / self.fps)
-        return out
+            rgb = self.captions.apply(rgb, i / self.fps)
+        return rgb
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for i in range(self.n):

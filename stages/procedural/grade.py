@@ -138,13 +138,14 @@ class FrameGrader:
         self.width, self.height = width, height
         self.matrix = colour_matrix(grade)
         self.identity_matrix = bool(np.allclose(self.matrix, np.eye(3), atol=1e-3))
+        self._buf = np.empty((height, width, 3), np.uint8)
         self._luts: dict[int, np.ndarray] = {}
         v = grade.vignette * vignette_scale
         self.vignette = self._vignette(width, height, v) if v > 0.01 else None
         amp = grade.grain * grain_scale
         self.rng = np.random.default_rng([seed, 0x6A41])
         self.grain = self._grain_tiles(width, height, amp) if amp > 0.002 else None
-        self.offsets = self.rng.integers(0, 32, (256, 2))
+        self.order = self.rng.integers(0, 4, 256)
 
     @staticmethod
     def _vignette(w: int, h: int, strength: float) -> np.ndarray:
@@ -154,16 +155,23 @@ class FrameGrader:
         m8 = np.round(m * 255).astype(np.uint8)
         return cv2.merge([m8, m8, m8])
 
-    def _grain_tiles(self, w: int, h: int, amp: float) -> tuple[np.ndarray, np.ndarray, int]:
-        """Positive and negative parts of a seeded noise field a little larger than the frame."""
+    def _grain_tiles(self, w: int, h: int, amp: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Four (positive, negative) parts of seeded noise frames, cycled in a seeded order."""
         margin = 32
         # Grain is a little soft (film), drawn at half size and upscaled.
         n = self.rng.normal(0.0, amp * 255.0, ((h + margin) // 2 + 1, (w + margin) // 2 + 1)).astype(np.float32)
         n = cv2.resize(n, ((w + margin) // 2 * 2 + 2, (h + margin) // 2 * 2 + 2), interpolation=cv2.INTER_LINEAR)
         n = np.clip(n, -127, 127)
-        pos = cv2.merge([np.clip(n, 0, 255).astype(np.uint8)] * 3)
-        neg = cv2.merge([np.clip(-n, 0, 255).astype(np.uint8)] * 3)
-        return pos, neg, margin
+        pos = np.clip(n, 0, 255).astype(np.uint8)
+        neg = np.clip(-n, 0, 255).astype(np.uint8)
+        # Monochrome grain, as contiguous RGB tiles (cv2 is fastest on contiguous data).
+        tiles = []
+        for _ in range(4):
+            oy, ox = (int(v) for v in self.rng.integers(0, margin, 2))
+            p = cv2.cvtColor(np.ascontiguousarray(pos[oy : oy + h, ox : ox + w]), cv2.COLOR_GRAY2RGB)
+            q = cv2.cvtColor(np.ascontiguousarray(neg[oy : oy + h, ox : ox + w]), cv2.COLOR_GRAY2RGB)
+            tiles.append((p, q))
+        return tiles
 
     def lut(self, lift_extra: float) -> np.ndarray:
         """Tone LUT for a downbeat lift, cached in 1 % steps."""
@@ -173,19 +181,20 @@ class FrameGrader:
         return self._luts[key]
 
     def apply(self, frame: np.ndarray, lift_extra: float = 0.0, index: int = 0) -> np.ndarray:
-        """Grade frame number ``index`` ((H, W, 3) uint8 RGB); returns a new array."""
-        out = frame if self.identity_matrix else cv2.transform(frame, self.matrix)
+        """Grade frame number ``index`` ((H, W, 3) uint8 RGB) in place and return it."""
+        src = frame
+        if not self.identity_matrix:
+            src = cv2.transform(frame, self.matrix, dst=self._buf)
         if self.grade.bloom > 0.01:
-            small = cv2.resize(out, (self.width // 8, self.height // 8), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(src, (self.width // 8, self.height // 8), interpolation=cv2.INTER_AREA)
             glow = cv2.GaussianBlur(small, (0, 0), 3.0)
-            glow = cv2.resize(glow, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-            out = cv2.addWeighted(out, 1.0, cv2.subtract(glow, 110), 0.6 * self.grade.bloom, 0)
-        out = cv2.LUT(out, self.lut(lift_extra))
+            glow = cv2.resize(cv2.subtract(glow, (110, 110, 110, 0)), (self.width, self.height))
+            src = cv2.addWeighted(src, 1.0, glow, 0.6 * self.grade.bloom, 0, dst=self._buf)
+        cv2.LUT(src, self.lut(lift_extra), dst=frame)
         if self.vignette is not None:
-            out = cv2.multiply(out, self.vignette, scale=1.0 / 255.0)
+            cv2.multiply(frame, self.vignette, dst=frame, scale=1.0 / 255.0)
         if self.grain is not None:
-            pos, neg, margin = self.grain
-            ox, oy = (int(v) for v in self.offsets[index % len(self.offsets)])
-            out = cv2.add(out, pos[oy : oy + self.height, ox : ox + self.width])
-            out = cv2.subtract(out, neg[oy : oy + self.height, ox : ox + self.width])
-        return out
+            pos, neg = self.grain[int(self.order[index % len(self.order)])]
+            cv2.add(frame, pos, dst=frame)
+            cv2.subtract(frame, neg, dst=frame)
+        return frame

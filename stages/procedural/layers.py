@@ -143,8 +143,8 @@ class ShotLayers:
     """What one shot's camera films, at working scale (see the module doc)."""
 
     to_work: np.ndarray  # 3x3 affine: reference pixels -> working pixels
-    flat: np.ndarray  # (h, w, 3) uint8 the whole picture
-    background: np.ndarray | None  # (h, w, 3) uint8 subject removed, or None without a subject layer
+    flat: np.ndarray  # (h, w, 4) uint8 the whole picture (RGBX: 4 channels warp faster than 3)
+    background: np.ndarray | None  # (h, w, 4) uint8 subject removed, or None without a subject layer
     subject: np.ndarray | None  # (h, w, 4) uint8 premultiplied RGB + alpha
 
 
@@ -175,7 +175,7 @@ def build_layers(
     outside = _outside_fade(to_work, iw, ih, (wx, wy), window.height * s)
     flat = _pad_blend(flat, outside)
     if separation is None or not separation.usable:
-        return ShotLayers(to_work=to_work, flat=flat, background=None, subject=None)
+        return ShotLayers(to_work=to_work, flat=_rgbx(flat), background=None, subject=None)
     from_small = to_work @ np.diag([1 / separation.scale, 1 / separation.scale, 1.0])
     alpha = _affine(separation.matte, from_small, (wx, wy), cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
     alpha = np.clip(alpha, 0.0, 1.0)
@@ -187,7 +187,11 @@ def build_layers(
     a8 = np.round(alpha * 255).astype(np.uint8)
     premult = (flat.astype(np.float32) * alpha[..., None]).round().astype(np.uint8)
     subject = np.dstack([premult, a8])
-    return ShotLayers(to_work=to_work, flat=flat, background=background, subject=subject)
+    return ShotLayers(to_work=to_work, flat=_rgbx(flat), background=_rgbx(background), subject=subject)
+
+
+def _rgbx(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)
 
 
 def _affine(img: np.ndarray, m: np.ndarray, size: tuple[int, int], interp: int, border: int) -> np.ndarray:

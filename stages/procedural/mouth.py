@@ -100,8 +100,31 @@ class MouthWarper:
         """Opening in output pixels at frame ``i``."""
         return float(self.loudness[min(i, len(self.loudness) - 1)]) * MAX_OPEN * mouth_width
 
+    @staticmethod
+    def _fields(rx: np.ndarray, ry: np.ndarray, ux: np.ndarray, down: np.ndarray, mw: float, gap0: float,
+                open_px: float) -> tuple[np.ndarray, np.ndarray]:
+        """Sampling offset along ``down`` and cavity opacity at offsets (rx, ry) from the inner upper lip."""
+        u = (rx * np.float32(ux[0]) + ry * np.float32(ux[1])) / np.float32(0.5 * mw)
+        v = rx * np.float32(down[0]) + ry * np.float32(down[1])  # 0 on the inner upper lip, + towards the chin
+        w_lip = np.clip(1.0 - u**2, 0.0, 1.0) ** 0.75
+        w_jaw = np.clip(1.0 - (u / (1.0 + 0.7 * np.clip(v / mw, 0, 1))) ** 2, 0.0, 1.0) ** 0.7
+        up = 0.2 * open_px * w_lip  # the upper lip (and the upper teeth) rise a little
+        gap = gap0 * w_lip  # the mouth's own opening keeps its content, moved up with the upper lip
+        low = open_px * np.maximum(w_lip, w_jaw * (v > gap + open_px * w_lip))  # lower lip and jaw drop
+        fall = 0.5 + 0.5 * np.cos(np.pi * np.clip((v - gap - low) / (0.9 * mw), 0, 1))
+        src_v = np.where(
+            v < -up,
+            v + up * np.clip(1.0 + (v + up) / (0.35 * mw), 0.0, 1.0),
+            np.where(v < gap - up, v + up, np.where(v <= gap + low, gap, v - low * fall)),
+        )
+        # The new opening between the teeth and the dropped lower lip is the dark mouth cavity.
+        soft = np.maximum(1.0, 0.3 * (up + low))
+        inside = np.clip((v - (gap - up)) / soft, 0, 1) * np.clip(gap + low - v, 0, 1)
+        alpha = 0.92 * inside * (w_lip > 0.05)
+        return (src_v - v).astype(np.float32), alpha.astype(np.float32)
+
     def apply(self, frame: np.ndarray, i: int, ref_to_out: np.ndarray) -> np.ndarray:
-        """Warp frame ``i`` in place around the mouth; ``ref_to_out`` maps reference to output pixels."""
+        """Warp frame ``i`` (RGB or RGBX) in place around the mouth; ``ref_to_out`` maps reference to output."""
         pts = apply_homography(ref_to_out, self.mouth)
         left, right = pts[0], pts[6]
         mw = float(np.linalg.norm(right - left))
@@ -116,38 +139,32 @@ class MouthWarper:
         lower = pts[17:20].mean(axis=0)  # inner lower lip (65-67)
         gap0 = max(0.5, float(np.dot(lower - upper, down)))
         h, w = frame.shape[:2]
-        reach = np.array([[-0.9, -0.7], [0.9, -0.7], [0.9, 1.6], [-0.9, 1.6]]) * mw
+        reach = np.array([[-0.9, -0.45], [0.9, -0.45], [0.9, 1.6], [-0.9, 1.6]]) * mw
         corners = upper + reach[:, :1] * ux + reach[:, 1:] * down
         x0, y0 = np.floor(corners.min(axis=0)).astype(int)
         x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
         if x1 - x0 < 4 or y1 - y0 < 4:
             return frame
+        # The fields are smooth: evaluate them on a coarser grid for large mouths and upsample.
+        step = 1 if mw < 80 else 2
+        gy, gx = np.mgrid[y0:y1:step, x0:x1:step].astype(np.float32)
+        dv, alpha = self._fields(gx - np.float32(upper[0]), gy - np.float32(upper[1]), ux, down, mw, gap0, open_px)
+        size = (x1 - x0, y1 - y0)
+        if step > 1:
+            dv = cv2.resize(dv, size, interpolation=cv2.INTER_LINEAR)
+            alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
         ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        rx, ry = xs - upper[0], ys - upper[1]
-        u = (rx * ux[0] + ry * ux[1]) / (0.5 * mw)
-        v = rx * down[0] + ry * down[1]  # 0 on the inner upper lip, + towards the chin
-        w_lip = np.clip(1.0 - u**2, 0.0, 1.0) ** 0.75
-        w_jaw = np.clip(1.0 - (u / (1.0 + 0.7 * np.clip(v / mw, 0, 1))) ** 2, 0.0, 1.0) ** 0.7
-        up = 0.2 * open_px * w_lip  # the upper lip (and the upper teeth) rise a little
-        gap = gap0 * w_lip  # the mouth's own opening keeps its content, moved up with the upper lip
-        low = open_px * np.maximum(w_lip, w_jaw * (v > gap + open_px * w_lip))  # lower lip and jaw drop
-        below = v - gap - low
-        fall = 0.5 + 0.5 * np.cos(np.pi * np.clip(below / (0.9 * mw), 0, 1))
-        src_v = np.where(
-            v < -up,
-            v + up * np.clip(1.0 + (v + up) / (0.35 * mw), 0.0, 1.0),
-            np.where(v < gap - up, v + up, np.where(v <= gap + low, gap, v - low * fall)),
-        )
-        dv = (src_v - v).astype(np.float32)
         map_x = xs + dv * np.float32(down[0])
         map_y = ys + dv * np.float32(down[1])
         warped = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        # The new opening between the teeth and the dropped lower lip is the dark mouth cavity.
-        soft = np.maximum(1.0, 0.3 * (up + low))
-        inside = np.clip((v - (gap - up)) / soft, 0, 1) * np.clip((gap + low - v) / 1.0, 0, 1)
-        a = (0.92 * inside * (w_lip > 0.05))[..., None]
-        roi = warped.astype(np.float32) * (1 - a) + CAVITY[None, None, :] * a
-        frame[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)
+        rows = np.flatnonzero(alpha.max(axis=1) > 0.004)
+        cols = np.flatnonzero(alpha.max(axis=0) > 0.004)
+        if rows.size and cols.size:
+            r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            a = alpha[r0:r1, c0:c1, None]
+            patch = warped[r0:r1, c0:c1, :3].astype(np.float32) * (1 - a) + CAVITY.astype(np.float32) * a
+            warped[r0:r1, c0:c1, :3] = np.clip(patch, 0, 255).astype(np.uint8)
+        frame[y0:y1, x0:x1] = warped
         self.applied += 1
         return frame

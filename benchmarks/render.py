@@ -1,0 +1,209 @@
+"""Procedural renderer speed, memory and reference-image robustness; prints tables.
+
+    .venv/bin/python benchmarks/render.py                 # 1280x720 and 1920x1080, every framing and move
+    .venv/bin/python benchmarks/render.py --quick         # fewer combinations, shorter shots
+    .venv/bin/python benchmarks/render.py --sizes 1280x720 --seconds 4
+
+Per framing/move: frames per second of rendering alone and of render + H.264 encode (the
+bundled ffmpeg, libx264 veryfast, the way ``render_shot`` runs). Peak memory is the process'
+max RSS after a short and a long shot: a renderer whose memory is bounded by a few frames
+shows (almost) the same figure for both. The robustness table loads odd reference images
+(huge, tiny, grayscale, RGBA, CMYK, 16-bit, EXIF-rotated), inspects them and renders a shot.
+Target: >= 48 fps render + encode at 1280x720 (2x real time at 24 fps) on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mvdirector.schemas import (  # noqa: E402
+    CAMERA_MOVES,
+    FRAMINGS,
+    AudioAnalysis,
+    AudioSource,
+    Beat,
+    Camera,
+    EnergyCurve,
+    LyricOverlay,
+    RenderSettings,
+    Section,
+    Segment,
+    Shot,
+    ShotPlan,
+    SongRef,
+    Word,
+)
+from stages.procedural import ProceduralRenderer  # noqa: E402
+from stages.reference import inspect_reference  # noqa: E402
+from stages.render import ShotJob  # noqa: E402
+
+
+def max_rss_mb() -> float:
+    """Peak resident memory of this process in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def analysis(duration: float, bpm: float = 120.0) -> AudioAnalysis:
+    period = 60.0 / bpm
+    n = int(duration / period)
+    return AudioAnalysis(
+        source=AudioSource(path="song.wav", sha256="0" * 64, duration_s=duration, sample_rate=16000),
+        bpm=bpm, beats_per_bar=4,
+        beats=[Beat(t_s=i * period, bar=i // 4 + 1, position=i % 4 + 1) for i in range(n)],
+        sections=[Section(start_s=0, end_s=duration, label="chorus", energy=0.8)],
+        energy=EnergyCurve(fps=10, values=[0.8] * int(duration * 10)),
+        vocal_activity=[Segment(start_s=0.0, end_s=duration)],
+    )
+
+
+def write_song(path: Path, duration: float, sr: int = 16000) -> None:
+    """A syllable-like vocal-band tone (4 Hz amplitude modulation) so the mouth has work to do."""
+    import soundfile as sf
+
+    t = np.arange(int(duration * sr)) / sr
+    y = 0.3 * np.sin(2 * np.pi * 440 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) ** 2
+    sf.write(path, y.astype(np.float32), sr)
+
+
+def job_for(ref_path: Path, info, song: Path, framing: str, move: str, size: tuple[int, int], seconds: float,
+            fps: float = 24.0, lyric: bool = True) -> ShotJob:
+    words = "we are the champions my friend".split()
+    line = LyricOverlay(line=" ".join(words), words=[
+        Word(start_s=i * seconds / len(words), end_s=(i + 0.8) * seconds / len(words), text=w)
+        for i, w in enumerate(words)]) if lyric else None
+    shot = Shot(id="chorus1-01", start_s=0.0, end_s=seconds, section="chorus", framing=framing,
+                camera=Camera(move=move, intensity=0.6), energy=0.8, seed=1, lyric=line)
+    plan = ShotPlan(song=SongRef(path=str(song), sha256="0" * 64, duration_s=seconds),
+                    render=RenderSettings(width=size[0], height=size[1], fps=fps), shots=[shot])
+    return ShotJob(plan=plan, shot=shot, analysis=analysis(seconds), reference=info, reference_image=ref_path,
+                   song_path=song)
+
+
+def bench_speed(ref_path, info, song, sizes, framings, moves, seconds, tmp: Path) -> None:
+    r = ProceduralRenderer()
+    print(f"\n## Speed ({seconds:g} s shots at 24 fps; {os.cpu_count()} CPU cores visible)\n")
+    print("| size | framing | move | prepare s | render fps | render+encode fps | layered | mouth |")
+    print("|---|---|---|---:|---:|---:|---|---|")
+    totals: dict[tuple[int, int], list[float]] = {}
+    for size in sizes:
+        for framing in framings:
+            for move in moves:
+                job = job_for(ref_path, info, song, framing, move, size, seconds)
+                t0 = time.perf_counter()
+                frames = r.frames(job)
+                t1 = time.perf_counter()
+                for _ in frames:
+                    pass
+                t2 = time.perf_counter()
+                m = r.render_shot(job, tmp / "bench.mp4")
+                enc_fps = m["frames"] / (m["render_s"] - m["prepare_s"])
+                totals.setdefault(size, []).append(enc_fps)
+                print(f"| {size[0]}x{size[1]} | {framing} | {move} | {t1 - t0:.2f} | {len(frames) / (t2 - t1):.0f} "
+                      f"| {enc_fps:.0f} | {'yes' if frames.layered else 'no'} | {'yes' if frames.mouth else 'no'} |")
+    print()
+    for size, v in totals.items():
+        print(f"{size[0]}x{size[1]}: render+encode median {np.median(v):.0f} fps, min {np.min(v):.0f} fps "
+              f"over {len(v)} shots (target >= 48 fps at 1280x720)")
+
+
+def bench_memory(ref_path, info, song, size, tmp: Path) -> None:
+    r = ProceduralRenderer()
+    print("\n## Peak memory (max RSS of the process, MiB) vs shot length\n")
+    print("| shot | frames | max RSS after |")
+    print("|---|---:|---:|")
+    for seconds in (2.0, 20.0):
+        job = job_for(ref_path, info, song, "close_up", "orbit", size, seconds)
+        m = r.render_shot(job, tmp / "mem.mp4")
+        print(f"| {size[0]}x{size[1]} close_up orbit {seconds:g} s | {int(m['frames'])} | {max_rss_mb():.0f} |")
+
+
+def odd_images(base: np.ndarray, folder: Path) -> dict[str, Path]:
+    """The astronaut as every awkward kind of file."""
+    out = {}
+    im = Image.fromarray(base)
+    out["huge 8000 px"] = folder / "huge.jpg"
+    im.resize((8000, 8000), Image.Resampling.BICUBIC).save(out["huge 8000 px"], quality=90)
+    out["tiny 64 px"] = folder / "tiny.png"
+    im.resize((64, 64), Image.Resampling.LANCZOS).save(out["tiny 64 px"])
+    out["grayscale"] = folder / "gray.png"
+    im.convert("L").save(out["grayscale"])
+    out["RGBA"] = folder / "rgba.png"
+    rgba = im.convert("RGBA")
+    a = np.array(rgba)
+    a[:, :60, 3] = 0
+    Image.fromarray(a).save(out["RGBA"])
+    out["CMYK"] = folder / "cmyk.jpg"
+    im.convert("CMYK").save(out["CMYK"], quality=92)
+    out["16-bit"] = folder / "gray16.png"
+    g16 = (np.asarray(im.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(g16).save(out["16-bit"])
+    out["EXIF-rotated"] = folder / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    im.transpose(Image.Transpose.ROTATE_90).save(out["EXIF-rotated"], quality=92, exif=exif)
+    return out
+
+
+def bench_images(song: Path, tmp: Path) -> None:
+    from skimage import data
+
+    from mvdirector.media.image import load_image_with_warnings
+
+    r = ProceduralRenderer()
+    print("\n## Reference images\n")
+    print("| image | file size | loaded as | load s | faces | render s (1 s, 640x360) | warnings |")
+    print("|---|---:|---|---:|---:|---:|---|")
+    for name, path in odd_images(data.astronaut(), tmp).items():
+        t0 = time.perf_counter()
+        arr, warns = load_image_with_warnings(path)
+        t1 = time.perf_counter()
+        info = inspect_reference(path)
+        job = job_for(path, info, song, "close_up", "push_in", (640, 360), 1.0)
+        t2 = time.perf_counter()
+        r.render_shot(job, tmp / "img.mp4")
+        t3 = time.perf_counter()
+        size_kb = path.stat().st_size / 1024
+        print(f"| {name} | {size_kb:.0f} KiB | {arr.shape[1]}x{arr.shape[0]} | {t1 - t0:.2f} | {len(info.faces)} "
+              f"| {t3 - t2:.2f} | {'; '.join(info.warnings) or '-'} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1280x720,1920x1080")
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--quick", action="store_true", help="a few framings and moves only")
+    ap.add_argument("--skip-images", action="store_true")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]
+    framings = ("close_up", "medium", "extreme_wide") if args.quick else FRAMINGS
+    moves = ("static", "push_in", "orbit", "handheld") if args.quick else CAMERA_MOVES
+    from skimage import data
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        ref_path = tmp / "astronaut.png"
+        Image.fromarray(data.astronaut()).save(ref_path)
+        info = inspect_reference(ref_path)
+        song = tmp / "song.wav"
+        write_song(song, 25.0)
+        bench_speed(ref_path, info, song, sizes, framings, moves, args.seconds, tmp)
+        bench_memory(ref_path, info, song, sizes[0], tmp)
+        if not args.skip_images:
+            bench_images(song, tmp)
+
+
+if __name__ == "__main__":
+    main()
