@@ -80,6 +80,9 @@ class SectionGrammar(_Strict):
         default=None, ge=0, le=1, description="chance that a shot continues the previous shot's take"
     )
     max_take_shots: int | None = Field(default=None, ge=1, le=16)
+    accelerate: float | None = Field(
+        default=None, ge=0, le=1, description="build-up: how far the target length falls toward the shortest by the end"
+    )
     prompt: str | None = Field(default=None, description="prompt fragment for this section")
 
     @field_validator("framings")
@@ -136,6 +139,7 @@ class ResolvedGrammar(_Strict):
     transition_beats: dict[str, float]
     take_chance: float
     max_take_shots: int
+    accelerate: float
     prompt: str
 
 
@@ -149,6 +153,7 @@ _BUILTIN_DEFAULT = ResolvedGrammar(
     transition_beats={"crossfade": 1.0, "flash": 0.5, "whip": 0.5},
     take_chance=0.0,
     max_take_shots=3,
+    accelerate=0.0,
     prompt="",
 )
 
@@ -159,9 +164,7 @@ class ShotTemplate(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
     description: str = ""
     prompt: str = Field(default="", description="style prompt fragment that opens every shot's prompt")
-    shot_s: tuple[float, float] = Field(
-        default=(1.0, 8.0), description="shortest and longest shot in seconds"
-    )
+    shot_s: tuple[float, float] = Field(default=(1.0, 8.0), description="shortest and longest shot in seconds")
     tempo_ref_bpm: float = Field(default=120.0, gt=0)
     tempo_exponent: float = Field(
         default=0.5, ge=0, le=1, description="cut_beats scale as (bpm / tempo_ref_bpm) ** tempo_exponent"
@@ -186,9 +189,7 @@ class ShotTemplate(_Strict):
     def _fp(cls, v: dict[str, str]) -> dict[str, str]:
         for k in v:
             if k not in FRAMINGS:
-                raise ValueError(
-                    f"framing_phrases key '{k}' is not a framing; use one of {', '.join(FRAMINGS)}"
-                )
+                raise ValueError(f"framing_phrases key '{k}' is not a framing; use one of {', '.join(FRAMINGS)}")
         return v
 
     @field_validator("move_phrases")
@@ -196,9 +197,7 @@ class ShotTemplate(_Strict):
     def _mp(cls, v: dict[str, str]) -> dict[str, str]:
         for k in v:
             if k not in CAMERA_MOVES:
-                raise ValueError(
-                    f"move_phrases key '{k}' is not a camera move; use one of {', '.join(CAMERA_MOVES)}"
-                )
+                raise ValueError(f"move_phrases key '{k}' is not a camera move; use one of {', '.join(CAMERA_MOVES)}")
         return v
 
     @model_validator(mode="after")
@@ -251,9 +250,7 @@ def load_template_file(path: str | Path) -> ShotTemplate:
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as e:
-        raise InputError(
-            f"cannot read style file '{p}': {e.strerror}", "check the path and permissions"
-        ) from e
+        raise InputError(f"cannot read style file '{p}': {e.strerror}", "check the path and permissions") from e
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         where = f" at line {line + 1}" if line is not None else ""

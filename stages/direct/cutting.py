@@ -70,6 +70,7 @@ class CutRules:
     max_beats: float
     min_s: float
     max_s: float
+    accelerate: float = 0.0  # 0..1: the target length slides toward min_beats across the section
 
 
 def snap(t: float, fps: float) -> float:
@@ -225,6 +226,9 @@ def choose_cuts(
     e_start[0] = span.energy
     e_start[1:] = energy_at[inner] if len(inner) else span.energy
     e = 0.5 * span.energy + 0.5 * e_start
+    if rules.accelerate > 0:  # a build-up: cuts come faster toward the section's end
+        progress = (times[:-1] - span.start_s) / max(1e-9, span.end_s - span.start_s)
+        e = (1.0 - rules.accelerate) * e + rules.accelerate * progress
     target = rules.max_beats - (rules.max_beats - rules.min_beats) * e
     target = np.clip(target * np.exp(rng.normal(0.0, 0.2, n)), rules.min_beats, rules.max_beats)
     period = grid.period_s

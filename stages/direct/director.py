@@ -122,7 +122,7 @@ def _cut(analysis: AudioAnalysis, tpl: ShotTemplate, grid: BeatGrid, fps: float,
     echoes: dict[tuple[str, int], set[int]] = {}  # (label, group) → cut offsets in beats of its first occurrence
     for k, sec in enumerate(sections):
         g = tpl.grammar(sec.label)
-        rules = CutRules(g.cut_beats[0] * scale, g.cut_beats[1] * scale, min_s, max_s)
+        rules = CutRules(g.cut_beats[0] * scale, g.cut_beats[1] * scale, min_s, max_s, g.accelerate)
         rng = np.random.default_rng([seed, 1, k])
         line_bonus = W_LINE * (3.0 if tpl.captions else 1.0)
         key = (sec.label, sec.group)

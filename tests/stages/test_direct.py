@@ -303,3 +303,24 @@ def test_repeated_sections_echo_the_first(song: AudioAnalysis, monkeypatch: pyte
     echoed = _chorus_echo(song)
     monkeypatch.setattr(director, "MOTIF_BOOST", 1.0)
     assert echoed > 0.45 and echoed > _chorus_echo(song) + 0.15
+
+
+def test_build_ups_accelerate(tmp_path: Path) -> None:
+    a = synthetic_analysis(structure=(("verse", 2), ("pre_chorus", 12), ("chorus", 2)), seed=7)
+    a = a.model_copy(update={"lyrics": a.lyrics.model_copy(update={"lines": []})})
+    (tmp_path / "flat.yaml").write_text("name: flat\nsections:\n  pre_chorus:\n    cut_beats: [2, 8]\n")
+
+    def halves(style: str, templates_dir: str | None = None) -> tuple[float, float]:
+        first, second = [], []
+        for seed in range(4):
+            plan = direct(a, None, DirectConfig(style=style, seed=seed, templates_dir=templates_dir))
+            pre = [s for s in plan.shots if s.section == "pre_chorus"]
+            mid = (pre[0].start_s + pre[-1].end_s) / 2
+            for s in pre:
+                (first if s.start_s < mid else second).append(s.duration_s)
+        return float(np.mean(first)), float(np.mean(second))
+
+    early, late = halves("cinematic")
+    assert late < 0.7 * early
+    early, late = halves("flat", str(tmp_path))
+    assert late > 0.8 * early
