@@ -3,7 +3,8 @@
 Scores with mir_eval: beat and downbeat F-measure (±70 ms), section boundary hit rate
 (F-measure at ±0.5 s and ±3 s, first/last boundary excluded), frame-level label accuracy,
 word-onset mean absolute error and share within 0.3 s (words matched by text alignment),
-seconds of compute per minute of audio per component, and the process's peak memory.
+seconds of compute per minute of audio per component (wall clock; ``total_cpu`` is CPU
+seconds of all threads, a fairer figure on a shared machine), and the process's peak memory.
 
     python benchmarks/analysis.py [--beats madmom|librosa] [--asr auto|none] [--songs DIR]
                                   [--long-minutes N]   # also time an N-minute file (memory check)
@@ -74,7 +75,7 @@ def score(truth: dict, analysis) -> dict[str, float]:  # noqa: ANN001 - AudioAna
 def run(songs: list[Path], config: AnalyzeConfig) -> None:
     """Analyse each song, print one row per song and a mean row."""
     cols = ["beat_f", "downbeat_f", "hr@0.5", "hr@3", "label_acc", "word_recall", "word_mae", "word_0.3"]
-    comp_cols = ["decode", "energy", "beats", "vocals", "lyrics", "sections", "total"]
+    comp_cols = ["decode", "energy", "beats", "vocals", "lyrics", "sections", "total", "total_cpu"]
     head = f"{'song':24s} " + " ".join(f"{c:>10s}" for c in cols) + " | s/min: " + " ".join(
         f"{c:>8s}" for c in comp_cols
     )
@@ -82,9 +83,10 @@ def run(songs: list[Path], config: AnalyzeConfig) -> None:
     rows, per_min = [], []
     for path in songs:
         truth = json.loads(path.with_suffix(".truth.json").read_text())
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         analysis, timings = analyze_timed(path, config)
         timings["total"] = time.perf_counter() - t0
+        timings["total_cpu"] = time.process_time() - c0
         s = score(truth, analysis)
         minutes = analysis.source.duration_s / 60
         pm = {k: timings.get(k, 0.0) / minutes for k in comp_cols}

@@ -286,6 +286,20 @@ def _transcribe_openai(y16: np.ndarray, ckpt: str, language: str | None) -> AsrR
     return AsrResult("openai-whisper", Path(ckpt).stem, res.get("language") or "en", multilingual, segs)
 
 
+def refine_asr_times(asr: AsrResult, refine: Callable[[list[float]], list[float]]) -> AsrResult:
+    """The ASR result with every word start passed through ``refine`` (ends kept after their starts)."""
+    starts = refine([w.start_s for w in asr.words])
+    it = iter(starts)
+    segs = []
+    for s in asr.segments:
+        words = []
+        for w in s.words:
+            a = next(it)
+            words.append(AsrWord(a, max(w.end_s, a + 0.05), w.text, w.probability))
+        segs.append(AsrSegment(s.start_s, s.end_s, s.text, s.no_speech_prob, s.avg_logprob, words))
+    return AsrResult(asr.backend, asr.model, asr.language, asr.multilingual, segs)
+
+
 # ----------------------------------------------------------------------- to contract
 
 NO_SPEECH_MAX = 0.6

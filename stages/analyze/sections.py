@@ -157,7 +157,7 @@ def pick_boundaries(nov: np.ndarray, grid: np.ndarray, min_len_s: float, min_bar
         return []
     vals = nov[peaks]
     inner = nov[[i for i in range(1, n) if ok[i]]]
-    thresh = max(float(np.mean(inner) + 0.25 * np.std(inner)), 0.3 * float(vals.max()))
+    thresh = max(float(np.mean(inner) + 0.25 * np.std(inner)), 0.2 * float(vals.max()))
     chosen: list[int] = []
     for i in [p for _, p in sorted(zip(-vals, peaks, strict=True))]:
         if nov[i] < thresh:
@@ -190,7 +190,7 @@ def segment_similarity(ssm: np.ndarray, a: tuple[int, int], b: tuple[int, int]) 
     return best
 
 
-def group_segments(ssm: np.ndarray, bounds: list[tuple[int, int]], z_thresh: float = 0.9) -> list[int]:
+def group_segments(ssm: np.ndarray, bounds: list[tuple[int, int]], z_thresh: float = 1.2) -> list[int]:
     """Group ids (0, 1, … by first appearance) tying segments that repeat each other."""
     off = ssm[~np.eye(len(ssm), dtype=bool)]
     mu, sd = (float(off.mean()), float(off.std()) + 1e-6) if off.size else (0.0, 1.0)
@@ -209,40 +209,55 @@ def group_segments(ssm: np.ndarray, bounds: list[tuple[int, int]], z_thresh: flo
     return groups
 
 
-def label_segments(segs: list[SegmentInfo]) -> list[str]:
-    """Labels for grouped segments from repetition, position, energy and vocal presence."""
+def label_segments(segs: list[SegmentInfo], sung_share: float = 0.3) -> list[str]:
+    """Labels for grouped segments from repetition, position, energy and vocal presence.
+
+    The chorus is the repeated group that is loudest and sung (repeats inside the song count
+    more than a matching intro/outro); without repeats, a clearly louder sung section after
+    the first. The verse is the most repeated other sung group. Unsung sections are intro
+    (first), outro (last) or instrumental; an unrepeated sung section just before a chorus is
+    a pre-chorus, one after the first chorus a bridge; a quiet last section an outro.
+    """
     n = len(segs)
     if n == 0:
         return []
+    sung_any = any(s.vocal >= sung_share for s in segs)
+
+    def is_sung(i: int) -> bool:
+        return segs[i].vocal >= sung_share or not sung_any
+
     if n == 1:
-        return ["verse" if segs[0].vocal >= 0.3 else "instrumental"]
+        return ["verse" if is_sung(0) else "instrumental"]
     by_group: dict[int, list[int]] = {}
     for i, s in enumerate(segs):
         by_group.setdefault(s.group, []).append(i)
-    sung_any = any(s.vocal >= 0.3 for s in segs)
 
-    def sung(idx: list[int]) -> float:
-        return float(np.mean([segs[i].vocal for i in idx]))
+    def mean(idx: list[int], key: str) -> float:
+        return float(np.mean([getattr(segs[i], key) for i in idx]))
 
-    def energy(idx: list[int]) -> float:
-        return float(np.mean([segs[i].energy for i in idx]))
-
-    # the chorus: repeated, loud, sung; count repeats that are not the first or last section more
     def chorus_score(g: int) -> float:
         idx = by_group[g]
-        inner = [i for i in idx if 0 < i < n - 1] or idx
-        vocal_ok = sung(idx) >= 0.3 or not sung_any
-        return (len(inner) >= 2) * 2.0 + len(inner) * 0.5 + 2.0 * energy(idx) + (1.0 if vocal_ok else -2.0)
+        inner = [i for i in idx if 0 < i < n - 1]
+        sung = mean(idx, "vocal") >= sung_share or not sung_any
+        return len(inner) * 0.5 + len(idx) * 0.25 + 3.0 * mean(idx, "energy") + (1.0 if sung else -3.0)
 
     repeated = [g for g, idx in by_group.items() if len(idx) >= 2]
-    chorus = max(repeated, key=chorus_score) if repeated else None
     labels = [""] * n
+    chorus: int | None = max(repeated, key=chorus_score) if repeated else None
+    if chorus is not None and not (mean(by_group[chorus], "vocal") >= sung_share or not sung_any):
+        chorus = None
+    if chorus is None:
+        sung_idx = [i for i in range(1, n) if is_sung(i)]
+        mean_e = float(np.mean([segs[i].energy for i in range(n) if is_sung(i)] or [0.0]))
+        if sung_idx:
+            best = max(sung_idx, key=lambda i: segs[i].energy)
+            if segs[best].energy > mean_e + 0.03:
+                chorus = segs[best].group
     if chorus is not None:
         for i in by_group[chorus]:
             labels[i] = "chorus"
     first_chorus = min(by_group[chorus]) if chorus is not None else n
-    # the verse: the most repeated other group (sung when there are vocals), preferring early material
-    others = [g for g in repeated if g != chorus and (sung(by_group[g]) >= 0.3 or not sung_any)]
+    others = [g for g in repeated if g != chorus and all(is_sung(i) for i in by_group[g])]
     verse = max(others, key=lambda g: (len(by_group[g]), -min(by_group[g]))) if others else None
     if verse is not None:
         for i in by_group[verse]:
@@ -250,18 +265,13 @@ def label_segments(segs: list[SegmentInfo]) -> list[str]:
     for i, s in enumerate(segs):
         if labels[i]:
             continue
-        is_sung = s.vocal >= 0.3 or not sung_any
-        if i == 0 and (not is_sung or n > 2):
-            labels[i] = "intro"
-        elif i == n - 1 and (not is_sung or s.energy < 0.6 or n > 2):
+        if not is_sung(i):
+            labels[i] = "intro" if i == 0 else "outro" if i == n - 1 else "instrumental"
+        elif i == n - 1 and s.energy < 0.5:
             labels[i] = "outro"
-        elif not is_sung:
-            labels[i] = "instrumental"
-        elif i + 1 < n and labels[i + 1] == "" and segs[i + 1].group == chorus:
+        elif i + 1 < n and segs[i + 1].group == chorus and i > 0 and labels[i - 1] == "verse":
             labels[i] = "pre_chorus"
-        elif chorus is not None and i + 1 < n and segs[i + 1].group == chorus and i > 0 and labels[i - 1] == "verse":
-            labels[i] = "pre_chorus"
-        elif i > first_chorus:
+        elif i > first_chorus and (i + 1 == n or segs[i + 1].group == chorus or labels[i - 1] == "chorus"):
             labels[i] = "bridge"
         else:
             labels[i] = "verse"

@@ -35,6 +35,21 @@ SR_FEATURES = 22050
 Progress = Callable[[float, str], None]
 
 
+class _Clock:
+    """Records wall and CPU seconds (``<name>`` and ``<name>_cpu``) of consecutive steps."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.t0 = self.c0 = 0.0
+
+    def start(self) -> None:
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+    def stop(self, name: str) -> None:
+        self.into[name] = time.perf_counter() - self.t0
+        self.into[f"{name}_cpu"] = time.process_time() - self.c0
+
+
 def _pkg_version(name: str) -> str:
     try:
         return metadata.version(name)
@@ -94,24 +109,25 @@ def decode(audio_path: Path) -> tuple[np.ndarray, np.ndarray, AudioSource]:
 def analyze_timed(
     audio_path: Path, config: AnalyzeConfig, progress: Progress | None = None
 ) -> tuple[AudioAnalysis, dict[str, float]]:
-    """`analyze`, also returning wall seconds spent in each component (for benchmarks)."""
+    """`analyze`, also returning wall and CPU seconds spent in each component (for benchmarks)."""
     timings: dict[str, float] = {}
+    clock = _Clock(timings)
     report = progress or (lambda _f, _m: None)
     audio_path = Path(audio_path)
     _check_config(config)
 
-    t0 = time.perf_counter()
+    clock.start()
     report(0.0, "decoding audio")
     y44, y22, source = decode(audio_path)
-    timings["decode"] = time.perf_counter() - t0
+    clock.stop("decode")
 
-    t0 = time.perf_counter()
+    clock.start()
     report(0.05, "loudness")
     loud = energy_mod.loudness(y22, SR_FEATURES)
     values = energy_mod.energy_curve(loud, config.energy_fps)
-    timings["energy"] = time.perf_counter() - t0
+    clock.stop("energy")
 
-    t0 = time.perf_counter()
+    clock.start()
     report(0.1, "beats")
     if config.beats == "madmom":
         rhythm, _ = rhythm_mod.track_madmom(
@@ -130,20 +146,27 @@ def analyze_timed(
         rhythm.times, rhythm.positions, loud.db, loud.fps, energy_mod.SILENCE_DB
     )
     rhythm = rhythm_mod.rhythm_from(times, positions)
-    timings["beats"] = time.perf_counter() - t0
+    clock.stop("beats")
 
-    t0 = time.perf_counter()
+    clock.start()
     report(0.5, "vocals")
-    score, score_fps = vocals_mod.vocal_score(y22, SR_FEATURES)
+    score, voice_onset, score_fps = vocals_mod.vocal_score(y22, SR_FEATURES)
     classical = vocals_mod.segments_from_score(score, score_fps)
-    timings["vocals"] = time.perf_counter() - t0
+    clock.stop("vocals")
 
-    t0 = time.perf_counter()
-    lyrics, asr, lyrics_by = _lyrics(y22, source.duration_s, config, classical, lambda f, m: report(0.55 + 0.25 * f, m))
+    clock.start()
+    lyrics, asr, lyrics_by = _lyrics(
+        y22,
+        source.duration_s,
+        config,
+        classical,
+        lambda f, m: report(0.55 + 0.25 * f, m),
+        lambda starts: vocals_mod.refine_word_starts(starts, voice_onset, score_fps),
+    )
     vocals = vocals_mod.cross_check(classical, asr, source.duration_s)
-    timings["lyrics"] = time.perf_counter() - t0
+    clock.stop("lyrics")
 
-    t0 = time.perf_counter()
+    clock.start()
     report(0.8, "sections")
     sections = find_sections(
         y22,
@@ -156,7 +179,7 @@ def analyze_timed(
         vocals,
         config.min_section_s,
     )
-    timings["sections"] = time.perf_counter() - t0
+    clock.stop("sections")
 
     analysis = AudioAnalysis(
         source=source,
@@ -182,7 +205,12 @@ def analyze_timed(
 
 
 def _lyrics(
-    y22: np.ndarray, duration_s: float, config: AnalyzeConfig, classical: list, progress: Progress
+    y22: np.ndarray,
+    duration_s: float,
+    config: AnalyzeConfig,
+    classical: list,
+    progress: Progress,
+    refine: Callable[[list[float]], list[float]],
 ) -> tuple[Lyrics, lyrics_mod.AsrResult | None, str]:
     """Recognise and/or align lyrics; returns the lyrics, the ASR result (if run) and a provenance line."""
     import soxr
@@ -195,6 +223,7 @@ def _lyrics(
     if backend is not None:
         y16 = soxr.resample(y22, SR_FEATURES, lyrics_mod.ASR_SR).astype(np.float32)
         asr = lyrics_mod.transcribe(y16, backend[0], backend[1], config.language, progress)
+        asr = lyrics_mod.refine_asr_times(asr, refine)
     how = f"{asr.backend} {asr.model}" if asr else "no ASR"
     if file_lines is not None:
         lyrics = lyrics_mod.lyrics_from_file(file_lines, asr, duration_s)

@@ -12,6 +12,8 @@ rejects as no-speech are dropped, and word spans are added.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from mvdirector.schemas import Segment
@@ -20,23 +22,34 @@ from .lyrics import AsrResult, trusted_segments
 
 HOP = 512
 N_FFT = 2048
-VOCAL_THRESHOLD = 3.2
+VOCAL_THRESHOLD = 4.0
 
 
-def vocal_score(y: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
-    """Per-frame vocal score (mean |ΔMFCC| of the harmonic voice band over 0.3 s) and its frame rate."""
+def vocal_score(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-frame vocal score (mean |ΔMFCC| of the harmonic voice band over 0.3 s), voice-band onset
+    strength (positive log-flux of that harmonic part) and their frame rate.
+
+    The harmonic/percussive split runs on a 96-band mel spectrogram (150 Hz – 4 kHz) rather
+    than the linear STFT: the same separation for a tenth of the median-filter work.
+    """
     import librosa
     import scipy.ndimage
 
-    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
-    H, _ = librosa.decompose.hpss(S, margin=2.0)
-    mel = librosa.feature.melspectrogram(S=H**2, sr=sr, n_mels=40, fmin=150.0, fmax=4000.0)
-    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=13)[1:]
+    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)) ** 2
+    mel = librosa.feature.melspectrogram(S=S, sr=sr, n_mels=96, fmin=150.0, fmax=4000.0)
+    harm = scipy.ndimage.median_filter(mel, size=(1, 17))
+    perc = scipy.ndimage.median_filter(mel, size=(9, 1))
+    H = mel * harm**2 / (harm**2 + 4.0 * perc**2 + 1e-20)  # soft mask, margin 2
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(H), n_mfcc=13)[1:]
     score = np.abs(np.diff(mfcc, axis=1, prepend=mfcc[:, :1])).mean(axis=0)
     fps = sr / HOP
     loud = 10 * np.log10(mel.sum(axis=0) + 1e-10)
-    score[loud < loud.max() - 45] = 0.0  # near-silence has noisy envelopes, not voices
-    return scipy.ndimage.uniform_filter1d(score, size=max(1, int(0.3 * fps))), fps
+    quiet = loud < loud.max() - 45
+    score[quiet] = 0.0  # near-silence has noisy envelopes, not voices
+    logh = np.log1p(H / (H.max() + 1e-20) * 1e4)
+    onset = np.maximum(0.0, np.diff(logh, axis=1, prepend=logh[:, :1])).mean(axis=0)
+    onset[quiet] = 0.0
+    return scipy.ndimage.uniform_filter1d(score, size=max(1, int(0.3 * fps))), onset, fps
 
 
 def segments_from_score(
@@ -69,17 +82,46 @@ def _as_segments(spans: list[tuple[float, float]], min_len_s: float) -> list[Seg
 
 
 def cross_check(classical: list[Segment], asr: AsrResult | None, duration_s: float) -> list[Segment]:
-    """Combine the classical segments with Whisper: confirmed segments and word spans, minus no-speech."""
+    """Combine the classical segments with Whisper: drop those inside phrases Whisper rejects as
+    no-speech, add the spans of recognised words."""
     if asr is None:
         return classical
     trusted = trusted_segments(asr)
     words = [(w.start_s, w.end_s) for s in trusted for w in s.words]
-    no_speech = [(s.start_s, s.end_s) for s in asr.segments if s not in trusted]
-    keep = []
-    for seg in classical:
-        has_word = any(a < seg.end_s and b > seg.start_s for a, b in words)
-        silent = any(a <= seg.start_s and seg.end_s <= b for a, b in no_speech)
-        if has_word or (not silent and not words):
-            keep.append((seg.start_s, seg.end_s))
+    rejected = [(s.start_s, s.end_s) for s in asr.segments if s not in trusted and s.no_speech_prob > 0.5]
+    keep = [
+        (seg.start_s, seg.end_s)
+        for seg in classical
+        if any(a < seg.end_s and b > seg.start_s for a, b in words)
+        or not any(a <= seg.start_s and seg.end_s <= b for a, b in rejected)
+    ]
     spans = _merge(keep + [(a, min(b, duration_s)) for a, b in words], 0.6)
     return _as_segments([(max(0.0, a), min(duration_s, b)) for a, b in spans], 0.1)
+
+
+def refine_word_starts(
+    starts: Sequence[float], onset: np.ndarray, fps: float, reach_s: float = 0.35, min_gap_s: float = 0.08
+) -> list[float]:
+    """Move each recognised word start to the strongest voice-band onset within ``reach_s``.
+
+    Whisper's word times (cross-attention alignment) are often a few hundred milliseconds off;
+    a word starts where the voice's energy rises. Candidates are weighted by a Gaussian on the
+    distance from Whisper's estimate; words stay in order, ``min_gap_s`` apart.
+    """
+    out: list[float] = []
+    n = len(onset)
+    floor = float(np.median(onset)) if n else 0.0
+    for s in starts:
+        lo = max(int((s - reach_s) * fps), int(((out[-1] + min_gap_s) if out else 0.0) * fps))
+        hi = min(n - 1, int((s + reach_s) * fps))
+        best, best_v = s, 0.0
+        for i in range(max(lo, 1), hi):
+            if onset[i] <= floor or onset[i] < onset[i - 1] or onset[i] < onset[min(n - 1, i + 1)]:
+                continue
+            v = onset[i] * np.exp(-0.5 * ((i / fps - s) / (0.6 * reach_s)) ** 2)
+            if v > best_v:
+                best, best_v = i / fps, v
+        if out and best < out[-1] + min_gap_s:
+            best = max(s, out[-1] + min_gap_s)
+        out.append(round(float(best), 3))
+    return out
