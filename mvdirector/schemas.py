@@ -519,4 +519,5 @@ class RenderReport(Contract):
     audio_codec: str | None = None
     copied_shots: int = 0
     reencoded_shots: int = 0
+    reencoded_frames: int = 0
     assemble_s: float = 0.0

@@ -52,9 +52,7 @@ def _small(frame: np.ndarray) -> np.ndarray:
     scale = min(1.0, STATS_MAX_SIDE / max(h, w))
     if scale == 1.0:
         return frame
-    return cv2.resize(
-        frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-    )
+    return cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
 def lab_stats(frames: Sequence[np.ndarray]) -> LabStats:
@@ -111,9 +109,7 @@ def section_runs(plan: ShotPlan) -> list[list[int]]:
     return out
 
 
-def match_transforms(
-    plan: ShotPlan, stats: Sequence[LabStats], tolerance_e: float = 1.0
-) -> dict[int, ColourTransform]:
+def match_transforms(plan: ShotPlan, stats: Sequence[LabStats], tolerance_e: float = 1.0) -> dict[int, ColourTransform]:
     """Transforms that bring each shot of a multi-shot section run to the run's pooled statistics.
 
     Shots already within ``tolerance_e`` ΔE (mean) of their target, with standard deviations
@@ -126,9 +122,7 @@ def match_transforms(
         target = pooled([stats[i] for i in run])
         for i in run:
             st = stats[i]
-            close_std = all(
-                abs(a - b) <= 0.05 * max(b, MIN_STD) for a, b in zip(st.std, target.std, strict=True)
-            )
+            close_std = all(abs(a - b) <= 0.05 * max(b, MIN_STD) for a, b in zip(st.std, target.std, strict=True))
             if delta_e(st.mean, target.mean) <= tolerance_e and close_std:
                 continue
             out[i] = transfer(st, target)

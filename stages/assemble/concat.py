@@ -4,12 +4,16 @@ decoding, muxing the song, and measuring the audio/video offset of the result.""
 from __future__ import annotations
 
 import hashlib
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
 from mvdirector.errors import InputError
-from mvdirector.media.video import run_ffmpeg
+from mvdirector.media.video import ffmpeg_exe, run_ffmpeg
 
 # Audio codecs that may be copied from the song as they are, per output container.
 _COPYABLE = {
@@ -34,20 +38,55 @@ class StreamSignature:
     extradata_sha: str
     frames: int
 
+    def key(self) -> tuple[object, ...]:
+        """The fields two joinable streams share."""
+        return (self.codec, self.width, self.height, self.pix_fmt, self.fps, self.extradata_sha)
+
     def joinable(self, other: StreamSignature) -> bool:
         """True when both streams share codec, size, pixel format, frame rate and parameter sets."""
-        return (self.codec, self.width, self.height, self.pix_fmt, self.fps, self.extradata_sha) == (
-            other.codec,
-            other.width,
-            other.height,
-            other.pix_fmt,
-            other.fps,
-            other.extradata_sha,
-        )
+        return self.key() == other.key()
 
 
-def stream_signature(path: str | Path) -> StreamSignature:
-    """The first video stream's signature; ``frames`` is counted by demuxing (no decoding)."""
+@dataclass(frozen=True)
+class ClipIndex:
+    """A clip's stream signature and where it can be cut without decoding.
+
+    ``cuts``: every ``m`` such that the first ``m`` packets in decode order are exactly the
+    first ``m`` frames in display order, so frames ``[0, m)`` stand alone (references only
+    point backwards in decode order). ``resumes``: every ``k`` that is such a boundary and
+    whose next packet is an IDR picture, so frames ``[k, n)`` stand alone too. Frames
+    ``[k, m)`` for a resume ``k`` < cut ``m`` are packets ``k..m-1`` in decode order.
+    """
+
+    path: Path
+    signature: StreamSignature
+    first_pts: int
+    frame_ticks: float
+    time_base: Fraction
+    cuts: tuple[int, ...]
+    resumes: tuple[int, ...]
+
+    @property
+    def frames(self) -> int:
+        """Frames in the clip."""
+        return self.signature.frames
+
+
+def _has_idr(data: bytes) -> bool:
+    """True when a length-prefixed H.264 access unit holds an IDR slice (NAL type 5)."""
+    i = 0
+    while i + 4 < len(data):
+        n = int.from_bytes(data[i : i + 4], "big")
+        if n <= 0:
+            return False
+        if data[i + 4] & 31 == 5:
+            return True
+        i += 4 + n
+    return False
+
+
+def clip_index(path: str | Path) -> ClipIndex:
+    """Signature and cut points of a clip's first video stream, from one demux pass (no decoding)."""
     import av
 
     p = Path(path)
@@ -59,20 +98,91 @@ def stream_signature(path: str | Path) -> StreamSignature:
                 raise InputError(f"clip '{p}' has no video stream", "re-render the shot")
             vs = c.streams.video[0]
             cc = vs.codec_context
+            rate = Fraction(vs.average_rate or vs.guessed_rate or 0).limit_denominator(1001)
+            tb = Fraction(vs.time_base)
+            pts: list[int] = []
+            idr: list[bool] = []
+            for pkt in c.demux(vs):
+                if not pkt.size or pkt.pts is None:
+                    continue
+                pts.append(int(pkt.pts))
+                idr.append(bool(pkt.is_keyframe) and (cc.name != "h264" or _has_idr(bytes(pkt))))
             extradata = bytes(cc.extradata or b"")
-            rate = vs.average_rate or vs.guessed_rate or 0
-            frames = sum(1 for pkt in c.demux(vs) if pkt.size)
-            return StreamSignature(
+            sig = StreamSignature(
                 codec=cc.name,
                 width=cc.width,
                 height=cc.height,
                 pix_fmt=str(cc.format.name if cc.format else ""),
-                fps=Fraction(rate).limit_denominator(1001),
+                fps=rate,
                 extradata_sha=hashlib.sha256(extradata).hexdigest(),
-                frames=frames,
+                frames=len(pts),
             )
     except av.error.FFmpegError as e:  # type: ignore[attr-defined]
         raise InputError(f"clip '{p}' cannot be read: {e}", "re-render the shot") from e
+    first = min(pts) if pts else 0
+    ticks = float(1 / (rate * tb)) if rate else 1.0
+    display = [int(round((x - first) / ticks)) for x in pts]
+    cuts, resumes, top = [], [0] if idr and idr[0] and display[0] == 0 else [], -1
+    if len(set(display)) == len(display):
+        for k, d in enumerate(display):
+            top = max(top, d)
+            if top == k:
+                cuts.append(k + 1)
+                if k + 1 < len(display) and idr[k + 1] and display[k + 1] == k + 1:
+                    resumes.append(k + 1)
+    else:
+        cuts = [len(display)]
+    return ClipIndex(p, sig, first, ticks, tb, tuple(cuts), tuple(resumes))
+
+
+def stream_signature(path: str | Path) -> StreamSignature:
+    """The first video stream's signature; ``frames`` is counted by demuxing (no decoding)."""
+    return clip_index(path).signature
+
+
+def copy_range(index: ClipIndex, dst: Path, start: int, end: int) -> None:
+    """Remux frames ``[start, end)`` of a clip into ``dst`` without decoding (a resume to a cut)."""
+    import av
+
+    if start not in index.resumes or end not in index.cuts or start >= end:
+        raise ValueError(f"[{start}, {end}) of '{index.path.name}' is not a clean cut")
+    shift = index.first_pts + int(round(start * index.frame_ticks))
+    with av.open(str(index.path)) as inp, av.open(str(dst), "w", format="mp4") as out:
+        ivs = inp.streams.video[0]
+        ovs = out.add_stream_from_template(ivs)
+        k = 0
+        for pkt in inp.demux(ivs):
+            if not pkt.size or pkt.pts is None:
+                continue
+            if start <= k < end:
+                pkt.pts -= shift
+                if pkt.dts is not None:
+                    pkt.dts -= shift
+                pkt.stream = ovs
+                out.mux(pkt)
+            k += 1
+            if k >= end:
+                break
+
+
+def decode_range(index: ClipIndex, start: int, count: int) -> Iterator[np.ndarray]:
+    """Yield RGB frames ``[start, start + count)`` of a clip, seeking to the nearest key frame first."""
+    import av
+
+    with av.open(str(index.path)) as c:
+        vs = c.streams.video[0]
+        vs.thread_type = "AUTO"
+        if start > 0 and any(r <= start for r in index.resumes[1:]):
+            c.seek(index.first_pts + int(round(start * index.frame_ticks)), stream=vs, backward=True)
+        for frame in c.decode(vs):
+            if frame.pts is None:
+                continue
+            i = int(round((frame.pts - index.first_pts) / index.frame_ticks))
+            if i < start:
+                continue
+            if i >= start + count:
+                break
+            yield frame.to_ndarray(format="rgb24")
 
 
 def song_audio_codec(song: str | Path) -> tuple[str, str]:
@@ -85,9 +195,7 @@ def song_audio_codec(song: str | Path) -> tuple[str, str]:
                 raise InputError(f"'{song}' has no audio stream", "give a wav, flac, ogg, mp3 or m4a file")
             return c.streams.audio[0].codec_context.name, c.format.name
     except av.error.FFmpegError as e:  # type: ignore[attr-defined]
-        raise InputError(
-            f"cannot read the song '{song}': {e}", "give a wav, flac, ogg, mp3 or m4a file"
-        ) from e
+        raise InputError(f"cannot read the song '{song}': {e}", "give a wav, flac, ogg, mp3 or m4a file") from e
 
 
 def audio_args(song: str | Path, out_suffix: str, mode: str, bitrate: str = "192k") -> tuple[list[str], str]:
@@ -108,6 +216,35 @@ def audio_args(song: str | Path, out_suffix: str, mode: str, bitrate: str = "192
     if mode in ("copy", "auto") and copyable:
         return ["-c:a", "copy"], f"copy:{codec}"
     return ["-c:a", "aac", "-b:a", bitrate], "aac"
+
+
+def start_audio_encode(song: str | Path, dst: Path, args: list[str]) -> subprocess.Popen[bytes]:
+    """Encode the song's audio to ``dst`` in a background ffmpeg, overlapping the picture work."""
+    cmd = [
+        ffmpeg_exe(),
+        "-y",
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        str(song),
+        "-map",
+        "0:a:0",
+        "-vn",
+        *args,
+        str(dst),
+    ]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def finish_audio_encode(proc: subprocess.Popen[bytes], song: str | Path) -> None:
+    """Wait for ``start_audio_encode``; raise InputError with ffmpeg's last words if it failed."""
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise InputError(
+            f"could not encode the audio of '{Path(song).name}': {err.decode(errors='replace').strip()[-300:]}",
+            "check that the song plays; re-encode it to wav",
+        )
 
 
 def _concat_line(path: Path) -> str:

@@ -61,10 +61,55 @@ def frame_identity(frame_rgb: np.ndarray, reference: np.ndarray) -> tuple[float,
     return float(np.linalg.norm(best - reference)), cosine_similarity(best, reference)
 
 
-def shot_identity(frames: Sequence[np.ndarray], reference: Sequence[float]) -> Identity:
+class IdentityMemo:
+    """(distance, cosine) per (frame content, reference), kept in a JSON file between runs.
+
+    Re-assembling after one shot changed then embeds only that shot's frames: unchanged shots
+    decode to the same bytes, so their identities are looked up. ``save`` keeps only the
+    entries used since loading, so the file never grows beyond one video's samples.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import json
+
+        self.path = Path(path)
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        self._old: dict[str, list[float] | None] = data if isinstance(data, dict) else {}
+        self._used: dict[str, list[float] | None] = {}
+
+    def lookup(self, frame_rgb: np.ndarray, reference: np.ndarray) -> tuple[float, float] | None:
+        """Like `frame_identity`, from the memo when this frame was measured before."""
+        import hashlib
+
+        h = hashlib.sha256(f"{frame_rgb.shape}{DETECT_MAX_SIDE}".encode())
+        h.update(np.ascontiguousarray(frame_rgb).tobytes())
+        h.update(np.asarray(reference, dtype=np.float64).tobytes())
+        key = h.hexdigest()
+        if key in self._old:
+            hit = self._old[key]
+        else:
+            r = frame_identity(frame_rgb, reference)
+            hit = None if r is None else [r[0], r[1]]
+        self._used[key] = hit
+        return None if hit is None else (float(hit[0]), float(hit[1]))
+
+    def save(self) -> None:
+        """Write the entries used since loading (atomically)."""
+        from mvdirector.media.atomic import write_json_atomic
+
+        write_json_atomic(self.path, self._used)
+
+
+def shot_identity(
+    frames: Sequence[np.ndarray], reference: Sequence[float], memo: IdentityMemo | None = None
+) -> Identity:
     """Median identity of the singer over ``frames`` against the ``reference`` embedding."""
     ref = np.asarray(reference, dtype=np.float64)
-    found = [r for r in (frame_identity(f, ref) for f in frames) if r is not None]
+    measure = memo.lookup if memo is not None else frame_identity
+    found = [r for r in (measure(f, ref) for f in frames) if r is not None]
     if not found:
         return Identity(None, None, 0, len(frames))
     return Identity(

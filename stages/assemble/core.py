@@ -1,14 +1,17 @@
 """The assembler (DESIGN §4 *assemble*): clips in plan order → one video with the song, and a report.
 
-Steps: (1) check the clips against the plan and the song; (2) find the transition windows
-and, with ``colour_match``, the grade transforms; (3) decide per shot whether its clip can be
-joined without decoding (a hard cut on both sides, no colour change, and the same codec
-parameters our encoder would produce) or must be re-encoded; (4) re-encode each run of
-such shots as one segment, applying transitions and grades frame by frame; (5) join all
-parts with ffmpeg's concat demuxer (stream copy) and mux the song in one pass, to a
-temporary name renamed into place; (6) verify the frame count and measure the A/V offset;
-(7) measure identity and colour on sampled frames of the result, write thumbnails and
-``report.html``, and return the ``RenderReport``.
+Steps: (1) check the clips against the plan and the song, and index each clip's packets
+(where it can be cut without decoding); (2) find the transition windows and, with
+``colour_match``, the grade transforms; (3) split the output into pieces: frames a
+transition or grade changes are re-encoded, extended to the nearest clean cut points (an
+IDR picture at the start of a copied part, a decode-order boundary at its end); everything
+else is copied packet for packet, provided it shares the codec parameters our encoder
+produces; (4) re-encode those pieces, applying grades and transitions frame by frame,
+while the song's AAC track is encoded in the background; (5) join all parts with ffmpeg's
+concat demuxer (stream copy) and mux the song, to a temporary name renamed into place;
+(6) verify the frame count and measure the A/V offset; (7) measure identity and colour on
+sampled frames of the result, write thumbnails and ``report.html``, and return the
+``RenderReport``.
 """
 
 from __future__ import annotations
@@ -26,17 +29,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mvdirector.errors import InputError, MvError, PlanError
 from mvdirector.media.atomic import atomic_output
-from mvdirector.media.video import VideoWriter, probe_video, read_frames
+from mvdirector.media.video import VideoWriter, probe_video
 from mvdirector.schemas import ReferenceInfo, RenderReport, ShotClip, ShotPlan, ShotReport
 from stages.assemble import colour as colour_mod
 from stages.assemble import concat, consistency
 from stages.assemble.timeline import (
-    Run,
+    Piece,
     TransitionWindow,
-    runs,
+    edit_pieces,
     sample_frames,
     shot_frame_ranges,
-    shots_touched,
     transition_windows,
 )
 from stages.assemble.transitions import compose, opening_frame
@@ -82,6 +84,8 @@ class AssembleConfig(BaseModel):
     samples_per_shot: int = Field(default=3, ge=1, le=32)
     html: bool = True
     thumbnails_dir: str | None = None
+    identity_cache: str | None = None
+    """JSON file memoising per-frame identity between runs (the pipeline puts it in the work directory)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class _Ctx:
     windows_in: dict[int, TransitionWindow]
     transforms: dict[int, colour_mod.ColourTransform]
     config: AssembleConfig
+    indexes: list[concat.ClipIndex]
 
 
 def _step(progress: Progress, lo: float, hi: float) -> Callable[[float, str], None]:
@@ -147,14 +152,11 @@ def check_inputs(
                 "re-render the shot",
             )
         if abs(clip.fps - fps) > 1e-6:
-            raise PlanError(
-                f"clip of shot '{shot.id}' is {clip.fps:g} fps but the plan is {fps:g} fps", "re-render it"
-            )
+            raise PlanError(f"clip of shot '{shot.id}' is {clip.fps:g} fps but the plan is {fps:g} fps", "re-render it")
     song_s = audio_info(song_path).duration_s
     if abs(song_s - plan.song.duration_s) > 1.0 / fps:
         raise PlanError(
-            f"the song '{song_path.name}' is {song_s:.3f} s but the plan was made for "
-            f"{plan.song.duration_s:.3f} s",
+            f"the song '{song_path.name}' is {song_s:.3f} s but the plan was made for {plan.song.duration_s:.3f} s",
             "re-plan for this song (`mvdirector plan`)",
         )
     return song_s
@@ -186,69 +188,101 @@ def _graded(ctx: _Ctx, i: int, frame: np.ndarray) -> np.ndarray:
     return frame if t is None else colour_mod.apply_transform(frame, t)
 
 
-def _last_frame(ctx: _Ctx, i: int) -> np.ndarray:
-    n = ctx.clips[i].frames
-    frames = list(read_frames(ctx.clips[i].path, start=n - 1, count=1))
+def _one_frame(ctx: _Ctx, i: int, k: int) -> np.ndarray:
+    frames = list(concat.decode_range(ctx.indexes[i], k, 1))
     if not frames:
-        raise MvError(
-            f"clip of shot '{ctx.clips[i].shot_id}' has fewer frames than it claims", "re-render the shot"
-        )
+        raise MvError(f"clip of shot '{ctx.plan.shots[i].id}' has no frame {k}", "re-render the shot")
     return _graded(ctx, i, frames[0])
 
 
-def _first_frame(ctx: _Ctx, i: int) -> np.ndarray:
-    frames = list(read_frames(ctx.clips[i].path, start=0, count=1))
-    if not frames:
-        raise MvError(f"clip of shot '{ctx.clips[i].shot_id}' has no frames", "re-render the shot")
-    return _graded(ctx, i, frames[0])
-
-
-def encode_run(ctx: _Ctx, run: Run, out: Path, progress: Callable[[int], None] | None = None) -> int:
-    """Decode shots ``run.first..run.last``, grade, apply transitions and encode to ``out``; return frames."""
+def encode_piece(ctx: _Ctx, piece: Piece, out: Path) -> int:
+    """Decode global frames ``[piece.start, piece.end)`` from their clips, grade them, apply the
+    transitions and encode them to ``out``; return the frames written."""
     plan, cfg = ctx.plan, ctx.config
     r = plan.render
-    prev_last: np.ndarray | None = None
-    with VideoWriter(
-        out, r.width, r.height, r.fps, crf=cfg.crf, codec=cfg.codec, preset=cfg.preset
-    ) as writer:
-        for i in range(run.first, run.last + 1):
-            first, end = ctx.ranges[i]
+    prev_last: tuple[int, np.ndarray] | None = None  # (shot, its graded last frame) when decoded here
+    with VideoWriter(out, r.width, r.height, r.fps, crf=cfg.crf, codec=cfg.codec, preset=cfg.preset) as writer:
+        for i, (first, end) in enumerate(ctx.ranges):
+            lo, hi = max(first, piece.start), min(end, piece.end)
+            if lo >= hi:
+                continue
             w_in = ctx.windows_in.get(i)
             w_out = ctx.windows_in.get(i + 1)
             a_last: np.ndarray | None = None
-            if w_in is not None and w_in.after:
-                if i == 0:
-                    a_last = None  # filled from the first frame's shape below
-                elif prev_last is not None and i > run.first:
-                    a_last = prev_last
+            if i > 0 and w_in is not None and w_in.after and lo < w_in.end:
+                if prev_last is not None and prev_last[0] == i - 1:
+                    a_last = prev_last[1]
                 else:
-                    a_last = _last_frame(ctx, i - 1)
-            b_first = _first_frame(ctx, i + 1) if (w_out is not None and w_out.before) else None
+                    a_last = _one_frame(ctx, i - 1, ctx.ranges[i - 1][1] - ctx.ranges[i - 1][0] - 1)
+            b_first = None
+            if w_out is not None and w_out.before and hi > w_out.start:
+                b_first = _one_frame(ctx, i + 1, 0)
             dir_in = plan.shots[i].camera.direction
             dir_out = plan.shots[i + 1].camera.direction if w_out is not None else 1
-            written = 0
-            frame = None
-            for k, raw in enumerate(read_frames(ctx.clips[i].path, start=0, count=end - first)):
-                g = first + k
+            written, frame = 0, None
+            for k, raw in enumerate(concat.decode_range(ctx.indexes[i], lo - first, hi - lo)):
+                g = lo + k
                 frame = _graded(ctx, i, raw)
                 out_frame = frame
                 if w_in is not None and g < w_in.end:
                     a = a_last if a_last is not None else opening_frame(w_in.kind, frame)
                     out_frame = compose(w_in, g, a, frame, dir_in)
-                elif w_out is not None and g >= w_out.start and b_first is not None:
+                elif w_out is not None and b_first is not None and g >= w_out.start:
                     out_frame = compose(w_out, g, frame, b_first, dir_out)
                 writer.write(out_frame)
                 written += 1
-            if written != end - first:
+            if written != hi - lo:
                 raise MvError(
-                    f"clip of shot '{plan.shots[i].id}' decodes to {written} frames but the shot needs "
-                    f"{end - first}",
+                    f"clip of shot '{plan.shots[i].id}' decodes to too few frames "
+                    f"({written} of {hi - lo} from frame {lo - first})",
                     "re-render the shot",
                 )
-            prev_last = frame
-            if progress:
-                progress(i)
+            if hi == end and frame is not None:
+                prev_last = (i, frame)
     return writer.frames
+
+
+def _plan_pieces(ctx: _Ctx, windows: list[TransitionWindow], tmp: Path) -> list[Piece]:
+    """Which output frames are copied from which clip and which are re-encoded."""
+    plan, cfg = ctx.plan, ctx.config
+    n = len(plan.shots)
+    if cfg.codec != "h264" or cfg.reencode == "always":
+        return [Piece(0, plan.n_frames)]
+    enc = _encoder_signature(plan, cfg, tmp)
+    redo = set(ctx.transforms) | {i for i, ix in enumerate(ctx.indexes) if not ix.signature.joinable(enc)}
+    resumes = [ix.resumes for ix in ctx.indexes]
+    cuts = [ix.cuts for ix in ctx.indexes]
+    pieces = edit_pieces(ctx.ranges, windows, redo, resumes, cuts)
+    if not any(p.copy for p in pieces) and n:
+        return [Piece(0, plan.n_frames)]
+    return pieces
+
+
+def _make_parts(ctx: _Ctx, pieces: list[Piece], tmp: Path, step: Callable[[float, str], None]) -> list[Path]:
+    """One file per piece: the clip itself (or a remuxed part of it) when copied, else a new encode."""
+    parts: list[Path] = []
+    total = max(1, sum(p.end - p.start for p in pieces if not p.copy))
+    done = 0
+    suffix = SEGMENT_SUFFIX[ctx.config.codec]
+    for k, piece in enumerate(pieces):
+        if piece.shot is not None:
+            ix = ctx.indexes[piece.shot]
+            first = ctx.ranges[piece.shot][0]
+            start, end = piece.start - first, piece.end - first
+            if (start, end) == (0, ix.frames):
+                parts.append(ix.path)
+            else:
+                part = tmp / f"part{k:04d}.mp4"
+                concat.copy_range(ix, part, start, end)
+                parts.append(part)
+            continue
+        step(done / total, f"re-encoding frames {piece.start}-{piece.end - 1}")
+        seg = tmp / f"part{k:04d}{suffix}"
+        encode_piece(ctx, piece, seg)
+        parts.append(seg)
+        done += piece.end - piece.start
+    step(1.0, "pieces ready")
+    return parts
 
 
 # ------------------------------------------------------------------------ measurement
@@ -273,6 +307,7 @@ def _measure(
     per_shot: list[dict[str, object]] = []
     warnings: list[str] = []
     stats: list[colour_mod.LabStats] = []
+    memo = consistency.IdentityMemo(cfg.identity_cache) if cfg.identity_cache and ref_emb else None
     for i, (shot, pick) in enumerate(zip(plan.shots, picks, strict=True)):
         progress(0.6 + 0.4 * i / len(plan.shots), f"checking shot {shot.id}")
         imgs = [frames[g] for g in pick if g in frames]
@@ -287,7 +322,7 @@ def _measure(
                 consistency.write_thumbnail(imgs[len(imgs) // 2], thumbs / name)
                 m["thumbnail"] = _relative(thumbs / name, video.parent)
         if ref_emb and imgs:
-            ident = consistency.shot_identity(imgs, ref_emb)
+            ident = consistency.shot_identity(imgs, ref_emb, memo)
             m["identity_frames"] = ident.frames_with_face
             if ident.distance is not None and ident.similarity is not None:
                 m["identity_distance"] = round(ident.distance, 4)
@@ -307,6 +342,8 @@ def _measure(
                     f"shot '{shot.id}' ({shot.framing}): no face found in {len(imgs)} sampled frame(s)"
                 )
         per_shot.append(m)
+    if memo is not None:
+        memo.save()
     if stats and len(stats) == len(plan.shots):
         whole = colour_mod.pooled(stats)
         for i, m in enumerate(per_shot):
@@ -333,9 +370,7 @@ def _relative(path: Path, base: Path) -> str:
         return str(path)
 
 
-def _colour_transforms(
-    plan: ShotPlan, clips: list[ShotClip], samples: int
-) -> dict[int, colour_mod.ColourTransform]:
+def _colour_transforms(plan: ShotPlan, clips: list[ShotClip], samples: int) -> dict[int, colour_mod.ColourTransform]:
     """Grade-match transforms from statistics of frames sampled in each clip."""
     stats = []
     for shot, clip in zip(plan.shots, clips, strict=True):
@@ -369,8 +404,9 @@ def assemble(
     step(0.0, "checking clips")
     song_s = check_inputs(plan, clips, song_path, out_path, config)
     fps = plan.render.fps
-    sigs = [concat.stream_signature(c.path) for c in clips]
-    for shot, sig in zip(plan.shots, sigs, strict=True):
+    indexes = [concat.clip_index(c.path) for c in clips]
+    for shot, ix in zip(plan.shots, indexes, strict=True):
+        sig = ix.signature
         if sig.frames != shot.n_frames(fps) or (sig.width, sig.height) != (
             plan.render.width,
             plan.render.height,
@@ -385,41 +421,33 @@ def assemble(
     if config.colour_match:
         _step(progress, 0.05, 0.1)(0.0, "matching colour")
         transforms = _colour_transforms(plan, clips, max(3, config.samples_per_shot))
-    ctx = _Ctx(plan, clips, shot_frame_ranges(plan), {w.index: w for w in windows}, transforms, config)
+    ranges = shot_frame_ranges(plan)
+    ctx = _Ctx(plan, clips, ranges, {w.index: w for w in windows}, transforms, config, indexes)
     audio_args, audio_label = concat.audio_args(song_path, out_path.suffix.lower(), config.audio)
     tag = "hvc1" if config.codec == "h265" else None
 
-    with tempfile.TemporaryDirectory(
-        prefix=".assemble-", dir=out_path.parent if out_path.parent.exists() else None
-    ) as td:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".assemble-", dir=out_path.parent) as td:
         tmp = Path(td)
-        n = len(plan.shots)
-        redo = shots_touched(windows) | set(transforms)
-        if config.codec != "h264" or config.reencode == "always":
-            redo = set(range(n))
-        else:
-            enc = _encoder_signature(plan, config, tmp)
-            redo |= {i for i, s in enumerate(sigs) if not s.joinable(enc)}
-        parts = _encode_parts(ctx, runs(n, redo), tmp, _step(progress, 0.1, 0.7))
-        part_sigs = [concat.stream_signature(p) for p, _ in parts]
-        if len({(s.codec, s.width, s.height, s.pix_fmt, s.fps, s.extradata_sha) for s in part_sigs}) > 1:
-            log.warning(
-                "re-encoded segments do not share the clips' codec parameters; re-encoding every shot"
-            )
-            redo = set(range(n))
-            parts = _encode_parts(ctx, runs(n, redo), tmp, _step(progress, 0.1, 0.7))
-        _step(progress, 0.7, 0.75)(0.0, "joining and muxing the song")
-        out_path.parent.mkdir(parents=True, exist_ok=True)
+        song_for_mux, mux_audio = song_path, audio_args
+        audio_job = None
+        if audio_args[:2] != ["-c:a", "copy"]:  # encode the sound while the picture is worked on
+            song_for_mux, mux_audio = tmp / "audio.m4a", ["-c:a", "copy"]
+            audio_job = concat.start_audio_encode(song_path, song_for_mux, audio_args)
+        try:
+            pieces = _plan_pieces(ctx, windows, tmp)
+            parts = _make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7))
+            if len({concat.stream_signature(p).key() for p in parts}) > 1:
+                log.warning("re-encoded pieces do not share the clips' codec parameters; re-encoding all")
+                pieces = [Piece(0, plan.n_frames)]
+                parts = _make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7))
+        finally:
+            if audio_job is not None:
+                _step(progress, 0.7, 0.72)(0.0, "encoding the sound")
+                concat.finish_audio_encode(audio_job, song_path)
+        _step(progress, 0.72, 0.75)(0.0, "joining and muxing the song")
         with atomic_output(out_path) as tmp_out:
-            concat.join_and_mux(
-                [p for p, _ in parts],
-                song_path,
-                tmp_out,
-                audio_args,
-                tag,
-                config.faststart,
-                tmp / "parts.txt",
-            )
+            concat.join_and_mux(parts, song_for_mux, tmp_out, mux_audio, tag, config.faststart, tmp / "parts.txt")
             info = probe_video(tmp_out)
             if info.frames != plan.n_frames:
                 raise MvError(
@@ -432,20 +460,14 @@ def assemble(
     warnings: list[str] = []
     duration = max(info.duration_s, info.audio_duration_s)
     if abs(duration - song_s) > 1.0 / fps:
-        warnings.append(
-            f"the video lasts {duration:.3f} s but the song {song_s:.3f} s (more than one frame apart)"
-        )
+        warnings.append(f"the video lasts {duration:.3f} s but the song {song_s:.3f} s (more than one frame apart)")
     if abs(offset) > 0.5 / fps:
         warnings.append(f"audio/video offset is {offset * 1000:.1f} ms (more than half a frame)")
 
     per_shot: list[dict[str, object]] = [{"warnings": []} for _ in plan.shots]
     thumbs: Path | None = None
     if config.consistency:
-        thumbs = (
-            Path(config.thumbnails_dir)
-            if config.thumbnails_dir
-            else out_path.with_name(f"{out_path.stem}.thumbs")
-        )
+        thumbs = Path(config.thumbnails_dir) if config.thumbnails_dir else out_path.with_name(f"{out_path.stem}.thumbs")
         per_shot, more = _measure(ctx, out_path, reference, thumbs, _step(progress, 0.75, 0.98))
         warnings.extend(more)
 
@@ -464,7 +486,10 @@ def assemble(
                 **per_shot[i],
             )
         )
-    n_redo = len(redo)
+    copied = {p.shot for p in pieces if p.shot is not None}
+    whole = {i for i in copied if sum(p.end - p.start for p in pieces if p.shot == i) == ranges[i][1] - ranges[i][0]}
+    n_redo = len(plan.shots) - len(whole)
+    reencoded_frames = sum(p.end - p.start for p in pieces if not p.copy)
     report = RenderReport(
         video=str(out_path),
         duration_s=round(duration, 6),
@@ -480,8 +505,9 @@ def assemble(
         warnings=warnings,
         codec=config.codec,
         audio_codec=audio_label,
-        copied_shots=len(plan.shots) - n_redo,
+        copied_shots=len(whole),
         reencoded_shots=n_redo,
+        reencoded_frames=reencoded_frames,
         assemble_s=round(assemble_s, 3),
     )
     if config.html:
@@ -490,29 +516,12 @@ def assemble(
         write_report_html(report, out_path.with_name("report.html"), thumbs)
     _step(progress, 0.98, 1.0)(1.0, f"assembled {report.frames} frames")
     log.info(
-        "assembled %s: %d shots (%d copied, %d re-encoded) in %.2f s",
+        "assembled %s: %d shots (%d copied whole), %d of %d frames re-encoded, in %.2f s",
         out_path.name,
         len(plan.shots),
         report.copied_shots,
-        n_redo,
+        reencoded_frames,
+        plan.n_frames,
         assemble_s,
     )
     return report
-
-
-def _encode_parts(
-    ctx: _Ctx, plan_runs: list[Run], tmp: Path, step: Callable[[float, str], None]
-) -> list[tuple[Path, Run]]:
-    """One file per run: the clip itself for a copied single shot, else a re-encoded segment."""
-    parts: list[tuple[Path, Run]] = []
-    n = len(ctx.plan.shots)
-    suffix = SEGMENT_SUFFIX[ctx.config.codec]
-    for k, run in enumerate(plan_runs):
-        if run.copy:
-            parts.extend((Path(ctx.clips[i].path), Run(i, i, True)) for i in range(run.first, run.last + 1))
-            continue
-        seg = tmp / f"seg{k:04d}{suffix}"
-        encode_run(ctx, run, seg, lambda i: step(i / n, f"re-encoding shot {ctx.plan.shots[i].id}"))
-        parts.append((seg, run))
-    step(1.0, "segments ready")
-    return parts

@@ -44,16 +44,11 @@ def _thumb_uri(shot: ShotReport, base: Path, thumbnails_dir: Path | None) -> str
 
 def _card(shot: ShotReport, base: Path, thumbnails_dir: Path | None) -> str:
     uri = _thumb_uri(shot, base, thumbnails_dir)
-    img = (
-        f'<img src="{uri}" alt="{html.escape(shot.shot_id)}">'
-        if uri
-        else '<div class="muted">no thumbnail</div>'
-    )
+    img = f'<img src="{uri}" alt="{html.escape(shot.shot_id)}">' if uri else '<div class="muted">no thumbnail</div>'
     lines = [
         f'<div class="id">{html.escape(shot.shot_id)}</div>',
         f"<div>{_clock(shot.start_s)} – {_clock(shot.end_s)} ({shot.end_s - shot.start_s:.2f} s)</div>",
-        f"<div>{html.escape(shot.framing)} · {html.escape(shot.move)} · "
-        f"in: {html.escape(shot.transition_in)}</div>",
+        f"<div>{html.escape(shot.framing)} · {html.escape(shot.move)} · in: {html.escape(shot.transition_in)}</div>",
         f'<div class="muted">{"cache hit" if shot.cached else "rendered"} · {shot.render_s:.2f} s</div>',
     ]
     if shot.identity_similarity is not None:
@@ -94,9 +89,7 @@ def render_report_html(report: RenderReport, base: Path, thumbnails_dir: Path | 
     )
 
 
-def write_report_html(
-    report: RenderReport, out_path: str | Path, thumbnails_dir: str | Path | None = None
-) -> Path:
+def write_report_html(report: RenderReport, out_path: str | Path, thumbnails_dir: str | Path | None = None) -> Path:
     """Write the contact sheet to ``out_path`` atomically (thumbnails from ``thumbnails_dir`` inlined)."""
     out = Path(out_path)
     thumbs = Path(thumbnails_dir) if thumbnails_dir is not None else None
@@ -138,9 +131,7 @@ def format_summary_rows(report: RenderReport) -> list[tuple[str, str]]:
         )
     des = [s.colour_delta_e for s in report.shots if s.colour_delta_e is not None]
     if des:
-        rows.append(
-            ("colour", f"ΔE from the video's mean: median {statistics.median(des):.1f}, max {max(des):.1f}")
-        )
+        rows.append(("colour", f"ΔE from the video's mean: median {statistics.median(des):.1f}, max {max(des):.1f}"))
     if report.stage_s:
         rows.append(("stages", " · ".join(f"{k} {v:.1f} s" for k, v in report.stage_s.items())))
     if report.total_s:

@@ -125,3 +125,55 @@ def sample_frames(first: int, end: int, count: int, avoid: list[TransitionWindow
     n = hi - lo
     picks = sorted({lo + int((k + 0.5) * n / count) for k in range(count)})
     return [min(hi - 1, p) for p in picks]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Output frames ``[start, end)``: copied from shot ``shot``'s clip, or re-encoded when None."""
+
+    start: int
+    end: int
+    shot: int | None = None
+
+    @property
+    def copy(self) -> bool:
+        """True when the piece is joined without decoding."""
+        return self.shot is not None
+
+
+def edit_pieces(
+    ranges: list[tuple[int, int]],
+    windows: list[TransitionWindow],
+    redo: set[int],
+    resumes: list[tuple[int, ...]],
+    cuts: list[tuple[int, ...]],
+) -> list[Piece]:
+    """Split the output into copied and re-encoded pieces, re-encoding as few frames as the clips allow.
+
+    A shot in ``redo`` is re-encoded whole. Otherwise the frames its transitions change — the
+    head ``[0, after)`` and the tail ``[n - before, n)`` — are re-encoded, and the part between
+    the first resume point (an IDR picture) at or after the head and the last clean cut at or
+    before the tail is copied; ``resumes[i]``/``cuts[i]`` are those shot-relative frame
+    numbers from ``ClipIndex``. Consecutive re-encoded frames form one piece.
+    """
+    heads = {w.index: w.after for w in windows}
+    tails = {w.index - 1: w.before for w in windows if w.before}
+    pieces: list[Piece] = []
+    cursor = 0
+    for i, (a, b) in enumerate(ranges):
+        if i in redo:
+            continue
+        n = b - a
+        head, tail = heads.get(i, 0), tails.get(i, 0)
+        k = next((r for r in resumes[i] if r >= head), None)
+        m = max((c for c in cuts[i] if c <= n - tail), default=None)
+        if k is None or m is None or k >= m:
+            continue
+        if a + k > cursor:
+            pieces.append(Piece(cursor, a + k))
+        pieces.append(Piece(a + k, a + m, i))
+        cursor = a + m
+    total = ranges[-1][1] if ranges else 0
+    if cursor < total:
+        pieces.append(Piece(cursor, total))
+    return pieces

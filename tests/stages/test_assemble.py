@@ -73,6 +73,7 @@ def write_clips(
     folder: Path,
     frame_fn: Callable[[int, int, int, int], np.ndarray] | None = None,
     crf: int = 18,
+    gop: int | None = None,
 ) -> list[ShotClip]:
     """One clip per shot; ``frame_fn(shot_index, k, width, height)`` draws frame k (default: solid)."""
     r = plan.render
@@ -80,7 +81,8 @@ def write_clips(
     for i, shot in enumerate(plan.shots):
         n = shot.n_frames(r.fps)
         path = folder / f"{shot.id}.mp4"
-        with VideoWriter(path, r.width, r.height, r.fps, crf=crf) as w:
+        extra = ["-g", str(gop)] if gop else None
+        with VideoWriter(path, r.width, r.height, r.fps, crf=crf, extra_args=extra) as w:
             for k in range(n):
                 if frame_fn is None:
                     frame = np.empty((r.height, r.width, 3), np.uint8)
@@ -282,9 +284,7 @@ def test_first_shot_crossfade_opens_from_black(tmp_path: Path) -> None:
     ("codec", "suffix", "size", "name"),
     [("h265", ".mp4", (36, 64), "hevc"), ("prores", ".mov", (48, 48), "prores")],
 )
-def test_other_codecs_and_aspect_ratios(
-    tmp_path: Path, codec: str, suffix: str, size: tuple, name: str
-) -> None:
+def test_other_codecs_and_aspect_ratios(tmp_path: Path, codec: str, suffix: str, size: tuple, name: str) -> None:
     plan = make_plan([6, 9], size=size, transitions={1: ("flash", 0.5)})
     clips = write_clips(plan, tmp_path)
     out = tmp_path / f"out{suffix}"
@@ -305,9 +305,7 @@ def test_crf_and_faststart(tmp_path: Path) -> None:
     sizes = {}
     for crf in (10, 40):
         out = tmp_path / f"crf{crf}.mp4"
-        assemble(
-            plan, clips, song, out, AssembleConfig(crf=crf, reencode="always", consistency=False, html=False)
-        )
+        assemble(plan, clips, song, out, AssembleConfig(crf=crf, reencode="always", consistency=False, html=False))
         sizes[crf] = out.stat().st_size
     assert sizes[40] < sizes[10] / 2
     head = (tmp_path / "crf10.mp4").read_bytes()
@@ -353,9 +351,7 @@ def test_colour_match_evens_out_a_section(tmp_path: Path) -> None:
     clips = write_clips(plan, tmp_path, grey)
     song = write_song(tmp_path / "song.wav", plan.song.duration_s)
     plain = assemble(plan, clips, song, tmp_path / "plain.mp4", AssembleConfig(html=False))
-    matched = assemble(
-        plan, clips, song, tmp_path / "matched.mp4", AssembleConfig(colour_match=True, html=False)
-    )
+    matched = assemble(plan, clips, song, tmp_path / "matched.mp4", AssembleConfig(colour_match=True, html=False))
 
     def jump(rep: RenderReport) -> float:
         return abs(rep.shots[0].lab_mean[0] - rep.shots[1].lab_mean[0])  # type: ignore[index]
@@ -398,9 +394,7 @@ def test_report_html_thumbnails_and_summary(tmp_path: Path) -> None:
     plan = make_plan([8, 8, 8], transitions={1: ("crossfade", 1.0)})
     clips = write_clips(plan, tmp_path)
     out = tmp_path / "video" / "out.mp4"
-    rep = assemble(
-        plan, clips, write_song(tmp_path / "song.wav", plan.song.duration_s), out, AssembleConfig()
-    )
+    rep = assemble(plan, clips, write_song(tmp_path / "song.wav", plan.song.duration_s), out, AssembleConfig())
     page = (out.parent / "report.html").read_text(encoding="utf-8")
     for shot in plan.shots:
         assert shot.id in page
@@ -411,9 +405,7 @@ def test_report_html_thumbnails_and_summary(tmp_path: Path) -> None:
     assert "no reference face: identity was not measured" in rep.warnings
     assert RenderReport.model_validate_json(rep.model_dump_json()) == rep
     rows = format_summary_rows(rep)
-    assert rows[0] == ("video", str(out)) and all(
-        len(r) == 2 and all(isinstance(x, str) for x in r) for r in rows
-    )
+    assert rows[0] == ("video", str(out)) and all(len(r) == 2 and all(isinstance(x, str) for x in r) for r in rows)
     assert ("warnings", str(len(rep.warnings))) in rows
     assert [s.transition_in for s in rep.shots] == ["cut", "crossfade", "cut"]
 
@@ -443,9 +435,7 @@ def test_identity_per_shot_warnings_and_rerender_marks(tmp_path: Path) -> None:
     song = write_song(tmp_path / "song.wav", plan.song.duration_s)
     faces = FaceAnalyzer().analyze(canvas)
     assert faces, "the fixture portrait must hold a detectable face"
-    ref = ReferenceInfo(
-        path="astronaut.png", sha256="0" * 64, width=256, height=144, faces=faces[:1], primary=0
-    )
+    ref = ReferenceInfo(path="astronaut.png", sha256="0" * 64, width=256, height=144, faces=faces[:1], primary=0)
     cfg = AssembleConfig(samples_per_shot=2, html=False)
     rep = assemble(plan, clips, song, tmp_path / "same.mp4", cfg, reference=ref)
     s0, s1, s2 = rep.shots
@@ -457,9 +447,7 @@ def test_identity_per_shot_warnings_and_rerender_marks(tmp_path: Path) -> None:
 
     # Another person: the same face against a reference embedding far from it.
     emb = np.asarray(faces[0].embedding)
-    other = faces[0].model_copy(
-        update={"embedding": list(emb + 0.08 * np.sign(np.sin(np.arange(128) * 7.0)))}
-    )
+    other = faces[0].model_copy(update={"embedding": list(emb + 0.08 * np.sign(np.sin(np.arange(128) * 7.0)))})
     far = ref.model_copy(update={"faces": [other]})
     rep = assemble(plan, clips, song, tmp_path / "other.mp4", cfg, reference=far)
     s0 = rep.shots[0]
@@ -467,3 +455,38 @@ def test_identity_per_shot_warnings_and_rerender_marks(tmp_path: Path) -> None:
     assert s0.needs_rerender and any("marked for re-render" in w for w in s0.warnings)
     assert [s.needs_rerender for s in rep.shots] == [True, False, True]
     assert sum("threshold 0.6" in w for w in rep.warnings) == 2
+
+
+@pytest.mark.parametrize("gop", [None, 6])
+def test_only_the_transition_regions_are_reencoded(tmp_path: Path, gop: int | None) -> None:
+    """Clips cut at clean points: the frame-numbered content proves every output frame is the right one."""
+    plan = make_plan([24, 24, 24, 24], size=(128, 72), transitions={1: ("crossfade", 1.0), 2: ("flash", 1.0)})
+
+    def numbered(i: int, k: int, w: int, h: int) -> np.ndarray:
+        frame = np.empty((h, w, 3), np.uint8)
+        frame[:] = solid_colour(i)
+        frame[:, 4 * k + 8 : 4 * k + 12] = 255  # a white bar whose position is the frame number
+        return frame
+
+    clips = write_clips(plan, tmp_path, numbered, gop=gop)
+    out = tmp_path / "out.mp4"
+    rep = assemble(plan, clips, write_song(tmp_path / "song.wav", plan.song.duration_s), out, FAST)
+    video = decode_video(out)
+    assert video.shape[0] == 96
+    windows = set(range(21, 27)) | set(range(45, 51))
+    row = video[:, 36].astype(int)
+    for g in range(96):
+        if g in windows:
+            continue
+        i, k = divmod(g, 24)
+        bar = int(np.argmax(row[g].sum(axis=1)))
+        assert 4 * k + 8 <= bar < 4 * k + 12, f"frame {g} shows frame {(bar - 8) // 4} of its shot, not {k}"
+        assert np.abs(row[g, 0] - np.array(solid_colour(i))).max() < 8, f"frame {g} is not from shot {i}"
+    assert video[48].min() > 250
+    assert rep.copied_shots == 1  # the last shot; the others are copied in part
+    if gop:
+        # Key frames every 6 frames: only a little more than the two 6-frame windows is re-encoded.
+        assert 12 <= rep.reencoded_frames <= 36
+    else:
+        # One key frame per clip: the incoming shots are re-encoded to their ends, the outgoing tails only.
+        assert 48 <= rep.reencoded_frames <= 60

@@ -21,9 +21,7 @@ from stages.assemble.timeline import (
 from stages.assemble.transitions import compose, crossfade_alpha, effect_weight
 
 
-def plan_of(
-    frames: list[int], kinds: list[tuple[str, float]], fps: float = 24.0, bpm: float = 120.0
-) -> ShotPlan:
+def plan_of(frames: list[int], kinds: list[tuple[str, float]], fps: float = 24.0, bpm: float = 120.0) -> ShotPlan:
     shots, t = [], 0
     for i, (n, (kind, beats)) in enumerate(zip(frames, kinds, strict=True)):
         shots.append(
@@ -55,9 +53,7 @@ def test_windows_are_centred_on_the_cut_and_clamped_to_short_shots() -> None:
     w = transition_windows(plan)
     assert w[0] == TransitionWindow(index=0, kind="crossfade", cut=0, before=0, after=24)
     assert w[1] == TransitionWindow(index=1, kind="crossfade", cut=48, before=6, after=6)
-    assert w[2] == TransitionWindow(
-        index=2, kind="flash", cut=96, before=12, after=3
-    )  # half of a 6-frame shot
+    assert w[2] == TransitionWindow(index=2, kind="flash", cut=96, before=12, after=3)  # half of a 6-frame shot
     assert w[3] == TransitionWindow(index=3, kind="whip", cut=102, before=3, after=6)
     assert shots_touched(w) == {0, 1, 2, 3}
 
@@ -116,9 +112,7 @@ def test_weights_peak_on_the_cut() -> None:
     a, b = np.zeros((4, 8, 3), np.uint8), np.full((4, 8, 3), 200, np.uint8)
     assert compose(w, 10, a, b).min() == 255
     fade = TransitionWindow(1, "crossfade", 10, 3, 3)
-    assert int(compose(fade, 9, a, b).mean()) == int(
-        200 * 2.5 / 6
-    )  # window starts at 7: alpha = (9 - 7 + 0.5) / 6
+    assert int(compose(fade, 9, a, b).mean()) == int(200 * 2.5 / 6)  # window starts at 7: alpha = (9 - 7 + 0.5) / 6
 
 
 def test_colour_transfer_hits_the_target_statistics() -> None:
