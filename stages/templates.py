@@ -10,6 +10,7 @@ name replaces the built-in.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import Literal
@@ -290,6 +291,14 @@ def load_template(style: str = DEFAULT_STYLE, templates_dir: str | Path | None =
             f"use one of {', '.join(sorted(files))} or add {style}.yaml to a --templates directory",
         )
     return load_template_file(files[style])
+
+
+def template_fingerprint(style: str = DEFAULT_STYLE, templates_dir: str | Path | None = None) -> str:
+    """sha256 of the style's YAML file (for cache keys: editing a style re-plans)."""
+    files = _template_files(templates_dir)
+    if style not in files:
+        load_template(style, templates_dir)  # raises the InputError naming the available styles
+    return hashlib.sha256(files[style].read_bytes()).hexdigest()
 
 
 TemplateSource = Literal["builtin", "user"]

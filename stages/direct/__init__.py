@@ -2,7 +2,7 @@
 
 from stages.direct.checks import plan_warnings
 from stages.direct.dag import dependents, independent_takes, render_order, shot_graph
-from stages.direct.director import VERSION, DirectConfig, direct, fill_keyframes, shot_seed
+from stages.direct.director import VERSION, DirectConfig, direct, fill_keyframes, fingerprint, shot_seed
 
 __all__ = [
     "VERSION",
@@ -10,6 +10,7 @@ __all__ = [
     "dependents",
     "direct",
     "fill_keyframes",
+    "fingerprint",
     "independent_takes",
     "plan_warnings",
     "render_order",

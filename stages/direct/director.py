@@ -46,9 +46,9 @@ from stages.direct.cutting import (
     word_spans,
 )
 from stages.direct.prompts import shot_prompt
-from stages.templates import DEFAULT_STYLE, ResolvedGrammar, ShotTemplate, load_template
+from stages.templates import DEFAULT_STYLE, ResolvedGrammar, ShotTemplate, load_template, template_fingerprint
 
-VERSION = "1"
+VERSION = "2"
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None] | None
 
@@ -108,6 +108,11 @@ def direct(
     plan = _build_plan(analysis, reference, tpl, shots, config)
     report(1.0, f"{len(plan.shots)} shots planned")
     return plan
+
+
+def fingerprint(config: DirectConfig) -> dict[str, str]:
+    """What besides ``config`` and ``VERSION`` changes the plan: the style file's content."""
+    return {"style": config.style, "style_sha256": template_fingerprint(config.style, config.templates_dir)}
 
 
 def _cut(analysis: AudioAnalysis, tpl: ShotTemplate, grid: BeatGrid, fps: float, seed: int) -> list[_Span]:

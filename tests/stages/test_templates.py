@@ -92,3 +92,14 @@ def test_missing_directory_and_unknown_style(tmp_path: Path) -> None:
 
 def test_builtin_dir_is_the_repository_folder() -> None:
     assert (BUILTIN_DIR / "cinematic.yaml").is_file()
+
+
+def test_fingerprint_follows_the_file(tmp_path: Path) -> None:
+    from stages.direct import DirectConfig, fingerprint
+
+    base = fingerprint(DirectConfig())["style_sha256"]
+    assert base == fingerprint(DirectConfig(templates_dir=str(tmp_path)))["style_sha256"]
+    (tmp_path / "cinematic.yaml").write_text((BUILTIN_DIR / "cinematic.yaml").read_text() + "\n# tweaked\n")
+    assert fingerprint(DirectConfig(templates_dir=str(tmp_path)))["style_sha256"] != base
+    with pytest.raises(InputError):
+        fingerprint(DirectConfig(style="nope"))
