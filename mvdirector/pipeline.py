@@ -304,9 +304,10 @@ def ensure_plan(
     from stages import direct as direct_stage
 
     cfg = direct_config(req)
+    style_fp = direct_stage.fingerprint(cfg) if hasattr(direct_stage, "fingerprint") else None
     key = cache_key(
         "direct", direct_stage.VERSION, cfg,
-        {"analysis": model_fingerprint(analysis), "reference": model_fingerprint(reference)},
+        {"analysis": model_fingerprint(analysis), "reference": model_fingerprint(reference), "style": style_fp},
     )
     name = "plan.json"
     if wd.fresh(name, key) and not _forced(req, "direct"):
@@ -598,6 +599,10 @@ def assemble_config(req: RenderRequest):  # noqa: ANN201 - returns stages.assemb
     return AssembleConfig(codec=req.codec, crf=req.crf, colour_match=req.colour_match)
 
 
+IDENTITY_CACHE = "identity-cache.json"
+"""Per-frame identity measurements the assembler reuses when re-assembling after an edit."""
+
+
 def ensure_video(
     req: RenderRequest, wd: Workdir, plan: ShotPlan, clips: list[ShotClip], reference: ReferenceInfo, rep: Reporter
 ) -> tuple[RenderReport, bool]:
@@ -631,6 +636,8 @@ def ensure_video(
             rep.finish("assemble", f"{out.name} is up to date")
             return report.model_copy(update={"video": str(out)}), True
     rep.start("assemble", 1.0)
+    if "identity_cache" in type(cfg).model_fields:  # a memo, not an input: kept out of the key above
+        cfg = cfg.model_copy(update={"identity_cache": str(wd.path(IDENTITY_CACHE))})
     report = assemble_stage.assemble(
         plan, clips, req.song, out, cfg, reference=reference,
         progress=lambda f, m: rep.update("assemble", f, m),

@@ -19,7 +19,7 @@ from mvdirector.errors import InputError
 from mvdirector.media.video import read_frames
 from mvdirector.pipeline import RenderRequest, render
 
-W, H, FPS = 160, 90, 12.0
+W, H, FPS = 256, 144, 12.0
 
 
 class Counter:
@@ -113,12 +113,20 @@ def test_edit_one_shot_renders_it_and_its_continuations(work, monkeypatch):
         if s["id"] == head:
             s["prompt"] = s["prompt"] + ", golden hour"
     (work / "wd" / "plan.json").write_text(json.dumps(plan, indent=2))
+    before = json.loads((work / "wd" / "report.json").read_text())
     c = Counter(monkeypatch)
     report = _run(work, c)
     assert sorted(c.rendered) == sorted([head, *downstream])
     assert len(c.cached) == len(plan["shots"]) - 1 - len(downstream)
     assert report.rendered == 1 + len(downstream)
     assert (c.analyze, c.reference) == (0, 0)
+    # identities of untouched shots come from the memo and equal the first run's measurements
+    assert (work / "wd" / "identity-cache.json").exists()
+    old = {s["shot_id"]: s["identity_distance"] for s in before["shots"]}
+    assert any(v is not None for v in old.values()), "no face measured: the test would prove nothing"
+    for s in report.shots:
+        if s.shot_id not in c.rendered:
+            assert s.identity_distance == old[s.shot_id], s.shot_id
 
 
 def test_edit_last_shot_of_a_take_renders_one(work, monkeypatch):
