@@ -55,6 +55,7 @@ Progress = Callable[[float, str], None] | None
 # moves that change the field of view cannot hand a continuous camera to the next shot
 _NO_TAKE_MOVES = {"dolly_zoom"}
 _CLOSE = {"extreme_close_up": 0.8, "close_up": 0.45}  # share of frame height the face fills
+INNER_TRANSITION_SHARE = 1 / 3  # weight of non-cut transitions inside a section (vs at its entry)
 MOTIF_BOOST = 20.0  # weight on repeating the first occurrence's look in a repeated section
 
 
@@ -206,8 +207,17 @@ def _choose_look(
 def _transition(
     rng: np.random.Generator, g: ResolvedGrammar, span: _Span, prev_dur: float, grid: BeatGrid
 ) -> Transition:
-    """A transition drawn from the grammar; non-cuts only on downbeats and at most half a neighbour long."""
-    kind = _pick(rng, g.transitions)
+    """A transition drawn from the grammar; non-cuts only on downbeats and at most half a neighbour long.
+
+    Section entries draw from the grammar's weights as they are; inside a section the
+    non-cut weights count a third, so effects mark the structure rather than every bar.
+    """
+    weights = g.transitions
+    if span.index_in_section > 0:
+        weights = {k: (w if k == "cut" else w * INNER_TRANSITION_SHARE) for k, w in weights.items()}
+        if sum(weights.values()) <= 0:
+            return Transition()
+    kind = _pick(rng, weights)
     if kind == "cut":
         return Transition()
     i = np.where(np.abs(grid.times - span.start_s) < 1e-6)[0]
