@@ -10,6 +10,7 @@ the mouth opening with the vocal loudness on close-ups. Frames stream to ffmpeg.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -68,14 +69,15 @@ class ProceduralRenderer:
         if not any(a < shot.end_s and b > shot.start_s for a, b in spans):
             return None  # nobody sings in this shot
         key = (str(job.song_path), job.analysis.source.sha256)
-        if key not in self._songs:
-            self._songs.clear()
-            try:
-                self._songs[key] = VocalTrack.from_song(job.song_path, job.analysis)
-            except InputError as e:
-                log.warning("no mouth motion: %s", e.one_line())
-                self._songs[key] = None
-        track = self._songs[key]
+        with _CACHE_LOCK:
+            if key not in self._songs:
+                self._songs.clear()
+                try:
+                    self._songs[key] = VocalTrack.from_song(job.song_path, job.analysis)
+                except InputError as e:
+                    log.warning("no mouth motion: %s", e.one_line())
+                    self._songs[key] = None
+            track = self._songs[key]
         if track is None:
             return None
         fps = job.plan.render.fps
@@ -139,16 +141,20 @@ class ProceduralRenderer:
 # every shot (and every renderer instance) and replaced when another reference comes.
 _REFERENCE_CACHE: dict[tuple[str, str], np.ndarray] = {}
 _SEPARATION_CACHE: dict[tuple, Any] = {}
+_CACHE_LOCK = threading.Lock()  # shots may render in threads side by side
 
 
 def _reference_image(path: str, sha: str) -> np.ndarray:
     from mvdirector.media.image import load_image
 
     key = (path, sha)
-    if key not in _REFERENCE_CACHE:
-        _REFERENCE_CACHE.clear()
-        _REFERENCE_CACHE[key] = load_image(path)
-    return _REFERENCE_CACHE[key]
+    with _CACHE_LOCK:
+        image = _REFERENCE_CACHE.get(key)
+        if image is None:
+            image = load_image(path)
+            _REFERENCE_CACHE.clear()
+            _REFERENCE_CACHE[key] = image
+        return image
 
 
 def _separation(image: np.ndarray, reference: ReferenceInfo):
@@ -156,9 +162,11 @@ def _separation(image: np.ndarray, reference: ReferenceInfo):
 
     face = reference.primary_face
     key = (reference.sha256, image.shape, None if face is None else face.box)
-    if key not in _SEPARATION_CACHE:
-        _SEPARATION_CACHE.clear()
-        sep = separate(image, reference)
-        log.info("subject matte covers %.0f %% of the reference", 100 * sep.coverage)
-        _SEPARATION_CACHE[key] = sep
-    return _SEPARATION_CACHE[key]
+    with _CACHE_LOCK:
+        sep = _SEPARATION_CACHE.get(key)
+        if sep is None:
+            sep = separate(image, reference)
+            log.info("subject matte covers %.0f %% of the reference", 100 * sep.coverage)
+            _SEPARATION_CACHE.clear()
+            _SEPARATION_CACHE[key] = sep
+        return sep

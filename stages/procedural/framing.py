@@ -165,7 +165,7 @@ def frame_window(
             shift = -np.sign(turn) if abs(turn) > 0.25 else float(np.sign(side))
             if framing == "close_up":
                 shift *= 0.5
-            cx = ex + shift * THIRDS_OFFSET * width
+            cx = ex - shift * THIRDS_OFFSET * width  # the window moves opposite to where the face should sit
         centred = True
     else:
         if image_rgb is None:
