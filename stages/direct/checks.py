@@ -15,6 +15,7 @@ from mvdirector.schemas import AudioAnalysis, ShotPlan
 from stages.templates import load_template
 
 WORD_EDGE_S = 0.03
+MAX_FORWARD = 0.85  # camera z (subject distances) beyond which it is about to hit the singer
 
 
 def plan_warnings(plan: ShotPlan, analysis: AudioAnalysis | None = None, templates_dir: str | None = None) -> list[str]:
@@ -35,6 +36,13 @@ def plan_warnings(plan: ShotPlan, analysis: AudioAnalysis | None = None, templat
                 f"shot '{s.id}' is {d:.2f} s long; style '{plan.render.style}' wants {lo_s:g}–{hi_s:g} s — "
                 f"{'split it at a beat' if d > hi_s else 'merge it with a neighbour'}"
             )
+        for k, kf in enumerate(s.camera.keyframes):
+            if kf.position[2] >= MAX_FORWARD:
+                out.append(
+                    f"shot '{s.id}' camera.keyframes[{k}].position z={kf.position[2]:g} puts the camera at or past "
+                    f"the singer (z=1) — keep z below {MAX_FORWARD:g}"
+                )
+                break
         if s.lyric is not None:
             for w in s.lyric.words:
                 if w.start_s < -1e-6 or w.end_s > d + 1e-3:

@@ -55,6 +55,7 @@ Progress = Callable[[float, str], None] | None
 # moves that change the field of view cannot hand a continuous camera to the next shot
 _NO_TAKE_MOVES = {"dolly_zoom"}
 _CLOSE = {"extreme_close_up": 0.8, "close_up": 0.45}  # share of frame height the face fills
+TAKE_MAX_FORWARD = 0.35  # a take whose camera is this far forward does not push in further
 INNER_TRANSITION_SHARE = 1 / 3  # weight of non-cut transitions inside a section (vs at its entry)
 MOTIF_BOOST = 20.0  # weight on repeating the first occurrence's look in a repeated section
 
@@ -308,7 +309,10 @@ def _shots(
         )
         if continues and prev is not None:
             framing = prev.framing
-            move = _pick(rng, {m: w for m, w in moves.items() if m != prev.camera.move and m not in _NO_TAKE_MOVES})
+            options = {m: w for m, w in moves.items() if m != prev.camera.move and m not in _NO_TAKE_MOVES and w > 0}
+            if prev.camera.keyframes and prev.camera.keyframes[-1].position[2] > TAKE_MAX_FORWARD:
+                options = {m: w for m, w in options.items() if m != "push_in"} or {"pull_out": 1.0}
+            move = _pick(rng, options)
             take_len += 1
         else:
             key = (sp.section.label, sp.section.group)

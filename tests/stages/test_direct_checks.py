@@ -64,6 +64,9 @@ def test_grammar_warnings_without_analysis(made: tuple) -> None:
     assert any(f"'{a.id}' and '{b.id}' are neighbours" in x for x in plan_warnings(same))
     long_fade = _edit(plan, 2, transition_in=Transition(kind="crossfade", beats=8))
     assert any(f"shot '{b.id}' transition_in crossfade" in x for x in plan_warnings(long_fade))
+    kfs = [k.model_copy(update={"position": (0.0, 0.0, 0.95)}) for k in b.camera.keyframes]
+    crash = _edit(plan, 2, camera=b.camera.model_copy(update={"keyframes": kfs}))
+    assert any(f"shot '{b.id}' camera.keyframes[0].position z=0.95" in x for x in plan_warnings(crash))
     relabel = _edit(plan, 2, section="bridge")
     assert not plan_warnings(relabel)
     assert any("lies in the song's" in x for x in plan_warnings(relabel, made[0]))
