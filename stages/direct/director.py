@@ -311,7 +311,8 @@ def _shots(
             framing = prev.framing
             options = {m: w for m, w in moves.items() if m != prev.camera.move and m not in _NO_TAKE_MOVES and w > 0}
             if prev.camera.keyframes and prev.camera.keyframes[-1].position[2] > TAKE_MAX_FORWARD:
-                options = {m: w for m, w in options.items() if m != "push_in"} or {"pull_out": 1.0}
+                back = "pull_out" if prev.camera.move != "pull_out" else "static"
+                options = {m: w for m, w in options.items() if m != "push_in"} or {back: 1.0}
             move = _pick(rng, options)
             take_len += 1
         else:
