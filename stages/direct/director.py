@@ -271,6 +271,15 @@ def _mean_energy(analysis: AudioAnalysis, start: float, end: float) -> float:
     return float(np.clip(np.mean(curve.values[a:b]), 0.0, 1.0))
 
 
+def _take_move(rng: np.random.Generator, moves: dict[str, float], prev: Shot) -> str:
+    """The move of a shot continuing ``prev``'s take: another move that keeps the fov, not into the singer."""
+    options = {m: w for m, w in moves.items() if m != prev.camera.move and m not in _NO_TAKE_MOVES and w > 0}
+    if prev.camera.keyframes and prev.camera.keyframes[-1].position[2] > TAKE_MAX_FORWARD:
+        back = "pull_out" if prev.camera.move != "pull_out" else "static"
+        options = {m: w for m, w in options.items() if m != "push_in"} or {back: 1.0}
+    return _pick(rng, options)
+
+
 def shot_seed(plan_seed: int, shot_id: str) -> int:
     """A per-shot seed from the plan seed and the shot id (stable when other shots change)."""
     return (plan_seed * 1_000_003 + zlib.crc32(shot_id.encode())) % (2**31)
@@ -308,12 +317,7 @@ def _shots(
             and rng.random() < g.take_chance
         )
         if continues and prev is not None:
-            framing = prev.framing
-            options = {m: w for m, w in moves.items() if m != prev.camera.move and m not in _NO_TAKE_MOVES and w > 0}
-            if prev.camera.keyframes and prev.camera.keyframes[-1].position[2] > TAKE_MAX_FORWARD:
-                back = "pull_out" if prev.camera.move != "pull_out" else "static"
-                options = {m: w for m, w in options.items() if m != "push_in"} or {back: 1.0}
-            move = _pick(rng, options)
+            framing, move = prev.framing, _take_move(rng, moves, prev)
             take_len += 1
         else:
             key = (sp.section.label, sp.section.group)
