@@ -148,7 +148,7 @@ class ShotLayers:
     subject: np.ndarray | None  # (h, w, 4) uint8 premultiplied RGB + alpha
 
 
-def working_region(window: FrameWindow, image_w: int, image_h: int, margin: float = 1.0) -> tuple[float, ...]:
+def working_region(window: FrameWindow, image_w: int, image_h: int, margin: float = 0.5) -> tuple[float, ...]:
     """Reference-pixel box (x0, y0, x1, y1) the camera may see: the window grown by ``margin`` each side."""
     x0 = window.cx - (0.5 + margin) * window.width
     x1 = window.cx + (0.5 + margin) * window.width
@@ -181,12 +181,12 @@ def build_layers(
     alpha = np.clip(alpha, 0.0, 1.0)
     fill = _affine(separation.background, from_small, (wx, wy), cv2.INTER_LINEAR, cv2.BORDER_REFLECT_101)
     # The inpainted colours replace the subject (and a rim around it) in the background layer.
-    rim = cv2.dilate(alpha, np.ones((3, 3), np.uint8), iterations=max(1, round(4 * s)))[..., None]
-    background = (flat.astype(np.float32) * (1 - rim) + fill.astype(np.float32) * rim).astype(np.uint8)
+    rim = cv2.dilate(alpha, np.ones((3, 3), np.uint8), iterations=max(1, round(4 * s)))
+    background = cv2.blendLinear(flat, fill, 1.0 - rim, rim)
     background = _pad_blend(background, outside)
     a8 = np.round(alpha * 255).astype(np.uint8)
-    premult = (flat.astype(np.float32) * alpha[..., None]).round().astype(np.uint8)
-    subject = np.dstack([premult, a8])
+    premult = cv2.multiply(flat, cv2.cvtColor(a8, cv2.COLOR_GRAY2RGB), scale=1.0 / 255.0)
+    subject = cv2.merge([*cv2.split(premult), a8])
     return ShotLayers(to_work=to_work, flat=_rgbx(flat), background=_rgbx(background), subject=subject)
 
 
@@ -216,8 +216,14 @@ def _pad_blend(img: np.ndarray, fade: np.ndarray | None) -> np.ndarray:
     """Blur and darken the mirrored padding outside the image (``fade`` < 1 there)."""
     if fade is None:
         return img
-    sigma = max(2.0, 0.015 * max(img.shape[:2]))
-    blurred = cv2.GaussianBlur(img, (0, 0), sigma)
-    inside = (fade >= 1.0)[..., None]
-    out = np.where(inside, img.astype(np.float32), blurred.astype(np.float32) * fade[..., None])
-    return out.astype(np.uint8)
+    h, w = img.shape[:2]
+    # A wide blur, done at 1/4 size: the padding only needs to carry colours, not detail.
+    small = cv2.resize(img, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), max(1.0, 0.004 * max(h, w)))
+    blurred = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    fade8 = cv2.cvtColor(np.round(fade * 255).astype(np.uint8), cv2.COLOR_GRAY2RGB)
+    dark = cv2.multiply(blurred, fade8, scale=1.0 / 255.0)
+    outside = fade < 1.0
+    out = img.copy()
+    out[outside] = dark[outside]
+    return out
