@@ -113,24 +113,26 @@ def make_song(out_dir: Path) -> tuple[Path, Path]:
     for label, bars, chords, lyric in SONG:
         start = LEAD_IN_S + bar * BAR_S
         sections.append({"start_s": 0.0 if bar == 0 else round(start, 6), "label": label})
-        loud = {"intro": 0.5, "verse": 0.75, "chorus": 1.0, "outro": 0.5}[label]
+        loud = {"intro": 0.5, "verse": 0.55, "chorus": 1.0, "outro": 0.5}[label]
         for b in range(bars):
             t_bar = start + b * BAR_S
             root, quality = chords[b % len(chords)]
             for pos in range(BEATS_PER_BAR):
                 tb = t_bar + pos * BEAT_S
                 beats.append({"t_s": round(tb, 6), "bar": bar + b + 1, "position": pos + 1})
-                for half in (0.0, 0.5):
+                chorus = label == "chorus"
+                for half in (0.0, 0.5) if chorus else (0.0,):
                     add(drums, tb + half * BEAT_S, hat(rng), 0.35 * loud)
                 if label in ("verse", "chorus") or (label == "outro" and pos == 0):
-                    if pos in (0, 2) or label == "chorus":
-                        add(drums, tb, k, 0.9)
+                    if pos in (0, 2) or chorus:
+                        add(drums, tb, k, 0.9 * loud)
                     if pos in (1, 3) and label != "outro":
                         add(drums, tb, s, 0.55 * loud)
-                if label in ("verse", "chorus"):
+                if label == "verse" and pos in (0, 2):
+                    add(bass, tb, tone(hz(root - 12), 0.9 * BEAT_S, 8, 0.3, 0.7), 0.3)
+                if chorus:
                     for half in (0.0, 0.5):
                         add(bass, tb + half * BEAT_S, tone(hz(root - 12), 0.45 * BEAT_S, 8, 0.2, 0.8), 0.35)
-                if label == "chorus":
                     for q in range(4):
                         note = chord_notes(root, quality)[(pos * 4 + q) % 3] + 12
                         add(lead, tb + q * BEAT_S / 4, tone(hz(note), BEAT_S / 4, 4, 0.08, 0.5), 0.12)
