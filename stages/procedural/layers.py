@@ -64,8 +64,11 @@ def separate(image_rgb: np.ndarray, reference: ReferenceInfo, iterations: int = 
         _fill(mask, cx - 0.9 * fw, y0 - 0.7 * fh, cx + 0.9 * fw, y1 + 0.3 * fh, cv2.GC_PR_FGD)
         _fill(mask, cx - 1.7 * fw, y1 + 0.3 * fh, cx + 1.7 * fw, sh, cv2.GC_PR_FGD)
         # Portrait prior: the neck and the torso core right under the face are the singer.
-        _fill(mask, cx - 0.45 * fw, y1 - 0.1 * fh, cx + 0.45 * fw, y1 + 0.9 * fh, cv2.GC_FGD)
-        _fill(mask, cx - 0.9 * fw, y1 + 0.9 * fh, cx + 0.9 * fw, y1 + 2.2 * fh, cv2.GC_FGD)
+        _fill(mask, cx - 0.4 * fw, y1 - 0.1 * fh, cx + 0.4 * fw, y1 + 0.7 * fh, cv2.GC_FGD)
+        torso = np.array([[cx - 0.9 * fw, y1 + 0.6 * fh], [cx + 0.9 * fw, y1 + 0.6 * fh],
+                          [cx + 1.3 * fw, y1 + 1.5 * fh], [cx + 1.3 * fw, y1 + 4.0 * fh],
+                          [cx - 1.3 * fw, y1 + 4.0 * fh], [cx - 1.3 * fw, y1 + 1.5 * fh]])
+        cv2.fillPoly(mask, [np.round(torso).astype(np.int32)], cv2.GC_FGD)
         if len(face.landmarks) >= 68:
             hull = cv2.convexHull((np.asarray(face.landmarks) * s).astype(np.int32))
             cv2.fillConvexPoly(mask, hull, cv2.GC_FGD)
