@@ -72,54 +72,135 @@ def audio_info(path: str | Path) -> AudioInfo:
     return _ffmpeg_probe(p)
 
 
-def _decode_ffmpeg(path: Path, sr: int, channels: int) -> np.ndarray:
+# ITU-R BS.775 downmix weights by channel count (L R C LFE Ls Rs [Lb Rb]); LFE is dropped.
+_DOWNMIX = {
+    6: np.array([1.0, 1.0, 0.7071, 0.0, 0.7071, 0.7071], dtype=np.float32),
+    8: np.array([1.0, 1.0, 0.7071, 0.0, 0.7071, 0.7071, 0.7071, 0.7071], dtype=np.float32),
+}
+BLOCK_FRAMES = 1 << 16
+
+
+def _downmix(block: np.ndarray) -> np.ndarray:
+    """(frames, channels) → (frames,) mono: a plain mean, or the ITU weights for 5.1/7.1."""
+    ch = block.shape[1]
+    if ch == 1:
+        return block[:, 0]
+    w = _DOWNMIX.get(ch)
+    if w is None:
+        return block.mean(axis=1)
+    return block @ (w / w.sum())
+
+
+class _Sink:
+    """Collects decoded blocks, downmixing and resampling as they stream in (bounded extra memory)."""
+
+    def __init__(self, rate: int, channels: int, sr: int | None, mono: bool, expected_frames: int) -> None:
+        import soxr
+
+        self.mono = mono
+        self.out_ch = 1 if mono else channels
+        self.rate = rate
+        self.sr = sr or rate
+        self.stream = soxr.ResampleStream(rate, self.sr, self.out_ch, dtype="float32") if self.sr != rate else None
+        cap = int(expected_frames * self.sr / rate) + self.sr if expected_frames > 0 else 0
+        self.buf = np.zeros((cap, self.out_ch), dtype=np.float32)
+        self.n = 0
+
+    def _append(self, x: np.ndarray) -> None:
+        if len(x) == 0:
+            return
+        if self.n + len(x) > len(self.buf):
+            grown = np.zeros((max(2 * len(self.buf), self.n + len(x)), self.out_ch), dtype=np.float32)
+            grown[: self.n] = self.buf[: self.n]
+            self.buf = grown
+        self.buf[self.n : self.n + len(x)] = x
+        self.n += len(x)
+
+    def feed(self, block: np.ndarray, last: bool = False) -> None:
+        block = np.nan_to_num(np.asarray(block, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        x = _downmix(block)[:, None] if self.mono else block
+        if self.stream is not None:
+            x = self.stream.resample_chunk(np.ascontiguousarray(x), last=last).reshape(-1, self.out_ch)
+        self._append(x)
+
+    def result(self) -> np.ndarray:
+        data = self.buf[: self.n]
+        out = data[:, 0] if self.mono else data.T
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _decode_soundfile(path: Path, sr: int | None, mono: bool) -> tuple[np.ndarray, int] | None:
+    """Stream-decode with libsndfile (wav, flac, ogg, mp3 in recent builds); None if it cannot read the file."""
+    import soundfile as sf
+
+    try:
+        f = sf.SoundFile(str(path))
+    except Exception:  # noqa: BLE001 - not a libsndfile format: let ffmpeg try
+        return None
+    with f:
+        if f.frames <= 0:
+            return None
+        sink = _Sink(int(f.samplerate), int(f.channels), sr, mono, int(f.frames))
+        try:
+            while True:
+                block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                last = len(block) < BLOCK_FRAMES
+                sink.feed(block, last=last)
+                if last:
+                    break
+        except sf.LibsndfileError as e:
+            raise InputError(f"audio file '{path}' is corrupt: {e}", "re-export it as wav or flac") from e
+        return sink.result(), sink.sr
+
+
+def _decode_ffmpeg(path: Path, sr: int | None, mono: bool) -> tuple[np.ndarray, int]:
+    """Decode with the bundled ffmpeg, streaming its raw float output through the same sink."""
     from mvdirector.media.video import ffmpeg_exe
 
-    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-vn", "-f", "f32le",
-           "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(sr), "-"]
-    proc = subprocess.run(cmd, capture_output=True)
-    if proc.returncode != 0 or not proc.stdout:
-        msg = proc.stderr.decode(errors="replace").strip().splitlines()
-        why = msg[-1] if msg else "no audio decoded"
-        hint = "give a wav, flac, ogg, mp3 or m4a file"
-        raise InputError(f"cannot decode audio file '{path}': {why}", hint)
-    data = np.frombuffer(proc.stdout, dtype=np.float32)
-    return data.reshape(-1, channels).T.copy()
+    info = _ffmpeg_probe(path)
+    channels = info.channels
+    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-vn", "-map", "0:a:0", "-f", "f32le",
+           "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(info.sample_rate), "-"]
+    sink = _Sink(info.sample_rate, channels, sr, mono, int(info.duration_s * info.sample_rate))
+    frame_bytes = 4 * channels
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        stdout, stderr = proc.stdout, proc.stderr
+        if stdout is None or stderr is None:
+            raise RuntimeError("ffmpeg pipes were not opened")
+        pending = b""
+        while True:
+            chunk = stdout.read(BLOCK_FRAMES * frame_bytes)
+            data = pending + chunk
+            usable = len(data) // frame_bytes * frame_bytes
+            pending = data[usable:]
+            if usable:
+                sink.feed(np.frombuffer(data[:usable], dtype=np.float32).reshape(-1, channels), last=not chunk)
+            if not chunk:
+                if not usable:
+                    sink.feed(np.zeros((0, channels), np.float32), last=True)
+                break
+        err = stderr.read().decode(errors="replace").strip().splitlines()
+        code = proc.wait()
+    if code != 0 or sink.n == 0:
+        why = err[-1] if err else "no audio decoded"
+        raise InputError(f"cannot decode audio file '{path}': {why}", "give a wav, flac, ogg, mp3 or m4a file")
+    return sink.result(), sink.sr
 
 
 def load_audio(path: str | Path, sr: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
     """Decode ``path`` to float32 samples, optionally resampled to ``sr``.
 
     Returns ``(samples, rate)``; samples have shape (n,) when ``mono`` else (channels, n).
+    Decoding streams in blocks: downmix (ITU weights for 5.1/7.1) and resampling (soxr) run
+    per block, so memory is the output array plus a block, even for an hour-long file.
     Raises InputError for a missing, empty or undecodable file.
     """
     p = Path(path)
     _check_file(p)
-    data: np.ndarray | None = None
-    rate = 0
-    try:
-        import soundfile as sf
-
-        arr, rate = sf.read(str(p), dtype="float32", always_2d=True)
-        data = arr.T
-    except Exception:  # noqa: BLE001 - fall back to ffmpeg for mp3/m4a/odd containers
-        data = None
-    if data is None:
-        info = _ffmpeg_probe(p)
-        rate = info.sample_rate
-        data = _decode_ffmpeg(p, rate, info.channels)
+    if sr is not None and sr <= 0:
+        raise InputError(f"sample rate {sr} must be positive")
+    got = _decode_soundfile(p, sr, mono)
+    data, rate = got if got is not None else _decode_ffmpeg(p, sr, mono)
     if data.size == 0 or data.shape[-1] == 0:
         raise InputError(f"audio file '{p}' holds no samples", "give a file with sound in it")
-    if not np.all(np.isfinite(data)):
-        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
-    if mono:
-        data = data.mean(axis=0)
-    if sr is not None and sr != rate:
-        import soxr
-
-        if data.ndim == 1:
-            data = soxr.resample(data, rate, sr).astype(np.float32)
-        else:
-            data = soxr.resample(data.T, rate, sr).T.astype(np.float32)
-        rate = sr
-    return np.ascontiguousarray(data, dtype=np.float32), int(rate)
+    return data, int(rate)
