@@ -147,16 +147,22 @@ def _snap_boundary(t: float, grid: BeatGrid) -> float:
 
 
 def word_spans(analysis: AudioAnalysis) -> np.ndarray:
-    """(N, 2) start/end of every sung word."""
-    spans = [(w.start_s, w.end_s) for line in analysis.lyrics.lines for w in line.words if w.end_s > w.start_s]
-    return np.array(spans, dtype=np.float64).reshape(-1, 2)
+    """(N, 3) start, end and recognition confidence of every sung word."""
+    spans = [
+        (w.start_s, w.end_s, w.confidence) for line in analysis.lyrics.lines for w in line.words if w.end_s > w.start_s
+    ]
+    return np.array(spans, dtype=np.float64).reshape(-1, 3)
 
 
-def inside_word(t: float, words: np.ndarray) -> bool:
-    """True when a cut at ``t`` falls inside a sung word (not at its edges)."""
+def word_weight(t: float, words: np.ndarray) -> float:
+    """Confidence (0..1) of the word a cut at ``t`` falls inside (not at its edges); 0 when none.
+
+    Given lyrics have confidence 1; recognised words weigh what the recogniser trusted them.
+    """
     if len(words) == 0:
-        return False
-    return bool(np.any((words[:, 0] + WORD_EDGE_S < t) & (t < words[:, 1] - WORD_EDGE_S)))
+        return 0.0
+    inside = (words[:, 0] + WORD_EDGE_S < t) & (t < words[:, 1] - WORD_EDGE_S)
+    return float(words[inside, 2].max()) if inside.any() else 0.0
 
 
 def line_starts(analysis: AudioAnalysis) -> np.ndarray:
@@ -214,8 +220,7 @@ def choose_cuts(
     cut_cost = np.zeros(n + 1)
     for k, gi in enumerate(inner, start=1):
         c = POSITION_COST[grid.kind(int(gi))]
-        if inside_word(float(times[k]), words):
-            c += W_WORD
+        c += W_WORD * word_weight(float(times[k]), words)
         if int(gi) in anchors:
             c -= line_bonus
         if echo and int(round((times[k] - span.start_s) / grid.period_s)) in echo:

@@ -97,9 +97,11 @@ def test_cut_moves_off_a_word_to_a_free_beat() -> None:
     rules = CutRules(8.0, 8.0, 1.0, 8.0)  # exactly one cut wanted, at 4.0 s (a downbeat)
     energy = np.full(15, 0.5)
     rng = np.random.default_rng(0)
-    assert choose_cuts(span, grid, rules, energy, np.zeros((0, 2)), set(), rng) == [4.0]
-    words = np.array([[3.8, 4.3]])  # a word sung across the downbeat
+    assert choose_cuts(span, grid, rules, energy, np.zeros((0, 3)), set(), rng) == [4.0]
+    words = np.array([[3.8, 4.3, 1.0]])  # a word sung across the downbeat
     assert choose_cuts(span, grid, rules, energy, words, set(), np.random.default_rng(0)) in ([3.5], [4.5])
+    unsure = np.array([[3.8, 4.3, 0.05]])  # a recognised word the recogniser barely trusted
+    assert choose_cuts(span, grid, rules, energy, unsure, set(), np.random.default_rng(0)) == [4.0]
 
 
 def test_downbeats_preferred(plans: dict, song: AudioAnalysis) -> None:
