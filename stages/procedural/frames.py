@@ -83,6 +83,7 @@ class ShotFrames:
         sep = inputs.separation if options.parallax and self.parallax_px >= MIN_PARALLAX_PX else None
         self.layers: ShotLayers = build_layers(img, self.window, self.height, sep)
         self.layered = self.layers.subject is not None
+        self._subject_corners = _alpha_corners(self.layers.subject) if self.layered else None
         k_src = self.window.source_intrinsics()
         # Rays of working pixels: reference pixel = to_work⁻¹ · working pixel.
         self.k_src_inv = np.linalg.inv(k_src) @ np.linalg.inv(self.layers.to_work)
@@ -147,7 +148,7 @@ class ShotFrames:
         if not hasattr(self, "_bufs"):
             shape = (self.height, self.width, 4)
             self._bufs = {k: np.empty(shape, np.uint8) for k in ("bg", "fg", "inv")}
-            self._bufs["alpha"] = np.empty(shape[:2], np.uint8)
+            self._bufs["alpha"] = np.empty(shape[:2], np.uint8)  # views of these serve smaller regions
         return self._bufs
 
     def camera_frame(self, i: int, rgbx: bool = False) -> np.ndarray:
@@ -161,15 +162,32 @@ class ShotFrames:
         else:
             bg = cv2.warpPerspective(self.layers.background, self.homography(i, self.options.background_depth), size,
                                      dst=b["bg"], flags=flags, borderMode=cv2.BORDER_REPLICATE)
-            fg = cv2.warpPerspective(self.layers.subject, self.homography(i, 1.0), size, dst=b["fg"], flags=flags,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            # Premultiplied "over": out = fg + bg · (1 − α).
-            cv2.extractChannel(fg, 3, dst=b["alpha"])
-            cv2.bitwise_not(b["alpha"], dst=b["alpha"])
-            inv = cv2.cvtColor(b["alpha"], cv2.COLOR_GRAY2RGBA, dst=b["inv"])
-            cv2.multiply(bg, inv, dst=bg, scale=1.0 / 255.0)
-            out = cv2.add(fg, bg, dst=bg)
+            h_fg = self.homography(i, 1.0)
+            x0, y0, x1, y1 = self._subject_box(h_fg)
+            if x1 > x0 and y1 > y0:
+                # Warp the subject only where it lands, then premultiplied "over": bg · (1 − α) + fg.
+                shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
+                bw, bh = x1 - x0, y1 - y0
+                fg = cv2.warpPerspective(self.layers.subject, shift @ h_fg, (bw, bh), dst=b["fg"][:bh, :bw],
+                                         flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                alpha = cv2.extractChannel(fg, 3, dst=b["alpha"][:bh, :bw])
+                cv2.bitwise_not(alpha, dst=alpha)
+                inv = cv2.cvtColor(alpha, cv2.COLOR_GRAY2RGBA, dst=b["inv"][:bh, :bw])
+                roi = bg[y0:y1, x0:x1]
+                cv2.multiply(roi, inv, dst=roi, scale=1.0 / 255.0)
+                cv2.add(fg, roi, dst=roi)
+            out = bg
         return out if rgbx else cv2.cvtColor(out, cv2.COLOR_RGBA2RGB)
+
+    def _subject_box(self, h: np.ndarray) -> tuple[int, int, int, int]:
+        """Output-pixel box (x0, y0, x1, y1) that the subject layer covers under homography ``h``."""
+        p = np.concatenate([self._subject_corners, np.ones((4, 1))], axis=1) @ h.T
+        if np.any(p[:, 2] <= 1e-9):
+            return 0, 0, self.width, self.height
+        q = p[:, :2] / p[:, 2:3]
+        x0, y0 = np.floor(q.min(axis=0)).astype(int) - 2
+        x1, y1 = np.ceil(q.max(axis=0)).astype(int) + 2
+        return max(0, x0), max(0, y0), min(self.width, x1), min(self.height, y1)
 
     def frame(self, i: int) -> np.ndarray:
         """The finished frame ``i`` as a new (H, W, 3) uint8 RGB array."""
@@ -192,6 +210,15 @@ class ShotFrames:
             return None
         x0, y0, x1, y1 = face.box
         return apply_homography(self.face_homography(i), np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float))
+
+
+def _alpha_corners(rgba: np.ndarray) -> np.ndarray:
+    """Corners (4, 2) of the box around a layer's non-transparent pixels (the whole layer if none)."""
+    ys = np.flatnonzero(rgba[:, :, 3].max(axis=1))
+    xs = np.flatnonzero(rgba[:, :, 3].max(axis=0))
+    h, w = rgba.shape[:2]
+    x0, x1, y0, y1 = (xs[0], xs[-1] + 1, ys[0], ys[-1] + 1) if xs.size and ys.size else (0, w, 0, h)
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
 
 
 def _seed(plan: ShotPlan, shot: Shot) -> int:
