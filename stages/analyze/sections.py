@@ -53,13 +53,19 @@ def bar_features(y: np.ndarray, sr: int, grid: np.ndarray, hop: int = 512) -> tu
     """Per-bar chroma (12×4, unit-norm per quarter) and timbre (MFCC 1-19 + loudness, ×4) features."""
     import librosa
 
-    S = np.abs(librosa.stft(y, n_fft=4096, hop_length=hop)) ** 2
-    chroma = librosa.feature.chroma_stft(S=S, sr=sr, tuning=0.0)
-    mel = librosa.feature.melspectrogram(S=S, sr=sr, n_mels=64)
-    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=20)[1:]
-    loud = librosa.power_to_db(mel.sum(axis=0, keepdims=True))
-    timbre = np.vstack([mfcc, loud / 3.0])
-    n = S.shape[1]
+    from .frames import chunked
+
+    def frame_features(x: np.ndarray) -> np.ndarray:
+        S = np.abs(librosa.stft(x, n_fft=4096, hop_length=hop)) ** 2
+        chroma = librosa.feature.chroma_stft(S=S, sr=sr, tuning=0.0)
+        mel = librosa.feature.melspectrogram(S=S, sr=sr, n_mels=64)
+        mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=20)[1:]
+        loud = librosa.power_to_db(mel.sum(axis=0, keepdims=True))
+        return np.vstack([chroma, mfcc, loud / 3.0]).astype(np.float32)
+
+    feats = chunked(y, hop, frame_features)
+    chroma, timbre = feats[:12], feats[12:]
+    n = feats.shape[1]
     fr = np.clip(np.round(grid * sr / hop).astype(int), 0, n)
     chroma_bars, timbre_bars = [], []
     for a, b in zip(fr[:-1], fr[1:], strict=True):
@@ -81,7 +87,8 @@ def similarity_parts(chroma: np.ndarray, timbre: np.ndarray) -> tuple[np.ndarray
     c = chroma / (np.linalg.norm(chroma, axis=1, keepdims=True) + 1e-9)
     s_c = np.clip(c @ c.T, 0.0, 1.0)
     t = (timbre - timbre.mean(axis=0)) / (timbre.std(axis=0) + 1e-6)
-    d2 = ((t[:, None, :] - t[None, :, :]) ** 2).mean(axis=2)
+    sq = (t**2).sum(axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * t @ t.T, 0.0) / t.shape[1]
     off = d2[~np.eye(len(d2), dtype=bool)]
     sigma2 = float(np.median(off)) if off.size else 1.0
     return s_c, np.exp(-d2 / max(sigma2, 1e-6))

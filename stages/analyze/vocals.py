@@ -35,19 +35,25 @@ def vocal_score(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float]:
     import librosa
     import scipy.ndimage
 
-    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)) ** 2
-    mel = librosa.feature.melspectrogram(S=S, sr=sr, n_mels=96, fmin=150.0, fmax=4000.0)
-    harm = scipy.ndimage.median_filter(mel, size=(1, 17))
-    perc = scipy.ndimage.median_filter(mel, size=(9, 1))
-    H = mel * harm**2 / (harm**2 + 4.0 * perc**2 + 1e-20)  # soft mask, margin 2
-    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(H), n_mfcc=13)[1:]
-    score = np.abs(np.diff(mfcc, axis=1, prepend=mfcc[:, :1])).mean(axis=0)
+    from .frames import chunked
+
+    def frame_features(x: np.ndarray) -> np.ndarray:
+        S = np.abs(librosa.stft(x, n_fft=N_FFT, hop_length=HOP)) ** 2
+        mel = librosa.feature.melspectrogram(S=S, sr=sr, n_mels=96, fmin=150.0, fmax=4000.0)
+        harm = scipy.ndimage.median_filter(mel, size=(1, 17))
+        perc = scipy.ndimage.median_filter(mel, size=(9, 1))
+        H = mel * harm**2 / (harm**2 + 4.0 * perc**2 + 1e-20)  # soft mask, margin 2
+        mfcc = librosa.feature.mfcc(S=librosa.power_to_db(H), n_mfcc=13)[1:]
+        flux = np.abs(np.diff(mfcc, axis=1, prepend=mfcc[:, :1])).mean(axis=0)
+        loud = 10 * np.log10(mel.sum(axis=0) + 1e-10)
+        h_energy = np.log(H + 1e-9)  # absolute, so chunks of a long song agree
+        onset = np.maximum(0.0, np.diff(h_energy, axis=1, prepend=h_energy[:, :1])).mean(axis=0)
+        return np.vstack([flux, loud, onset]).astype(np.float32)
+
+    score, loud, onset = chunked(y, HOP, frame_features)
     fps = sr / HOP
-    loud = 10 * np.log10(mel.sum(axis=0) + 1e-10)
     quiet = loud < loud.max() - 45
     score[quiet] = 0.0  # near-silence has noisy envelopes, not voices
-    logh = np.log1p(H / (H.max() + 1e-20) * 1e4)
-    onset = np.maximum(0.0, np.diff(logh, axis=1, prepend=logh[:, :1])).mean(axis=0)
     onset[quiet] = 0.0
     return scipy.ndimage.uniform_filter1d(score, size=max(1, int(0.3 * fps))), onset, fps
 
