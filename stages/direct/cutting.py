@@ -28,6 +28,7 @@ W_LINE = 3.0  # bonus for cutting where a lyric line starts
 W_ECHO = 1.5  # bonus for cutting a repeated section where its first occurrence was cut
 POSITION_COST = {"downbeat": 0.0, "half_bar": 1.0, "beat": 2.0}
 WORD_EDGE_S = 0.03  # a cut this close to a word's edge is not inside it
+ASR_EDGE_S = 0.12  # recognised word edges are this uncertain
 BEAT_TOLERANCE = 0.25  # beats of slack on the template range (beat trackers jitter)
 
 
@@ -147,9 +148,18 @@ def _snap_boundary(t: float, grid: BeatGrid) -> float:
 
 
 def word_spans(analysis: AudioAnalysis) -> np.ndarray:
-    """(N, 3) start, end and recognition confidence of every sung word."""
+    """(N, 3) start, end and recognition confidence of every sung word.
+
+    Recognised (ASR) word boundaries are loose by a tenth of a second or so, so they are
+    trimmed by ``ASR_EDGE_S`` at both ends: a cut that close to a recognised edge is not
+    taken to be inside the word.
+    """
+    trim = ASR_EDGE_S if analysis.lyrics.source == "asr" else 0.0
     spans = [
-        (w.start_s, w.end_s, w.confidence) for line in analysis.lyrics.lines for w in line.words if w.end_s > w.start_s
+        (w.start_s + trim, w.end_s - trim, w.confidence)
+        for line in analysis.lyrics.lines
+        for w in line.words
+        if w.end_s - w.start_s > 2 * trim
     ]
     return np.array(spans, dtype=np.float64).reshape(-1, 3)
 
