@@ -12,6 +12,7 @@ import numpy as np
 
 from mvdirector.errors import InputError
 from mvdirector.schemas import AudioAnalysis, ShotPlan
+from stages.direct.cutting import ASR_EDGE_S
 from stages.templates import load_template
 
 WORD_EDGE_S = 0.03
@@ -90,7 +91,13 @@ def _song_warnings(plan: ShotPlan, a: AudioAnalysis) -> list[str]:
     out: list[str] = []
     fps = plan.render.fps
     beats = np.array(a.beat_times)
-    words = [(w.start_s, w.end_s, w.text) for ln in a.lyrics.lines for w in ln.words]
+    trim = ASR_EDGE_S if a.lyrics.source == "asr" else 0.0  # recognised word edges are loose
+    words = [
+        (w.start_s + trim, w.end_s - trim, w.text)
+        for ln in a.lyrics.lines
+        for w in ln.words
+        if w.confidence >= 0.5 and w.end_s - w.start_s > 2 * trim
+    ]
     for s in plan.shots[1:]:
         t = s.start_s
         if len(beats):
