@@ -153,7 +153,8 @@ def _check_fps(fps: float) -> float:
 
 
 def _setup_logging(verbose: bool) -> None:
-    level = logging.INFO if verbose else logging.WARNING
+    # Warnings meant for a person travel through the Reporter; logs are for --verbose.
+    level = logging.INFO if verbose else logging.ERROR
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
