@@ -128,7 +128,14 @@ def run_one(length: int, mode: str, width: int, steps: int, device: str, grid: i
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    from torch.utils.flop_counter import FlopCounterMode
+    from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdpa_flop_count
+
+    try:  # torch counts CUDA attention kernels but not the CPU flash kernel
+        @register_flop_formula(torch.ops.aten._scaled_dot_product_flash_attention_for_cpu)
+        def _cpu_sdpa(q, k, v, *args, out_shape=None, **kwargs) -> int:
+            return sdpa_flop_count(q, k, v)
+    except (RuntimeError, AttributeError):  # already registered by a newer torch, or no such kernel
+        pass
 
     x = x - 0.1 * denoise_windows(x, 0, cfg, denoise)  # warm-up step, not measured
     sync()
