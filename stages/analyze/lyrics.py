@@ -286,9 +286,9 @@ def _transcribe_openai(y16: np.ndarray, ckpt: str, language: str | None) -> AsrR
     return AsrResult("openai-whisper", Path(ckpt).stem, res.get("language") or "en", multilingual, segs)
 
 
-def refine_asr_times(asr: AsrResult, refine: Callable[[list[float]], list[float]]) -> AsrResult:
-    """The ASR result with every word start passed through ``refine`` (ends kept after their starts)."""
-    starts = refine([w.start_s for w in asr.words])
+def refine_asr_times(asr: AsrResult, refine: Callable[[list[float], list[float]], list[float]]) -> AsrResult:
+    """The ASR result with word starts replaced by ``refine(starts, ends)`` (ends kept after their starts)."""
+    starts = refine([w.start_s for w in asr.words], [w.end_s for w in asr.words])
     it = iter(starts)
     segs = []
     for s in asr.segments:

@@ -161,7 +161,7 @@ def analyze_timed(
         config,
         classical,
         lambda f, m: report(0.55 + 0.25 * f, m),
-        lambda starts: vocals_mod.refine_word_starts(starts, voice_onset, score_fps),
+        lambda starts, ends: vocals_mod.refine_word_starts(starts, voice_onset, score_fps, ends),
     )
     vocals = vocals_mod.cross_check(classical, asr, source.duration_s)
     clock.stop("lyrics")
@@ -210,7 +210,7 @@ def _lyrics(
     config: AnalyzeConfig,
     classical: list,
     progress: Progress,
-    refine: Callable[[list[float]], list[float]],
+    refine: Callable[[list[float], list[float]], list[float]],
 ) -> tuple[Lyrics, lyrics_mod.AsrResult | None, str]:
     """Recognise and/or align lyrics; returns the lyrics, the ASR result (if run) and a provenance line."""
     import soxr

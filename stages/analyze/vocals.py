@@ -106,25 +106,37 @@ def cross_check(classical: list[Segment], asr: AsrResult | None, duration_s: flo
 
 
 def refine_word_starts(
-    starts: Sequence[float], onset: np.ndarray, fps: float, reach_s: float = 0.35, min_gap_s: float = 0.08
+    starts: Sequence[float],
+    onset: np.ndarray,
+    fps: float,
+    ends: Sequence[float] | None = None,
+    reach_s: float = 0.35,
+    min_gap_s: float = 0.08,
 ) -> list[float]:
-    """Move each recognised word start to the strongest voice-band onset within ``reach_s``.
+    """Move each recognised word start to the strongest voice-band onset near it.
 
-    Whisper's word times (cross-attention alignment) are often a few hundred milliseconds off;
-    a word starts where the voice's energy rises. Candidates are weighted by a Gaussian on the
-    distance from Whisper's estimate; words stay in order, ``min_gap_s`` apart.
+    Whisper's word times (cross-attention alignment) are often a few hundred milliseconds off,
+    and the first word after a pause tends to start far too early, stretching back over the
+    gap. A word starts where the voice's energy rises: candidates lie within ``reach_s`` of
+    Whisper's start, and for a stretched word (longer than 0.6 s) anywhere up to 0.15 s before
+    its end; they are weighted by a Gaussian on the distance from Whisper's start, wider for
+    stretched words. Words stay in order, ``min_gap_s`` apart.
     """
     out: list[float] = []
     n = len(onset)
     floor = float(np.median(onset)) if n else 0.0
-    for s in starts:
+    for k, s in enumerate(starts):
+        e = ends[k] if ends is not None else s
+        stretched = e - s > 0.6
+        sigma = max(0.6 * reach_s, 0.5 * (e - s)) if stretched else 0.6 * reach_s
+        right = max(s + reach_s, e - 0.15) if stretched else s + reach_s
         lo = max(int((s - reach_s) * fps), int(((out[-1] + min_gap_s) if out else 0.0) * fps))
-        hi = min(n - 1, int((s + reach_s) * fps))
+        hi = min(n - 1, int(right * fps))
         best, best_v = s, 0.0
         for i in range(max(lo, 1), hi):
             if onset[i] <= floor or onset[i] < onset[i - 1] or onset[i] < onset[min(n - 1, i + 1)]:
                 continue
-            v = onset[i] * np.exp(-0.5 * ((i / fps - s) / (0.6 * reach_s)) ** 2)
+            v = onset[i] * np.exp(-0.5 * ((i / fps - s) / sigma) ** 2)
             if v > best_v:
                 best, best_v = i / fps, v
         if out and best < out[-1] + min_gap_s:
