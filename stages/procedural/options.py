@@ -27,7 +27,7 @@ class ProceduralOptions:
     captions: bool = True  # draw the shot's lyric line with word highlight
     mouth: bool = True  # open the singer's mouth with the vocal loudness
     crf: int = 18  # x264 quality
-    preset: str = "veryfast"  # x264 speed preset
+    preset: str = "superfast"  # x264 speed preset: veryfast costs ~1.6x the encode CPU for ~25 % smaller clips
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], base: ProceduralOptions | None = None,
