@@ -160,6 +160,7 @@ class AudioAnalysis(Contract):
     beats: list[Beat]
     sections: list[Section]
     energy: EnergyCurve
+    onset_strength: EnergyCurve | None = None
     vocal_activity: list[Segment] = Field(default_factory=list)
     lyrics: Lyrics = Field(default_factory=Lyrics)
     provenance: dict[str, str] = Field(default_factory=dict)

@@ -66,7 +66,9 @@ def onset_curve(y: np.ndarray, sr: int, out_fps: float, hop: int = 512) -> np.nd
     """Onset strength (spectral flux) in 0..1 at ``out_fps`` (max-pooled so short hits survive)."""
     import librosa
 
-    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop)
+    from .frames import chunked
+
+    env = chunked(y, hop, lambda x: librosa.onset.onset_strength(y=x, sr=sr, hop_length=hop))
     fps = sr / hop
     n_out = max(1, int(np.floor(len(env) / fps * out_fps)) + 1)
     edges = np.round(np.arange(n_out + 1) / out_fps * fps).astype(int)

@@ -126,6 +126,7 @@ def analyze_timed(
     report(0.05, "loudness")
     loud = energy_mod.loudness(y22, SR_FEATURES)
     values = energy_mod.energy_curve(loud, config.energy_fps)
+    onsets = energy_mod.onset_curve(y22, SR_FEATURES, config.energy_fps)
     clock.stop("energy")
 
     clock.start()
@@ -190,6 +191,7 @@ def analyze_timed(
         beats=rhythm.to_beats(),
         sections=sections,
         energy=EnergyCurve(fps=config.energy_fps, values=[round(float(v), 4) for v in values]),
+        onset_strength=EnergyCurve(fps=config.energy_fps, values=[round(float(v), 4) for v in onsets]),
         vocal_activity=vocals,
         lyrics=lyrics,
         provenance={
@@ -197,6 +199,7 @@ def analyze_timed(
             "beats": beats_by,
             "sections": "bar-synchronous chroma+MFCC self-similarity novelty, repetition groups",
             "energy": "high-passed RMS loudness, 0.5 s power average, 30 dB range below the 98th percentile",
+            "onset_strength": "librosa spectral-flux onset strength, max-pooled, 99th percentile = 1",
             "vocal_activity": "harmonic voice-band MFCC motion"
             + (f", cross-checked by {asr.backend} {asr.model}" if asr else ""),
             "lyrics": lyrics_by,

@@ -96,3 +96,14 @@ def test_config_is_strict_and_checks_the_lyrics_path(tmp_path: Path) -> None:
     _click_song(song, dur_s=5.0)
     with pytest.raises(InputError, match="lyrics file"):
         analyze(song, AnalyzeConfig(asr="none", lyrics=str(tmp_path / "missing.lrc")))
+
+
+def test_onset_strength_peaks_on_the_beats(tmp_path: Path) -> None:
+    song = tmp_path / "click.wav"
+    truth = _click_song(song, dur_s=10.0)
+    a = analyze(song, AnalyzeConfig(asr="none"))
+    onset = a.onset_strength
+    assert onset is not None and onset.fps == a.energy.fps and len(onset.values) == len(a.energy.values)
+    on_beat = np.mean([onset.at(t) for t in truth])
+    off_beat = np.mean([onset.at(t + 0.25) for t in truth[:-1]])
+    assert on_beat > 0.5 and on_beat > 3 * off_beat
