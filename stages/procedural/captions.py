@@ -49,11 +49,10 @@ class CaptionRenderer:
 
     def __init__(self, lyric: LyricOverlay, width: int, height: int) -> None:
         self.width, self.height = width, height
-        self.words = list(lyric.words)
-        tokens = [w.text.strip() for w in self.words if w.text.strip()] if self.words else lyric.line.split()
-        if self.words:
-            self.words = [w for w in self.words if w.text.strip()]
-        self.tokens = tokens or [lyric.line.strip()]
+        words = [w for w in lyric.words if w.text.strip()]
+        self.tokens = lyric.line.split() or [w.text.strip() for w in words] or [lyric.line.strip() or " "]
+        # The shot's timed words are a stretch of its line: find the line token each one is.
+        self.timed = _align(self.tokens, words)  # (token index, start_s, end_s), in time order
         self.size, self.lines = self._layout()
         # States only move forward in a shot, so caching the last one is enough (memory stays small).
         self._key: tuple[int, bool] | None = None
@@ -82,12 +81,18 @@ class CaptionRenderer:
         return size, lines
 
     def state(self, t_s: float) -> tuple[int, bool]:
-        """(number of words started, whether the last started word is still being sung) at ``t_s``."""
-        if not self.words:
+        """(tokens of the line sung so far, whether the last of them is being sung now) at shot time ``t_s``.
+
+        Words of the line before the shot's first timed word were sung in earlier shots; without
+        any timed word the whole line shows as sung (plain white).
+        """
+        if not self.timed:
             return len(self.tokens), False
-        started = sum(1 for w in self.words if w.start_s <= t_s)
-        current = started > 0 and t_s <= self.words[started - 1].end_s + HOLD_S
-        return started, current
+        started = [k for k in self.timed if k[1] <= t_s]
+        if not started:
+            return self.timed[0][0], False
+        token, _, end = started[-1]
+        return token + 1, t_s <= end + HOLD_S
 
     def _draw(self, key: tuple[int, bool]) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         from PIL import Image, ImageDraw
@@ -140,3 +145,24 @@ class CaptionRenderer:
         roi = frame[y0 : y0 + h, x0 : x0 + w]
         frame[y0 : y0 + h, x0 : x0 + w] = (premult + roi.astype(np.float32) * (1.0 - alpha)).astype(np.uint8)
         return frame
+
+
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _align(tokens: list[str], words: list) -> list[tuple[int, float, float]]:
+    """Match timed words to line tokens in order (same letters, looking at most 6 tokens ahead)."""
+    out: list[tuple[int, float, float]] = []
+    norms = [_norm(t) for t in tokens]
+    pos = 0
+    for w in words:
+        target = _norm(w.text)
+        for j in range(pos, min(len(tokens), pos + 6)):
+            if norms[j] == target:
+                out.append((j, w.start_s, w.end_s))
+                pos = j + 1
+                break
+    if not out and words and len(words) == len(tokens):
+        out = [(i, w.start_s, w.end_s) for i, w in enumerate(words)]  # spelled differently, same count
+    return out

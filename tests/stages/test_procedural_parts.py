@@ -218,3 +218,13 @@ def test_options_validate_types():
     for bad in ({"crf": 1.5}, {"captions": "maybe"}, {"crf": 99}, {"background_depth": 0.5}):
         with pytest.raises(InputError):
             ProceduralOptions.from_mapping(bad)
+
+
+def test_caption_shows_the_whole_line_with_the_shots_words_timed():
+    words = [Word(start_s=0.2, end_s=0.5, text="all"), Word(start_s=0.6, end_s=0.9, text="the")]
+    cap = CaptionRenderer(LyricOverlay(line="I remember all the words, you know", words=words), 640, 360)
+    assert cap.tokens[0] == "I" and len(cap.tokens) == 7
+    assert cap.state(0.0) == (2, False)  # "I remember" was sung in an earlier shot
+    assert cap.state(0.3) == (3, True) and cap.state(0.7) == (4, True) and cap.state(2.0) == (4, False)
+    plain = CaptionRenderer(LyricOverlay(line="no timings here"), 640, 360)
+    assert plain.state(1.0) == (3, False)
