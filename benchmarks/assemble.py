@@ -8,8 +8,11 @@ then times, in one run and on the same clips:
 * ``assemble`` with a transition into every third shot (crossfade, flash, whip of one beat),
 * ``assemble`` re-encoding everything (``reencode="always"``),
 * ``assemble`` with the consistency pass (colour statistics and thumbnails) on,
-* moviepy 2.x ``concatenate_videoclips`` + ``write_videofile`` (libx264, AAC), with its default
-  preset and with ``veryfast`` (the preset our encoder uses).
+* moviepy 2.x ``concatenate_videoclips`` + ``write_videofile`` (libx264 at CRF 18 like ours,
+  AAC), with its default preset (medium) and with ``veryfast`` (the preset our encoder uses).
+
+``--clip-gop 24`` writes the clips with a key frame every second, which lets the assembler
+copy all but the frames around each transition (see stages/assemble/timeline.edit_pieces).
 
 Wall time and CPU time (this process plus its ffmpeg children) are printed; on a shared
 machine CPU time is the steadier figure. Run: ``python benchmarks/assemble.py``.
@@ -37,6 +40,7 @@ from stages.assemble import AssembleConfig, assemble
 FPS = 24.0
 BPM = 120.0
 SIZE = (640, 360)
+CRF = 18
 DURATION_S = 180.0
 N_SHOTS = 40
 SECTIONS = ["intro", "verse", "pre_chorus", "chorus", "verse", "chorus", "bridge", "chorus", "outro"]
@@ -90,8 +94,8 @@ def _frame(i: int, k: int, grain: np.ndarray, yy: np.ndarray, xx: np.ndarray) ->
     return np.clip(base, 0, 255).astype(np.uint8)
 
 
-def make_clips(folder: Path, lengths: list[int]) -> list[ShotClip]:
-    """Render (or reuse) the clip set: one H.264 clip per shot through ``VideoWriter``."""
+def make_clips(folder: Path, lengths: list[int], gop: int | None = None) -> list[ShotClip]:
+    """Render (or reuse) the clip set: one H.264 clip per shot through ``VideoWriter`` (key frame every ``gop``)."""
     folder.mkdir(parents=True, exist_ok=True)
     w, h = SIZE
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -100,7 +104,7 @@ def make_clips(folder: Path, lengths: list[int]) -> list[ShotClip]:
     for i, n in enumerate(lengths):
         path = folder / f"shot{i:02d}.mp4"
         if not path.exists() or probe_video(path).frames != n:
-            with VideoWriter(path, w, h, FPS) as vw:
+            with VideoWriter(path, w, h, FPS, extra_args=["-g", str(gop)] if gop else None) as vw:
                 for k in range(n):
                     vw.write(_frame(i, k, grain, yy, xx))
         clips.append(
@@ -123,17 +127,17 @@ def make_song(path: Path) -> Path:
     return path
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process and its children) of ``fn()``."""
+def timed(fn: Callable[[], object]) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds of this process and its children, result) of ``fn()``."""
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    fn()
+    result = fn()
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = sum(getattr(b, f) - getattr(a, f) for a, b in ((r0, r1), (c0, c1)) for f in ("ru_utime", "ru_stime"))
-    return wall, cpu
+    return wall, cpu, result
 
 
 def moviepy_baseline(clips: list[ShotClip], song: Path, out: Path, preset: str) -> None:
@@ -143,10 +147,25 @@ def moviepy_baseline(clips: list[ShotClip], song: Path, out: Path, preset: str) 
     parts = [VideoFileClip(c.path) for c in clips]
     audio = AudioFileClip(str(song))
     video = concatenate_videoclips(parts).with_audio(audio)
-    video.write_videofile(str(out), fps=FPS, codec="libx264", audio_codec="aac", preset=preset, logger=None, threads=2)
+    video.write_videofile(
+        str(out),
+        fps=FPS,
+        codec="libx264",
+        audio_codec="aac",
+        preset=preset,
+        ffmpeg_params=["-crf", str(CRF)],  # the quality our clips and re-encodes use (moviepy's default is 23)
+        logger=None,
+    )
     for p in parts:
         p.close()
     audio.close()
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,12 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-moviepy", action="store_true", help="skip the (slow) moviepy baselines")
     ap.add_argument("--moviepy-presets", default="medium,veryfast", help="comma-separated x264 presets")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    ap.add_argument("--clip-gop", type=int, default=0, help="key frame interval of the clips (0: encoder default)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     work: Path = args.workdir
     lengths = shot_lengths()
     t0 = time.perf_counter()
-    clips = make_clips(work / "clips", lengths)
+    gop = args.clip_gop or None
+    clips = make_clips(work / (f"clips-g{gop}" if gop else "clips"), lengths, gop)
     song = make_song(work / "song.wav")
     print(
         f"clip set: {len(clips)} shots, {sum(lengths)} frames, {SIZE[0]}x{SIZE[1]} @ {FPS:g} fps "
@@ -205,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for name, fn in cases:
-        wall, cpu = timed(fn)
-        rows.append({"case": name, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2)})
+        wall, cpu, rep = timed(fn)
+        redone = getattr(rep, "reencoded_frames", None)
+        rows.append({"case": name, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "reencoded": redone})
         print(f"  {name}: {wall:.2f} s wall, {cpu:.2f} s cpu", file=sys.stderr)
     for r in rows:
         out = {
@@ -219,13 +241,18 @@ def main(argv: list[str] | None = None) -> int:
         r["frames"] = info.frames
         r["duration_s"] = round(max(info.duration_s, info.audio_duration_s), 3)
     base = [r for r in rows if r["case"].startswith("moviepy")]
-    print(f"\n3-minute video, {len(clips)} shots, {SIZE[0]}x{SIZE[1]} @ {FPS:g} fps, {sum(lengths)} frames")
-    head = f"{'case':<26}{'wall s':>9}{'cpu s':>9}{'frames':>8}{'dur s':>9}"
+    n_trans = sum(s.transition_in.kind != "cut" for s in make_plan(lengths, True).shots)
+    print(
+        f"\n3-minute video, {len(clips)} shots, {SIZE[0]}x{SIZE[1]} @ {FPS:g} fps, {sum(lengths)} frames; "
+        f"{n_trans} transitions; clip key frames every {gop or 'x264-default (250)'} frames; load {_load()}"
+    )
+    head = f"{'case':<26}{'wall s':>9}{'cpu s':>9}{'frames':>8}{'dur s':>9}{'re-enc':>8}"
     head += "".join(f"{'× ' + b['case'][8:]:>18}" for b in base)
     print(head)
     print("-" * len(head))
     for r in rows:
-        line = f"{r['case']:<26}{r['wall_s']:>9.2f}{r['cpu_s']:>9.2f}{r['frames']:>8}{r['duration_s']:>9.3f}"
+        redone = "-" if r["reencoded"] is None else str(r["reencoded"])
+        line = f"{r['case']:<26}{r['wall_s']:>9.2f}{r['cpu_s']:>9.2f}{r['frames']:>8}{r['duration_s']:>9.3f}{redone:>8}"
         for b in base:
             line += f"{b['wall_s'] / r['wall_s']:>9.1f}w{b['cpu_s'] / r['cpu_s']:>7.1f}c "
         print(line)
