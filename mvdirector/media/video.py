@@ -80,7 +80,8 @@ class VideoWriter:
             ffmpeg_exe(), "-y", "-v", "error", "-nostdin",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.width}x{self.height}",
             "-r", f"{fr.numerator}/{fr.denominator}", "-i", "-", "-an",
-            *encoder_args(codec, crf, preset), *(extra_args or []),
+            # A key frame every second lets the assembler copy all but ~1 s around each transition.
+            *encoder_args(codec, crf, preset), "-g", str(max(1, round(float(fps)))), *(extra_args or []),
             "-r", f"{fr.numerator}/{fr.denominator}", str(self._tmp),
         ]
         self._proc: subprocess.Popen[bytes] | None = None
