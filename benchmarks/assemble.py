@@ -11,8 +11,10 @@ then times, in one run and on the same clips:
 * moviepy 2.x ``concatenate_videoclips`` + ``write_videofile`` (libx264 at CRF 18 like ours,
   AAC), with its default preset (medium) and with ``veryfast`` (the preset our encoder uses).
 
-``--clip-gop 24`` writes the clips with a key frame every second, which lets the assembler
-copy all but the frames around each transition (see stages/assemble/timeline.edit_pieces).
+The clips get a key frame every ``--clip-gop`` frames: 24 (one a second) is what
+``VideoWriter`` writes, and lets the assembler copy all but the frames around each
+transition (``stages/assemble/timeline.edit_pieces``); 250 (x264's default) leaves one key
+frame per clip, so every shot a transition enters is re-encoded to its end.
 
 Wall time and CPU time (this process plus its ffmpeg children) are printed; on a shared
 machine CPU time is the steadier figure. Run: ``python benchmarks/assemble.py``.
@@ -94,7 +96,7 @@ def _frame(i: int, k: int, grain: np.ndarray, yy: np.ndarray, xx: np.ndarray) ->
     return np.clip(base, 0, 255).astype(np.uint8)
 
 
-def make_clips(folder: Path, lengths: list[int], gop: int | None = None) -> list[ShotClip]:
+def make_clips(folder: Path, lengths: list[int], gop: int) -> list[ShotClip]:
     """Render (or reuse) the clip set: one H.264 clip per shot through ``VideoWriter`` (key frame every ``gop``)."""
     folder.mkdir(parents=True, exist_ok=True)
     w, h = SIZE
@@ -104,7 +106,7 @@ def make_clips(folder: Path, lengths: list[int], gop: int | None = None) -> list
     for i, n in enumerate(lengths):
         path = folder / f"shot{i:02d}.mp4"
         if not path.exists() or probe_video(path).frames != n:
-            with VideoWriter(path, w, h, FPS, extra_args=["-g", str(gop)] if gop else None) as vw:
+            with VideoWriter(path, w, h, FPS, extra_args=["-g", str(gop)]) as vw:
                 for k in range(n):
                     vw.write(_frame(i, k, grain, yy, xx))
         clips.append(
@@ -175,14 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-moviepy", action="store_true", help="skip the (slow) moviepy baselines")
     ap.add_argument("--moviepy-presets", default="medium,veryfast", help="comma-separated x264 presets")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
-    ap.add_argument("--clip-gop", type=int, default=0, help="key frame interval of the clips (0: encoder default)")
+    ap.add_argument("--clip-gop", type=int, default=round(FPS), help="key frame interval of the clips in frames")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     work: Path = args.workdir
     lengths = shot_lengths()
     t0 = time.perf_counter()
-    gop = args.clip_gop or None
-    clips = make_clips(work / (f"clips-g{gop}" if gop else "clips"), lengths, gop)
+    gop = args.clip_gop
+    clips = make_clips(work / f"clips-g{gop}", lengths, gop)
     song = make_song(work / "song.wav")
     print(
         f"clip set: {len(clips)} shots, {sum(lengths)} frames, {SIZE[0]}x{SIZE[1]} @ {FPS:g} fps "
@@ -244,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     n_trans = sum(s.transition_in.kind != "cut" for s in make_plan(lengths, True).shots)
     print(
         f"\n3-minute video, {len(clips)} shots, {SIZE[0]}x{SIZE[1]} @ {FPS:g} fps, {sum(lengths)} frames; "
-        f"{n_trans} transitions; clip key frames every {gop or 'x264-default (250)'} frames; load {_load()}"
+        f"{n_trans} transitions; clip key frames every {gop} frames; load {_load()}"
     )
     head = f"{'case':<26}{'wall s':>9}{'cpu s':>9}{'frames':>8}{'dur s':>9}{'re-enc':>8}"
     head += "".join(f"{'× ' + b['case'][8:]:>18}" for b in base)
