@@ -191,6 +191,13 @@ class ShotPipeline:
                         f"attention backend {self.options.attention!r} cannot be used: {e}",
                         hint="leave --attention unset for PyTorch SDPA",
                     ) from e
+        if transformer.config.added_kv_proj_dim is not None and self.options.max_sequence_length != 512:
+            # diffusers' Wan attention splits image and text context at a fixed 512 text tokens.
+            raise InputError(
+                f"max_sequence_length={self.options.max_sequence_length} does not work with an "
+                "image-conditioned (Wan2.1 I2V) transformer",
+                hint="leave max_sequence_length at 512",
+            )
         for mod in (text_encoder, vae, image_encoder, *(m for m in self._models())):
             if mod is not None:
                 mod.eval().requires_grad_(False)
@@ -528,8 +535,10 @@ class ShotPipeline:
         if self.model_2 is not None and self.boundary_ratio is not None:
             boundary = self.boundary_ratio * scheduler.config.num_train_timesteps
         n_calls = 0
+        expert_steps = [0, 0]
         for i, t in enumerate(timesteps):
             mi = 0 if boundary is None or t >= boundary else 1
+            expert_steps[mi] += 1
             model = self._on_device(self._models()[mi])
             if mi not in ctx:
                 ctx[mi] = self._context(mi, ref_latent, req.history)
@@ -567,6 +576,7 @@ class ShotPipeline:
             "dit_guided": float(req.guide_video is not None),
             "dit_camera_adapter": float(rays is not None),
             "dit_motion_frames": float(req.history is not None),
+            "dit_expert_2_steps": float(expert_steps[1]),
         }
         return ShotOutput(frames=frames, latents=latents.float().cpu(), metrics=metrics)
 

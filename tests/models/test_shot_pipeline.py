@@ -134,3 +134,23 @@ def test_offload_modes_give_the_same_result(pipe, tiny_wan_dir, offload):
     torch.testing.assert_close(
         b.latents, pipe(_request(**req, history=first.latents)).latents, rtol=1e-4, atol=1e-4
     )
+
+
+@pytest.mark.parametrize("variant", ["wan21", "a14b"])
+def test_checkpoint_variants(tmp_path, variant):
+    """Wan2.1 I2V (CLIP image tokens, 512 text tokens) and Wan2.2 A14B (two experts) load and run."""
+    from fixtures.make_tiny_wan import make_tiny_wan
+
+    d = make_tiny_wan(tmp_path / variant, variant=variant)
+    n = 512 if variant == "wan21" else 32
+    p = ShotPipeline.from_pretrained(d, options=PipelineOptions(max_sequence_length=n))
+    out = p(_request(num_frames=5, num_inference_steps=4))
+    assert out.frames.shape == (5, 32, 32, 3)
+    if variant == "wan21":
+        assert p.image_encoder is not None
+        assert p.encode_image_embeds(_images()[0]).shape[1] == 17  # 16 patches + class token
+        with pytest.raises(InputError, match="max_sequence_length"):
+            ShotPipeline.from_pretrained(d, options=PipelineOptions(max_sequence_length=32))
+    else:
+        # boundary 0.9: the high-noise expert takes the first step(s), the low-noise expert the rest
+        assert 0 < out.metrics["dit_expert_2_steps"] < 4
