@@ -361,7 +361,7 @@ class DitRenderer:
         out = pipe(req, progress=lambda f, msg: report(0.95 * f, f"{shot.id}: {msg}"))
         t2 = time.perf_counter()
         captions = None
-        if opts.captions and shot.lyric is not None:
+        if opts.captions and shot.lyric is not None and shot.lyric.line.strip():
             from stages.procedural.captions import CaptionRenderer
 
             captions = CaptionRenderer(shot.lyric, r.width, r.height)

@@ -146,6 +146,22 @@ def test_cli_renders_a_two_take_three_shot_plan(tiny_wan, short_song, portrait, 
     assert seen and seen[-1] == 1.0
     assert set(renderer.fingerprint()) >= {"weights", "adapter", "steps", "guide_strength", "version"}
 
+    # With a camera adapter, camera="both" uses the planned trajectory's Plücker rays and the guide.
+    from fixtures.make_tiny_wan import make_tiny_adapter
+
+    adapter = make_tiny_adapter(tmp_path / "adapter")
+    with_adapter = DitRenderer(weights=tiny_wan, adapter=adapter, max_sequence_length=32)
+    assert with_adapter.fingerprint()["adapter"] != renderer.fingerprint()["adapter"]
+    shot = plan.shot("chorus1-01")
+    shot = shot.model_copy(update={"renderer_options": {**shot.renderer_options, "camera": "both"}})
+    job = ShotJob(plan, shot, analysis, reference, portrait, short_song)
+    metrics = with_adapter.render_shot(job, tmp_path / "c.mp4")
+    assert metrics["dit_camera_adapter"] == 1.0 and metrics["dit_camera_guide"] == 1.0
+    assert metrics["dit_motion_frames"] == 0.0
+    assert probe_video(tmp_path / "c.mp4").frames == 8
+    with pytest.raises(ModelError, match="no camera adapter"):
+        renderer.render_shot(job, tmp_path / "d.mp4")
+
 
 def test_missing_or_incomplete_weights_are_one_line_errors(tmp_path, tiny_wan):
     from stages.render import make_renderer
