@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from stages.assemble.colour import LabStats, lab_stats
+from stages.assemble.concat import ClipIndex
 
 THUMB_WIDTH = 320
 """Width of contact-sheet thumbnails in pixels."""
@@ -126,26 +127,55 @@ def shot_colour(frames: Sequence[np.ndarray]) -> LabStats:
 
 
 def gather_frames(
-    path: str | Path, wanted: Iterable[int], progress: Callable[[int], None] | None = None
+    path: str | Path,
+    wanted: Iterable[int],
+    progress: Callable[[int], None] | None = None,
+    index: ClipIndex | None = None,
 ) -> dict[int, np.ndarray]:
-    """Decode ``path`` once and keep the RGB frames whose 0-based indices are in ``wanted``."""
+    """The RGB frames of ``path`` whose 0-based indices are in ``wanted``.
+
+    Without ``index`` the video is decoded from the start up to the last wanted frame. With
+    it, each wanted frame is reached by seeking to the nearest clean key frame before it
+    (``index.resumes``) unless decoding on from the current position is shorter, so frames
+    that are key frames cost one decode each.
+    """
     import av
 
-    want = set(wanted)
+    want = sorted(set(wanted))
     out: dict[int, np.ndarray] = {}
     if not want:
         return out
-    last = max(want)
     with av.open(str(path)) as c:
         vs = c.streams.video[0]
         vs.thread_type = "AUTO"
-        for i, frame in enumerate(c.decode(vs)):
-            if i in want:
-                out[i] = frame.to_ndarray(format="rgb24")
-            if progress and i % 240 == 0:
-                progress(i)
-            if i >= last:
-                break
+        if index is None:
+            wanted_set, last = set(want), want[-1]
+            for i, frame in enumerate(c.decode(vs)):
+                if i in wanted_set:
+                    out[i] = frame.to_ndarray(format="rgb24")
+                    if progress:
+                        progress(len(out))
+                if i >= last:
+                    break
+            return out
+        keys = sorted(index.resumes) or [0]
+        frames = None
+        pos = -1  # display index of the frame decoded last
+        for target in want:
+            key = max((k for k in keys if k <= target), default=0)
+            if frames is None or pos >= target or key > pos + 1:
+                c.seek(index.first_pts + int(round(key * index.frame_ticks)), stream=vs, backward=True)
+                frames = c.decode(vs)
+            for frame in frames:
+                if frame.pts is None:
+                    continue
+                pos = int(round((frame.pts - index.first_pts) / index.frame_ticks))
+                if pos >= target:
+                    if pos == target:
+                        out[target] = frame.to_ndarray(format="rgb24")
+                    break
+            if progress:
+                progress(len(out))
     return out
 
 

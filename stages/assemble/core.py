@@ -298,10 +298,11 @@ def _measure(
     """Identity, colour and a thumbnail per shot from sampled frames of the finished video."""
     plan, cfg = ctx.plan, ctx.config
     windows = list(ctx.windows_in.values())
-    picks = [sample_frames(a, b, cfg.samples_per_shot, windows) for a, b in ctx.ranges]
-    total = plan.n_frames
+    index = concat.clip_index(video)
+    picks = [sample_frames(a, b, cfg.samples_per_shot, windows, index.resumes) for a, b in ctx.ranges]
+    wanted = {g for p in picks for g in p}
     frames = consistency.gather_frames(
-        video, {g for p in picks for g in p}, lambda i: progress(0.6 * i / max(1, total), "decoding samples")
+        video, wanted, lambda i: progress(0.6 * i / max(1, len(wanted)), "decoding samples"), index
     )
     ref_emb = reference.primary_face.embedding if reference and reference.primary_face else None
     per_shot: list[dict[str, object]] = []
@@ -375,8 +376,9 @@ def _colour_transforms(plan: ShotPlan, clips: list[ShotClip], samples: int) -> d
     stats = []
     for shot, clip in zip(plan.shots, clips, strict=True):
         n = shot.n_frames(plan.render.fps)
-        picks = sample_frames(0, n, samples, [])
-        frames = consistency.gather_frames(clip.path, picks)
+        index = concat.clip_index(clip.path)
+        picks = sample_frames(0, n, samples, [], index.resumes)
+        frames = consistency.gather_frames(clip.path, picks, index=index)
         stats.append(colour_mod.lab_stats(list(frames.values())))
     return colour_mod.match_transforms(plan, stats)
 

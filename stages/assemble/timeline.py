@@ -12,6 +12,7 @@ white (flash) over its ``after`` frames (the whole length, capped at half the sh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mvdirector.schemas import ShotPlan
@@ -110,8 +111,14 @@ def shots_touched(windows: list[TransitionWindow]) -> set[int]:
     return touched
 
 
-def sample_frames(first: int, end: int, count: int, avoid: list[TransitionWindow]) -> list[int]:
-    """Up to ``count`` evenly spaced frames of a shot [first, end), outside transitions where possible."""
+def sample_frames(
+    first: int, end: int, count: int, avoid: list[TransitionWindow], keyframes: Sequence[int] = ()
+) -> list[int]:
+    """Up to ``count`` evenly spaced frames of a shot [first, end), outside transitions where possible.
+
+    Each pick moves to the nearest of ``keyframes`` within half the spacing, when there is one,
+    so that reading it back decodes one frame instead of a run of them.
+    """
     if end <= first or count <= 0:
         return []
     lo, hi = first, end
@@ -123,8 +130,14 @@ def sample_frames(first: int, end: int, count: int, avoid: list[TransitionWindow
     if hi <= lo:
         lo, hi = first, end
     n = hi - lo
-    picks = sorted({lo + int((k + 0.5) * n / count) for k in range(count)})
-    return [min(hi - 1, p) for p in picks]
+    step = n / count
+    inside = [k for k in keyframes if lo <= k < hi]
+    picks = set()
+    for j in range(count):
+        p = min(hi - 1, lo + int((j + 0.5) * step))
+        near = min(inside, key=lambda k: abs(k - p), default=None)
+        picks.add(near if near is not None and abs(near - p) < step / 2 else p)
+    return sorted(picks)
 
 
 @dataclass(frozen=True)

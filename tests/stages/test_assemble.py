@@ -490,3 +490,26 @@ def test_only_the_transition_regions_are_reencoded(tmp_path: Path, gop: int) -> 
     else:
         # One key frame per clip: the incoming shots are re-encoded to their ends, the outgoing tails only.
         assert 48 <= rep.reencoded_frames <= 60
+
+
+def test_gather_frames_by_seeking_matches_decoding_from_the_start(tmp_path: Path) -> None:
+    from stages.assemble.concat import clip_index
+    from stages.assemble.consistency import gather_frames
+
+    plan = make_plan([40], size=(96, 54))
+
+    def numbered(i: int, k: int, w: int, h: int) -> np.ndarray:
+        frame = np.full((h, w, 3), 60, np.uint8)
+        frame[:, 2 * k : 2 * k + 2] = 255
+        return frame
+
+    clip = write_clips(plan, tmp_path, numbered, gop=5)[0]
+    index = clip_index(clip.path)
+    assert index.resumes[:3] == (0, 5, 10) or len(index.resumes) >= 4
+    wanted = [0, 3, 5, 7, 12, 13, 25, 39]
+    by_seek = gather_frames(clip.path, wanted, index=index)
+    in_order = gather_frames(clip.path, wanted)
+    assert sorted(by_seek) == sorted(in_order) == wanted
+    for k in wanted:
+        assert np.array_equal(by_seek[k], in_order[k])
+        assert int(np.argmax(by_seek[k][27].sum(axis=1))) // 2 == k

@@ -130,3 +130,8 @@ def test_colour_transfer_hits_the_target_statistics() -> None:
     assert match_transforms(plan, [same, same, same]) == {}
     pooled_stats = pooled([LabStats((40.0, 0, 0), (5.0, 1, 1)), LabStats((60.0, 0, 0), (5.0, 1, 1))])
     assert pooled_stats.mean[0] == 50.0 and abs(pooled_stats.std[0] - np.sqrt(125)) < 1e-9
+
+
+def test_samples_snap_to_nearby_key_frames() -> None:
+    assert sample_frames(0, 60, 3, [], keyframes=(0, 12, 24, 36, 48)) == [12, 24, 48]
+    assert sample_frames(0, 60, 3, [], keyframes=(0,)) == [10, 30, 50]  # too far: keep the even spacing
