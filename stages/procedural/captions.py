@@ -18,6 +18,7 @@ import numpy as np
 from mvdirector.schemas import LyricOverlay
 
 SAFE = 0.1  # title-safe margin on every side, fraction of the frame
+SAFE_BOTTOM_VERTICAL = 0.2  # vertical (9:16) players cover the bottom fifth with their own controls
 SUNG = (255, 255, 255, 255)
 CURRENT = (255, 212, 60, 255)
 COMING = (235, 235, 235, 150)
@@ -132,7 +133,8 @@ class CaptionRenderer:
         alpha = rgba[..., 3:4] / 255.0
         premult = rgba[..., :3] * alpha
         x0 = (self.width - box_w) // 2
-        y0 = max(0, round(self.height * (1 - SAFE)) - box_h)
+        bottom = SAFE_BOTTOM_VERTICAL if self.height > self.width else SAFE
+        y0 = max(0, round(self.height * (1 - bottom)) - box_h)
         return premult, alpha, (x0, y0)
 
     def apply(self, frame: np.ndarray, t_s: float) -> np.ndarray:

@@ -163,8 +163,8 @@ def frame_window(
             turn = face_turn(face)
             # Look room: a face turned right goes on the left third, and vice versa.
             shift = -np.sign(turn) if abs(turn) > 0.25 else float(np.sign(side))
-            if framing == "close_up":
-                shift *= 0.5
+            if framing == "close_up" or aspect < 0.9:
+                shift *= 0.5  # a tight or vertical frame has little room beside the face
             cx = ex - shift * THIRDS_OFFSET * width  # the window moves opposite to where the face should sit
         centred = True
     else:

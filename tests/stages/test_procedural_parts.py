@@ -128,7 +128,8 @@ def test_long_lines_wrap_and_shrink():
     cap = CaptionRenderer(LyricOverlay(line=line), 180, 320)
     assert 1 <= len(cap.lines) <= 2 or cap.size == 10
     frame = cap.apply(np.zeros((320, 180, 3), np.uint8), 0.0)
-    assert frame.any()
+    rows = np.flatnonzero(frame.any(axis=(1, 2)))
+    assert rows.size and rows.max() <= 0.8 * 320 + 1  # above the controls vertical players draw
 
 
 # ---------------------------------------------------------------------------------- mouth
@@ -228,3 +229,10 @@ def test_caption_shows_the_whole_line_with_the_shots_words_timed():
     assert cap.state(0.3) == (3, True) and cap.state(0.7) == (4, True) and cap.state(2.0) == (4, False)
     plain = CaptionRenderer(LyricOverlay(line="no timings here"), 640, 360)
     assert plain.state(1.0) == (3, False)
+
+
+def test_framing_lens_matches_the_shared_camera_default():
+    from models.camera import DEFAULT_FOV_DEG
+    from stages.procedural.framing import BASE_FOV_DEG
+
+    assert BASE_FOV_DEG == DEFAULT_FOV_DEG  # plans expanded by the director carry absolute dolly-zoom fovs
