@@ -171,6 +171,11 @@ class ShotTemplate(_Strict):
         default=0.5, ge=0, le=1, description="cut_beats scale as (bpm / tempo_ref_bpm) ** tempo_exponent"
     )
     captions: bool = Field(default=False, description="lyric lines are the point of the style")
+    grades: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="section label (or default) → colour controls of the procedural renderer's grade "
+        "(saturation, warmth, tint, contrast, lift, exposure, split, vignette, grain, bloom)",
+    )
     framing_phrases: dict[str, str] = Field(default_factory=dict)
     move_phrases: dict[str, str] = Field(default_factory=dict)
     sections: dict[str, SectionGrammar] = Field(default_factory=dict)
