@@ -53,7 +53,9 @@ class ProceduralRenderer:
         import cv2
 
         fp = {k: str(v) for k, v in asdict(self.options).items()}
-        fp.update(renderer=self.name, version=VERSION, opencv=cv2.__version__)
+        from .grade import builtin_grades_digest
+
+        fp.update(renderer=self.name, version=VERSION, opencv=cv2.__version__, grades=builtin_grades_digest())
         return fp
 
     # ------------------------------------------------------------------ caches

@@ -17,7 +17,7 @@ import numpy as np
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, Shot, ShotPlan
 
 from .framing import BASE_FOV_DEG, FrameWindow, frame_window
-from .grade import FrameGrader, beat_envelopes, grade_for
+from .grade import FrameGrader, beat_envelopes, grade_for, template_grades
 from .layers import Separation, ShotLayers, build_layers
 from .options import ProceduralOptions
 from .projection import apply_homography, plane_homography
@@ -92,7 +92,7 @@ class ShotFrames:
         self.zoom = 1.0 + options.beat_zoom * beat * (0.35 + 0.65 * energy)
         high = max(0.0, (shot.energy - 0.55) / 0.45)
         self.lift = options.downbeat_lift * down * high
-        grade = grade_for(plan.render.style, shot.section, shot.renderer_options)
+        grade = grade_for(plan.render.style, shot.section, shot.renderer_options, template_grades(plan.render.style))
         self.grader = FrameGrader(
             grade, self.width, self.height, seed=_seed(plan, shot), grain_scale=options.grain,
             vignette_scale=options.vignette,

@@ -12,10 +12,12 @@ noise tiles.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
+from mvdirector.errors import InputError
 from mvdirector.schemas import AudioAnalysis
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722])
@@ -59,8 +61,17 @@ STYLE_LOOKS: dict[str, Grade] = {
 DEFAULT_LOOK = Grade(vignette=0.25, grain=0.01)
 
 
-def grade_for(style: str, section: str, overrides: dict[str, float | int | str | bool] | None = None) -> Grade:
-    """The grade of a section in a style, with ``grade_<control>`` overrides applied."""
+def grade_for(
+    style: str,
+    section: str,
+    overrides: dict[str, float | int | str | bool] | None = None,
+    template_grades: dict[str, dict[str, float]] | None = None,
+) -> Grade:
+    """The grade of a section in a style.
+
+    Built-in section grade × style look, then the style template's ``grades`` (its ``default``
+    entry, then the section's), then ``grade_<control>`` overrides from the shot's renderer_options.
+    """
     base = SECTION_GRADES.get(section, Grade())
     look = STYLE_LOOKS.get(style, DEFAULT_LOOK)
     g = Grade(
@@ -75,11 +86,35 @@ def grade_for(style: str, section: str, overrides: dict[str, float | int | str |
         grain=base.grain + look.grain,
         bloom=base.bloom + look.bloom,
     )
+    names = {f.name for f in fields(Grade)}
+    for key in ("default", section):
+        entry = (template_grades or {}).get(key) or {}
+        unknown = sorted(set(entry) - names)
+        if unknown:
+            raise InputError(
+                f"style '{style}' grades.{key} has unknown colour control(s) {', '.join(unknown)}",
+                f"use {', '.join(sorted(names))}",
+            )
+        g = replace(g, **{k: float(v) for k, v in entry.items()})
     if overrides:
-        names = {f.name for f in fields(Grade)}
         changes = {k[6:]: float(v) for k, v in overrides.items() if k.startswith("grade_") and k[6:] in names}
+        unknown = sorted(k for k in overrides if k.startswith("grade_") and k[6:] not in names)
+        if unknown:
+            raise InputError(f"renderer option(s) {', '.join(unknown)} name no colour control",
+                             f"use grade_ + one of {', '.join(sorted(names))}")
         g = replace(g, **changes)
     return g
+
+
+@lru_cache(maxsize=16)
+def template_grades(style: str) -> dict[str, dict[str, float]]:
+    """The ``grades`` of a built-in style template, or {} (unknown styles use the built-in looks)."""
+    try:
+        from stages.templates import load_template
+
+        return dict(getattr(load_template(style), "grades", {}) or {})
+    except InputError:
+        return {}
 
 
 def colour_matrix(g: Grade) -> np.ndarray:
@@ -200,3 +235,16 @@ class FrameGrader:
             cv2.add(frame, pos, dst=frame)
             cv2.subtract(frame, neg, dst=frame)
         return frame
+
+
+def builtin_grades_digest() -> str:
+    """Short hash of every built-in style's template grades and built-in looks (for the cache key)."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    from stages.templates import list_templates
+
+    data = {t.name: getattr(t, "grades", {}) for t in list_templates()}
+    data["_looks"] = {k: asdict(v) for k, v in {**STYLE_LOOKS, **SECTION_GRADES}.items()}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

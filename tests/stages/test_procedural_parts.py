@@ -236,3 +236,14 @@ def test_framing_lens_matches_the_shared_camera_default():
     from stages.procedural.framing import BASE_FOV_DEG
 
     assert BASE_FOV_DEG == DEFAULT_FOV_DEG  # plans expanded by the director carry absolute dolly-zoom fovs
+
+
+def test_template_grades_and_overrides_layer_in_order():
+    tg = {"default": {"saturation": 0.5}, "chorus": {"warmth": 0.2}}
+    g = grade_for("cinematic", "chorus", {"grade_warmth": -0.1}, tg)
+    assert g.saturation == 0.5 and g.warmth == -0.1
+    assert grade_for("cinematic", "verse", None, tg).warmth == grade_for("cinematic", "verse").warmth
+    with pytest.raises(InputError, match="sparkle"):
+        grade_for("cinematic", "chorus", None, {"chorus": {"sparkle": 1.0}})
+    with pytest.raises(InputError, match="grade_sparkle"):
+        grade_for("cinematic", "chorus", {"grade_sparkle": 1.0})
