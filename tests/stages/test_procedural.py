@@ -275,3 +275,25 @@ def test_beats_kick_the_zoom_and_downbeats_lift(ref):
     assert frames.lift[0] > 0.02 and frames.lift[beat_frames[1]] < 0.05 * frames.lift[0]
     calm = ProceduralRenderer(beat_zoom=0).frames(job)
     assert np.all(calm.zoom == 1.0)
+
+
+def test_memory_does_not_grow_with_shot_length(ref, quiet):
+    import tracemalloc
+
+    def peak(duration: float) -> int:
+        frames = quiet.frames(make_job(ref, move="orbit", size=(96, 54), duration=duration))
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        count = sum(1 for _ in frames)
+        p = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert count == len(frames)
+        return p
+
+    short, long = peak(0.5), peak(5.0)
+    assert long < short + 3 * 96 * 54 * 4, "frames must not accumulate while streaming"
+
+
+def test_single_frame_shot(ref, quiet):
+    frames = quiet.frames(make_job(ref, move="push_in", size=(64, 36), duration=1 / 24))
+    assert len(frames) == 1 and [f.shape for f in frames] == [(36, 64, 3)]
