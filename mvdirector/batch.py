@@ -241,7 +241,7 @@ def _check_job(i: int, raw: dict[str, Any], base: Path, problems: list[str]) -> 
     _check_media(req, bad)
     if len(problems) != n_before:
         return None
-    name = str(raw.get("name") or req.song.stem)
+    name = str(raw.get("name") or (req.out.stem if req.out else req.song.stem))
     return BatchJob(i, name, req)
 
 

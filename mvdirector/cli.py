@@ -522,13 +522,17 @@ def batch(
     if quiet or as_json:
         results = run_batch(jobs, executor, workers, address, transfer, on_event=progress.handle)  # type: ignore[arg-type]
     else:
-        with Live(progress.table(), console=err_console, refresh_per_second=4) as live:
+        try:
+            with Live(progress.table(), console=err_console, refresh_per_second=4) as live:
 
-            def on_event(e: Any) -> None:
-                progress.handle(e)
-                live.update(progress.table())
+                def on_event(e: Any) -> None:
+                    progress.handle(e)
+                    live.update(progress.table())
 
-            results = run_batch(jobs, executor, workers, address, transfer, on_event=on_event)  # type: ignore[arg-type]
+                results = run_batch(jobs, executor, workers, address, transfer, on_event=on_event)  # type: ignore[arg-type]
+        finally:
+            if not err_console.is_terminal:  # rich leaves the last table line open when not on a terminal
+                err_console.print()
     failed = [r for r in results if not r.ok]
     if as_json:
         out_console.print_json(json.dumps([r.__dict__ for r in results]))

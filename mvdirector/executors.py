@@ -123,6 +123,24 @@ def _ray_render_object(
         return outcome, out.read_bytes()
 
 
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, not minutes, when a Ray head at HOST:PORT (or ray://HOST:PORT) does not answer."""
+    import socket
+
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise InputError(f"Ray address '{address}' is not auto, HOST:PORT or ray://HOST:PORT",
+                         "e.g. --address auto or --address 10.0.0.5:6379")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise InputError(
+            f"no Ray head answers at '{address}': {e.strerror or e}",
+            "start one there with `ray start --head --port PORT`, or drop --address to run a local Ray",
+        ) from None
+
+
 class RayExecutor:
     """Shots as Ray tasks: one GPU each for ``dit``, ``cpus_per_shot`` CPUs each for ``procedural``.
 
@@ -151,6 +169,8 @@ class RayExecutor:
         self.cpus_per_shot = cpus_per_shot
         self._started = False
         if not ray.is_initialized():
+            if address not in (None, "auto", "local"):
+                _check_reachable(address)
             try:
                 if address is None:  # a private instance on this machine
                     init_kwargs.setdefault("include_dashboard", False)
