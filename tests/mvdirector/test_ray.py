@@ -16,6 +16,18 @@ from mvdirector.pipeline import RenderRequest, render  # noqa: E402
 W, H, FPS = 160, 90, 12.0
 
 
+def test_an_unreachable_head_fails_fast_with_one_line():
+    from mvdirector.errors import InputError
+    from mvdirector.executors import RayExecutor
+
+    if ray.is_initialized():
+        pytest.skip("Ray is already running in this process")
+    with pytest.raises(InputError, match="no Ray head answers at '127.0.0.1:1'"):
+        RayExecutor(address="127.0.0.1:1")
+    with pytest.raises(InputError, match="is not auto, HOST:PORT"):
+        RayExecutor(address="somewhere")
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
