@@ -21,7 +21,7 @@ import numpy as np
 from mvdirector.errors import InputError, ModelError
 from mvdirector.schemas import Face, ReferenceInfo
 
-VERSION = "1"
+VERSION = "2"
 
 log = logging.getLogger(__name__)
 

@@ -94,16 +94,11 @@ class ProceduralRenderer:
             job.shot.renderer_options, base=self.options, where=f"shot '{job.shot.id}' renderer_options"
         )
         image = _reference_image(str(job.reference_image), job.reference.sha256)
-        if image.shape[:2] != (job.reference.height, job.reference.width):
-            raise InputError(
-                f"reference image '{job.reference_image}' is {image.shape[1]}x{image.shape[0]} but reference.json "
-                f"says {job.reference.width}x{job.reference.height}",
-                "re-run so the reference is inspected again",
-            )
-        sep = _separation(image, job.reference) if opts.parallax else None
+        reference = _fit_reference(job.reference, image, job.reference_image)
+        sep = _separation(image, reference) if opts.parallax else None
         loud = self._loudness(job) if opts.mouth else None
         inputs = ShotInputs(
-            plan=job.plan, shot=job.shot, analysis=job.analysis, reference=job.reference, image=image,
+            plan=job.plan, shot=job.shot, analysis=job.analysis, reference=reference, image=image,
             separation=sep, vocal_loudness=loud,
         )
         return ShotFrames(inputs, opts)
@@ -172,3 +167,25 @@ def _separation(image: np.ndarray, reference: ReferenceInfo):
             _SEPARATION_CACHE.clear()
             _SEPARATION_CACHE[key] = sep
         return sep
+
+
+def _fit_reference(reference: ReferenceInfo, image: np.ndarray, path: Path) -> ReferenceInfo:
+    """``reference`` in the pixel frame of ``image``: rescaled when it was inspected at another size
+    (e.g. by an older loader) with the same aspect ratio; an InputError when the picture differs."""
+    h, w = image.shape[:2]
+    if (h, w) == (reference.height, reference.width):
+        return reference
+    sx, sy = w / reference.width, h / reference.height
+    if abs(sx / sy - 1.0) > 0.01:
+        raise InputError(
+            f"reference image '{path}' is {w}x{h} but reference.json says {reference.width}x{reference.height}",
+            "re-run so the reference is inspected again",
+        )
+    faces = [
+        f.model_copy(update={
+            "box": (round(f.box[0] * sx), round(f.box[1] * sy), round(f.box[2] * sx), round(f.box[3] * sy)),
+            "landmarks": [(x * sx, y * sy) for x, y in f.landmarks],
+        })
+        for f in reference.faces
+    ]
+    return reference.model_copy(update={"width": w, "height": h, "faces": faces})

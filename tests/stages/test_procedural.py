@@ -299,3 +299,18 @@ def test_memory_does_not_grow_with_shot_length(ref, quiet):
 def test_single_frame_shot(ref, quiet):
     frames = quiet.frames(make_job(ref, move="push_in", size=(64, 36), duration=1 / 24))
     assert len(frames) == 1 and [f.shape for f in frames] == [(36, 64, 3)]
+
+
+def test_reference_inspected_at_another_size_is_rescaled(ref, quiet, tmp_path):
+    path, info = ref
+    half = tmp_path / "half.png"
+    Image.open(path).resize((256, 256)).save(half)
+    job = make_job((half, info), framing="close_up", size=(128, 72))
+    frames = quiet.frames(job)
+    assert frames.inputs.reference.width == 256
+    cx, cy = frames.face_box_out(0).mean(axis=0)
+    assert 20 < cx < 108 and 5 < cy < 67
+    wide = tmp_path / "wide.png"
+    Image.open(path).resize((400, 256)).save(wide)
+    with pytest.raises(InputError, match="reference.json"):
+        quiet.frames(make_job((wide, info), size=(128, 72)))
