@@ -356,6 +356,10 @@ def plan(
 
     audio_info(song)
     load_image(ref)
+    from mvdirector.lock import WorkdirLock
+
+    lock = WorkdirLock(req.resolved_workdir())
+    lock.acquire()  # a render running on the same work directory is refused with one line
     wd = Workdir.open(req.resolved_workdir())
     rep: Any = QuietReporter() if quiet else RichReporter(err_console)
     if not quiet:
@@ -365,6 +369,7 @@ def plan(
         reference = ensure_reference(req, wd, rep)
         result = ensure_plan(req, wd, analysis, reference, rep)
     finally:
+        lock.release()
         if not quiet:
             rep.__exit__(None, None, None)
     save_plan(result, out)

@@ -77,3 +77,12 @@ def test_cli_render_on_a_busy_work_directory_exits_2_with_one_line(tmp_path, cli
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "is in use by pid" in lines[0] and "Traceback" not in res.stderr
     assert not (wd / "analysis.json").exists()
+
+
+def test_cli_plan_is_refused_too(tmp_path, click_song, portrait):
+    wd = tmp_path / "wd"
+    with WorkdirLock(wd):
+        res = run_cli("plan", str(click_song), "--ref", str(portrait), "--workdir", str(wd), "-o",
+                      str(tmp_path / "plan.json"), "--asr", "none", "--quiet")
+    assert res.returncode == 2 and "is in use by pid" in res.stderr
+    assert not (tmp_path / "plan.json").exists()
