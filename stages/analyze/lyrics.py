@@ -221,11 +221,17 @@ def _faster_whisper(model_dir: str):  # noqa: ANN202 - faster_whisper type
 
 
 def transcribe(
-    y16: np.ndarray, backend: str, model: str, language: str | None = None, progress: Progress | None = None
+    y16: np.ndarray,
+    backend: str,
+    model: str,
+    language: str | None = None,
+    progress: Progress | None = None,
+    clips: list[tuple[float, float]] | None = None,
 ) -> AsrResult:
-    """Recognise words with timestamps in 16 kHz mono audio."""
+    """Recognise words with timestamps in 16 kHz mono audio, only inside ``clips`` (s) when given."""
+    clip_ts = [round(x, 3) for a, b in clips for x in (a, b)] if clips else "0"
     if backend == "openai-whisper":
-        return _transcribe_openai(y16, model, language)
+        return _transcribe_openai(y16, model, language, clip_ts)
     wm = _faster_whisper(model)
     multilingual = bool(wm.model.is_multilingual)
     if not multilingual and language not in (None, "en"):
@@ -241,6 +247,8 @@ def transcribe(
         word_timestamps=True,
         condition_on_previous_text=False,
         vad_filter=False,
+        clip_timestamps=clip_ts,
+        temperature=0.0,  # greedy only: the sampling fallback would make lyrics differ run to run
     )
     out: list[AsrSegment] = []
     total = max(1e-6, len(y16) / ASR_SR)
@@ -260,13 +268,19 @@ def transcribe(
     return AsrResult("faster-whisper", name, info.language or lang or "en", multilingual, out)
 
 
-def _transcribe_openai(y16: np.ndarray, ckpt: str, language: str | None) -> AsrResult:
+def _transcribe_openai(y16: np.ndarray, ckpt: str, language: str | None, clip_ts: list[float] | str) -> AsrResult:
     import whisper
 
     m = whisper.load_model(ckpt, device="cpu")
     multilingual = bool(m.is_multilingual)
     res = m.transcribe(
-        y16.astype(np.float32), language=language, word_timestamps=True, condition_on_previous_text=False, fp16=False
+        y16.astype(np.float32),
+        language=language,
+        word_timestamps=True,
+        condition_on_previous_text=False,
+        fp16=False,
+        clip_timestamps=clip_ts,
+        temperature=0.0,
     )
     segs = [
         AsrSegment(

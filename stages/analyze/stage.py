@@ -227,7 +227,8 @@ def _lyrics(
     asr = None
     if backend is not None:
         y16 = soxr.resample(y22, SR_FEATURES, lyrics_mod.ASR_SR).astype(np.float32)
-        asr = lyrics_mod.transcribe(y16, backend[0], backend[1], config.language, progress)
+        clips = [(a, min(b, duration_s)) for a, b in vocals_mod.asr_clips(classical)]
+        asr = lyrics_mod.transcribe(y16, backend[0], backend[1], config.language, progress, clips or None)
         asr = lyrics_mod.refine_asr_times(asr, refine)
     how = f"{asr.backend} {asr.model}" if asr else "no ASR"
     if file_lines is not None:
