@@ -234,7 +234,7 @@ def label_segments(segs: list[SegmentInfo], sung_share: float = 0.3) -> list[str
         return segs[i].vocal >= sung_share or not sung_any
 
     if n == 1:
-        return ["verse" if is_sung(0) else "instrumental"]
+        return ["verse" if segs[0].vocal >= sung_share else "instrumental"]
     by_group: dict[int, list[int]] = {}
     for i, s in enumerate(segs):
         by_group.setdefault(s.group, []).append(i)
