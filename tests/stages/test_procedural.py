@@ -314,3 +314,56 @@ def test_reference_inspected_at_another_size_is_rescaled(ref, quiet, tmp_path):
     Image.open(path).resize((400, 256)).save(wide)
     with pytest.raises(InputError, match="reference.json"):
         quiet.frames(make_job((wide, info), size=(128, 72)))
+
+
+def test_beat_kick_scales_with_energy(ref):
+    job = make_job(ref, duration=1.0)
+    loud = ProceduralRenderer().frames(job)
+    calm_analysis = job.analysis.model_copy(update={"energy": EnergyCurve(fps=10, values=[0.1] * 10)})
+    calm = ProceduralRenderer().frames(ShotJob(job.plan, job.shot, calm_analysis, job.reference,
+                                               job.reference_image, job.song_path))
+    assert loud.zoom[0] - 1 > 1.5 * (calm.zoom[0] - 1) > 0
+
+
+def test_close_up_sings_with_the_vocals(ref, tmp_path):
+    import soundfile as sf
+
+    from mvdirector.schemas import Segment
+
+    sr, dur = 16000, 1.0
+    t = np.arange(int(sr * dur)) / sr
+    # Loud syllables in the first half of every 0.5 s, silence in the second half.
+    y = 0.3 * np.sin(2 * np.pi * 440 * t) * ((t % 0.5) < 0.25)
+    song = tmp_path / "song.wav"
+    sf.write(song, y.astype(np.float32), sr)
+    job = make_job(ref, framing="close_up", size=(256, 144), duration=dur)
+    analysis = job.analysis.model_copy(update={"vocal_activity": [Segment(start_s=0.0, end_s=dur)]})
+    job = ShotJob(job.plan, job.shot, analysis, job.reference, job.reference_image, song)
+    frames = ProceduralRenderer(**{**QUIET, "mouth": True}).frames(job)
+    assert frames.mouth is not None
+    loud = frames.inputs.vocal_loudness
+    assert loud[3] > 0.5 and loud[9] < 0.05  # 0.125 s sings, 0.375 s is silent
+    from stages.procedural.projection import apply_homography
+
+    mouth = apply_homography(frames.face_homography(3), np.asarray(ref[1].primary_face.landmarks)[48:68])
+    x0, y0 = mouth.min(axis=0).astype(int) - 2
+    x1, y1 = mouth.max(axis=0).astype(int) + 8
+    sing, rest = frames.frame(3)[y0:y1, x0:x1].astype(int), frames.frame(9)[y0:y1, x0:x1].astype(int)
+    mute = ProceduralRenderer(**QUIET).frames(job)
+    assert np.abs(rest - mute.frame(9)[y0:y1, x0:x1].astype(int)).mean() < 1.0  # closed when silent
+    assert np.abs(sing - mute.frame(3)[y0:y1, x0:x1].astype(int)).mean() > 5.0  # open when singing
+    assert sing.mean() < rest.mean()  # an open mouth is darker
+
+
+def test_captions_stay_readable_on_white(tmp_path):
+    img = np.full((300, 300, 3), 255, np.uint8)
+    p = tmp_path / "white.png"
+    Image.fromarray(img).save(p)
+    info = inspect_reference(p)
+    lyric = LyricOverlay(line="shine on", words=[Word(start_s=0.0, end_s=0.5, text="shine"),
+                                                 Word(start_s=0.5, end_s=1.0, text="on")])
+    frames = ProceduralRenderer(**{**QUIET, "captions": True}).frames(make_job((p, info), lyric=lyric, duration=1.0))
+    f = frames.frame(0).astype(int)
+    band = f[int(0.7 * 144): int(0.9 * 144)]
+    assert band.min() < 60  # the dark panel and outline are there
+    assert (band.min(axis=2) > 220).any() or (band[..., 2] < 120).any()  # bright or highlighted letters on it
