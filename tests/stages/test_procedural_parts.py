@@ -247,3 +247,18 @@ def test_template_grades_and_overrides_layer_in_order():
         grade_for("cinematic", "chorus", None, {"chorus": {"sparkle": 1.0}})
     with pytest.raises(InputError, match="grade_sparkle"):
         grade_for("cinematic", "chorus", {"grade_sparkle": 1.0})
+
+
+def test_guided_filter_snaps_a_soft_mask_to_the_picture_edge():
+    from stages.procedural.layers import guided_filter
+
+    guide = np.zeros((40, 80, 3), np.uint8)
+    guide[:, 43:] = 255  # the picture's edge is at x = 43
+    mask = np.zeros((40, 80), np.float32)
+    mask[:, 38:] = 1.0  # the rough mask's edge is 5 px off
+    out = guided_filter(guide, mask, radius=6, eps=1e-3)
+    row = out[20]
+    assert row[:30].max() < 0.1 and row[55:].min() > 0.9
+    # The sharpest step now sits on the guide's edge, not on the mask's.
+    steps = np.diff(row)
+    assert int(np.argmax(steps)) == 42 and steps[42] > 0.2 and steps[37] < 0.1
