@@ -367,3 +367,21 @@ def test_captions_stay_readable_on_white(tmp_path):
     band = f[int(0.7 * 144): int(0.9 * 144)]
     assert band.min() < 60  # the dark panel and outline are there
     assert (band.min(axis=2) > 220).any() or (band[..., 2] < 120).any()  # bright or highlighted letters on it
+
+
+@pytest.mark.parametrize(("pad_x", "pad_y"), [(512, 0), (0, 512)])
+@pytest.mark.parametrize("size", [(128, 72), (72, 128)])
+def test_panoramic_and_tall_references(ref, quiet, tmp_path, pad_x, pad_y, size):
+    path, info = ref
+    img = np.pad(data.astronaut(), ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="edge")
+    p = tmp_path / "padded.png"
+    Image.fromarray(img).save(p)
+    faces = [f.model_copy(update={
+        "box": (f.box[0] + pad_x, f.box[1] + pad_y, f.box[2] + pad_x, f.box[3] + pad_y),
+        "landmarks": [(x + pad_x, y + pad_y) for x, y in f.landmarks]}) for f in info.faces]
+    moved = info.model_copy(update={"width": img.shape[1], "height": img.shape[0], "faces": faces, "sha256": "1" * 64})
+    for framing in ("close_up", "extreme_wide"):
+        frames = quiet.frames(make_job((p, moved), framing=framing, move="orbit", size=size))
+        cx, cy = frames.face_box_out(len(frames) - 1).mean(axis=0)
+        assert 0 < cx < size[0] and 0 < cy < size[1]
+        assert frames.frame(0).shape == (size[1], size[0], 3)
