@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/batch.py --skip-ray --long-seconds 40
 
 1. A batch of ``--songs`` generated songs (``--seconds`` long, ``--size``, ``--fps``, procedural
-   renderer) rendered from scratch three ways: one process in sequence, the local executor
-   (one process per core), and Ray (a local instance with one CPU per core, shots as tasks).
+   renderer) rendered from scratch three ways, each a fresh ``mvdirector batch`` process: one
+   process in sequence, the local executor (one process per core), and Ray (a local instance
+   with one CPU per core, shots as tasks). Wall time includes start-up (imports, Ray start).
 2. A ``--long-seconds`` song (about one shot per 2 s at 120 bpm, i.e. ~40 shots for 80 s):
    a full render, then one shot with no continuation edited in plan.json, then the head of a
    take (it and its continuations re-render). Each re-render is shown as a share of the full
@@ -70,28 +71,32 @@ def request(song: Path, ref: Path, out: Path, w: int, h: int, fps: float):  # no
 
 
 def bench_batch(root: Path, args: argparse.Namespace, w: int, h: int) -> list[tuple[str, float, int]]:
-    from mvdirector.batch import BatchJob, run_batch
+    """Each mode is a fresh `mvdirector batch` process (cold caches, as a user runs it)."""
+    import subprocess
+
     from mvdirector.executors import default_workers
 
     ref = portrait(root / "singer.png")
     songs = [synth_song(root / f"song{i}.wav", args.seconds, seed=i) for i in range(args.songs)]
     cores = default_workers()
     rows = []
-    modes = [("sequential (1 process)", "local", 1), (f"local executor ({cores} processes)", "local", cores)]
+    modes = [("sequential (1 process)", ["--workers", "1"]),
+             (f"local executor ({cores} processes)", ["--workers", str(cores)])]
     if not args.skip_ray:
-        modes.append((f"ray (local instance, {cores} CPUs)", "ray", cores))
-    for label, executor, workers in modes:
-        tag = label.split()[0]
-        jobs = [BatchJob(i, s.stem, request(s, ref, root / tag / f"{s.stem}.mp4", w, h, args.fps))
-                for i, s in enumerate(songs)]
+        modes.append((f"ray (local instance, {cores} CPUs)", ["--executor", "ray"]))
+    for k, (label, flags) in enumerate(modes):
+        manifest = root / f"batch{k}.yaml"
+        jobs = [{"song": str(s), "reference": str(ref), "output": str(root / f"mode{k}" / f"{s.stem}.mp4"),
+                 "size": f"{w}x{h}", "fps": args.fps, "overrides": {"asr": "none"}} for s in songs]
+        manifest.write_text(json.dumps({"jobs": jobs}))  # JSON is YAML
         t0 = time.perf_counter()
-        results = run_batch(jobs, executor=executor, workers=workers,  # type: ignore[arg-type]
-                            ray_init={"num_cpus": cores} if executor == "ray" else None)
+        res = subprocess.run([sys.executable, "-m", "mvdirector.cli", "batch", str(manifest), "--json", *flags],
+                             capture_output=True, text=True)
         dt = time.perf_counter() - t0
-        bad = [r.error for r in results if not r.ok]
-        if bad:
-            raise SystemExit(f"{label}: {bad}")
-        rows.append((label, dt, sum(r.rendered for r in results)))
+        if res.returncode != 0:
+            raise SystemExit(f"{label}: exit {res.returncode}: {res.stderr[-2000:]}")
+        results = json.loads(res.stdout)
+        rows.append((label, dt, sum(r["rendered"] for r in results)))
     return rows
 
 

@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -380,7 +380,7 @@ def run_batch(
 
 
 def _run_local(jobs: list[BatchJob], workers: int | None, emit: Callable[[Event], None]) -> list[JobResult]:
-    from mvdirector.executors import default_workers
+    from mvdirector.executors import default_workers, spawn_pool
 
     n = max(1, min(len(jobs), workers or default_workers()))
     if n == 1:
@@ -404,7 +404,7 @@ def _run_local(jobs: list[BatchJob], workers: int | None, emit: Callable[[Event]
         pump = threading.Thread(target=drain, name="batch-events", daemon=True)
         pump.start()
         try:
-            with ProcessPoolExecutor(n, mp_context=ctx) as pool:
+            with spawn_pool(n) as pool:
                 futures = [pool.submit(_run_job_in_worker, j, queue) for j in jobs]
                 results = []
                 for j, f in zip(jobs, futures, strict=True):

@@ -47,6 +47,39 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def limit_threads(n: int) -> None:
+    """Cap this worker's math-library threads at ``n`` so ``workers × threads`` fits the cores.
+
+    Used as a pool initializer: libraries loaded after it (torch, onnxruntime, OpenMP users)
+    read the environment; OpenCV and torch, if present, are told directly.
+    """
+    for var in THREAD_ENV:
+        os.environ[var] = str(n)
+    try:
+        import cv2
+
+        cv2.setNumThreads(n)
+    except ImportError:  # pragma: no cover - opencv is a dependency
+        pass
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def spawn_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``spawn``ed processes (no inherited locks or threads), each with its share of the cores."""
+    threads = max(1, default_workers() // max(1, workers))
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=limit_threads, initargs=(threads,)
+    )
+
+
 class InlineExecutor:
     """Render each shot in this process as it is submitted (per-frame progress reaches the reporter)."""
 
@@ -76,7 +109,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int | None = None) -> None:
         self.capacity = max(1, workers or default_workers())
-        self._pool = ProcessPoolExecutor(self.capacity, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = spawn_pool(self.capacity)
 
     def submit(
         self, ctx: ShotContext, task: ShotTask, previous_clip: Path | None, progress: Progress = None
