@@ -439,14 +439,20 @@ def assemble(
         try:
             pieces = _plan_pieces(ctx, windows, tmp)
             parts = _make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7))
-            if len({concat.stream_signature(p).key() for p in parts}) > 1:
+            keys = {ctx.indexes[p.shot].signature.key() for p in pieces if p.shot is not None}
+            keys |= {concat.stream_signature(f).key() for f, p in zip(parts, pieces, strict=True) if not p.copy}
+            if len(keys) > 1:
                 log.warning("re-encoded pieces do not share the clips' codec parameters; re-encoding all")
                 pieces = [Piece(0, plan.n_frames)]
                 parts = _make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7))
-        finally:
+        except BaseException:
             if audio_job is not None:
-                _step(progress, 0.7, 0.72)(0.0, "encoding the sound")
-                concat.finish_audio_encode(audio_job, song_path)
+                audio_job.kill()
+                audio_job.wait()
+            raise
+        if audio_job is not None:
+            _step(progress, 0.7, 0.72)(0.0, "encoding the sound")
+            concat.finish_audio_encode(audio_job, song_path)
         _step(progress, 0.72, 0.75)(0.0, "joining and muxing the song")
         with atomic_output(out_path) as tmp_out:
             concat.join_and_mux(parts, song_for_mux, tmp_out, mux_audio, tag, config.faststart, tmp / "parts.txt")

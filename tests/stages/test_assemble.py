@@ -513,3 +513,16 @@ def test_gather_frames_by_seeking_matches_decoding_from_the_start(tmp_path: Path
     for k in wanted:
         assert np.array_equal(by_seek[k], in_order[k])
         assert int(np.argmax(by_seek[k][27].sum(axis=1))) // 2 == k
+
+
+def test_a_clip_with_other_codec_parameters_is_reencoded_alone(tmp_path: Path) -> None:
+    plan = make_plan([12, 12, 12])
+    clips = write_clips(plan, tmp_path)
+    odd = write_clips(plan, tmp_path / "odd", crf=35)[1]  # a different PPS: cannot be joined as it is
+    clips[1] = odd.model_copy(update={"shot_id": plan.shots[1].id})
+    out = tmp_path / "out.mp4"
+    rep = assemble(plan, clips, write_song(tmp_path / "song.wav", plan.song.duration_s), out, FAST)
+    assert (rep.copied_shots, rep.reencoded_shots, rep.reencoded_frames) == (2, 1, 12)
+    means = shot_means(decode_video(out))
+    for g in range(36):
+        assert np.abs(means[g] - solid_colour(g // 12)).max() < 8
