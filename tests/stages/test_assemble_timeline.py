@@ -11,6 +11,7 @@ from stages.assemble.colour import LabStats, apply_transform, lab_stats, match_t
 from stages.assemble.timeline import (
     Run,
     TransitionWindow,
+    edit_pieces,
     runs,
     sample_frames,
     shot_frame_ranges,
@@ -135,3 +136,32 @@ def test_colour_transfer_hits_the_target_statistics() -> None:
 def test_samples_snap_to_nearby_key_frames() -> None:
     assert sample_frames(0, 60, 3, [], keyframes=(0, 12, 24, 36, 48)) == [12, 24, 48]
     assert sample_frames(0, 60, 3, [], keyframes=(0,)) == [10, 30, 50]  # too far: keep the even spacing
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(1, 60), min_size=1, max_size=7),
+    st.lists(st.sampled_from(["cut", "crossfade", "flash", "whip"]), min_size=7, max_size=7),
+    st.integers(1, 30),
+    st.sets(st.integers(0, 6), max_size=3),
+)
+def test_edit_pieces_tile_the_video_and_copy_only_untouched_clean_ranges(
+    frames: list[int], kinds: list[str], gop: int, redo: set[int]
+) -> None:
+    plan = plan_of(frames, [(k, 0.0 if k == "cut" else 1.0) for k in kinds[: len(frames)]])
+    ranges = shot_frame_ranges(plan)
+    wins = transition_windows(plan)
+    resumes = [tuple(range(0, b - a, gop)) for a, b in ranges]
+    cuts = [tuple(sorted({*range(gop, b - a, 2), b - a})) for a, b in ranges]
+    pieces = edit_pieces(ranges, wins, redo, resumes, cuts)
+    assert pieces[0].start == 0 and pieces[-1].end == ranges[-1][1]
+    for p, q in zip(pieces, pieces[1:], strict=False):
+        assert p.end == q.start and p.end > p.start
+    changed = {g for w in wins for g in range(w.start, w.end)}
+    for p in pieces:
+        if p.shot is None:
+            continue
+        a, b = ranges[p.shot]
+        assert p.shot not in redo and a <= p.start < p.end <= b
+        assert p.start - a in resumes[p.shot] and p.end - a in cuts[p.shot]
+        assert not changed & set(range(p.start, p.end))
