@@ -24,6 +24,7 @@ from .projection import apply_homography, plane_homography
 
 log = logging.getLogger(__name__)
 
+MAX_FORWARD = 0.8  # the camera never comes closer than 0.2 subject distances to the subject plane
 MIN_PARALLAX_PX = 0.75  # below this the two layers would move together: render one flat layer
 
 
@@ -78,6 +79,11 @@ class ShotFrames:
         )
         self.track = interpolate(camera_keyframes(shot, self.window.fov_deg), self.n, self.window.fov_deg)
         self.c2w = self.track.c2w()
+        if self.c2w[:, 2, 3].max() > MAX_FORWARD:
+            # A long take of push-ins can walk the camera into the picture plane; stop short of it.
+            log.warning("shot '%s': camera would pass %.2f of the way to the subject; held at %.2f",
+                        shot.id, float(self.c2w[:, 2, 3].max()), MAX_FORWARD)
+            self.c2w[:, 2, 3] = np.minimum(self.c2w[:, 2, 3], MAX_FORWARD)
         self.k_out = intrinsics(self.track.fov_deg, self.width, self.height)
         self.parallax_px = self._max_parallax_px(options.background_depth)
         sep = inputs.separation if options.parallax and self.parallax_px >= MIN_PARALLAX_PX else None

@@ -385,3 +385,17 @@ def test_panoramic_and_tall_references(ref, quiet, tmp_path, pad_x, pad_y, size)
         cx, cy = frames.face_box_out(len(frames) - 1).mean(axis=0)
         assert 0 < cx < size[0] and 0 < cy < size[1]
         assert frames.frame(0).shape == (size[1], size[0], 3)
+
+
+def test_camera_never_walks_into_the_picture(ref, quiet):
+    from mvdirector.schemas import CameraKeyframe
+
+    path, info = ref
+    job = make_job(ref, framing="close_up", size=(96, 54))
+    cam = Camera(move="push_in", keyframes=[CameraKeyframe(t=0.0, position=(0, 0, 0.7)),
+                                            CameraKeyframe(t=1.0, position=(0, 0, 1.3))])
+    shot = job.shot.model_copy(update={"camera": cam})
+    frames = quiet.frames(ShotJob(job.plan, shot, job.analysis, info, path, job.song_path))
+    assert frames.c2w[:, 2, 3].max() <= 0.8 + 1e-9
+    last = frames.frame(len(frames) - 1)
+    assert last.std() > 5  # still a picture, not a smear from behind the camera
