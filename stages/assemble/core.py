@@ -67,7 +67,14 @@ class AssembleConfig(BaseModel):
     ``identity_threshold`` is a dlib embedding *distance*: a shot whose singer is farther
     than this from the reference face is listed as a warning (dlib's same-person rule is
     0.6). ``reencode="always"`` re-encodes every shot (at ``crf``) instead of joining
-    compatible hard-cut clips as they are.
+    compatible hard-cut clips as they are. Clips are joined as they are only when our
+    encoder at ``crf``/``preset`` would write the same parameter sets, so a ``crf`` other
+    than the clips' re-encodes everything at that ``crf``. ``audio``: ``auto`` copies the
+    song's stream when the container takes it without changing its timing (AAC from
+    m4a/mp4, PCM into .mov), else encodes AAC; ``aac`` always encodes; ``copy`` fails when
+    copying is impossible. ``consistency`` measures identity and colour on
+    ``samples_per_shot`` frames of every shot and writes thumbnails (``thumbnails_dir``,
+    default ``<video stem>.thumbs/``); ``html`` writes ``report.html`` beside the video.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
