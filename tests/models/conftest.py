@@ -33,9 +33,9 @@ def transformer():
 @pytest.fixture(scope="session")
 def tiny_wan_dir(tmp_path_factory):
     """A tiny random diffusers-format Wan I2V checkpoint plus a camera adapter (built once)."""
-    from fixtures.make_tiny_wan import make_tiny_adapter, make_tiny_wan
+    from fixtures.make_tiny_wan import cached_tiny_wan, make_tiny_adapter
 
     root = tmp_path_factory.mktemp("tiny_wan")
-    make_tiny_wan(root / "wan")
+    (root / "wan").symlink_to(cached_tiny_wan(tmp_path_factory.getbasetemp()), target_is_directory=True)
     make_tiny_adapter(root / "adapter")
     return root

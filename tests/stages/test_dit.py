@@ -15,9 +15,9 @@ FPS = 8.0
 
 @pytest.fixture(scope="module")
 def tiny_wan(tmp_path_factory) -> Path:
-    from fixtures.make_tiny_wan import make_tiny_wan
+    from fixtures.make_tiny_wan import cached_tiny_wan
 
-    return make_tiny_wan(tmp_path_factory.mktemp("wan") / "tiny-wan")
+    return cached_tiny_wan(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="module")
