@@ -218,14 +218,12 @@ class ShotPipeline:
             for p in self.packers:  # small: always resident
                 p.to(self.device)
         if offload == "group":
-            # Stream the transformer's weights leaf by leaf from CPU memory while it runs;
-            # the small adapter stays resident.
+            # Stream the transformer's weights leaf by leaf from CPU memory while it runs. Leaf level
+            # because the wrapper calls the transformer's parts, not its forward; synchronous copies
+            # because diffusers' stream prefetching learns the order from the root's forward.
             for m in self._models():
                 m.transformer.enable_group_offload(
-                    onload_device=self.device,
-                    offload_device=torch.device("cpu"),
-                    offload_type="leaf_level",
-                    use_stream=self.device.type == "cuda",
+                    onload_device=self.device, offload_device=torch.device("cpu"), offload_type="leaf_level"
                 )
                 if m.adapter is not None:
                     m.adapter.to(self.device)
