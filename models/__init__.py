@@ -1,1 +1,4 @@
-"""Torch-only networks, camera math and samplers; nothing here knows about songs or files."""
+"""Torch models of the dit renderer: camera rays and adapter, dynamic windows, motion frames, the shot pipeline.
+
+Nothing here knows about songs or plans; ``stages.dit`` turns plan objects into requests.
+"""
