@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from mvdirector.media.atomic import file_sha256
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AudioInfo", "audio_info", "load_audio", "file_sha256"]
+__all__ = ["AudioInfo", "audio_info", "load_audio", "stream_audio", "file_sha256"]
 
 
 @dataclass(frozen=True)
@@ -94,20 +95,34 @@ def _downmix(block: np.ndarray) -> np.ndarray:
 class _Sink:
     """Collects decoded blocks, downmixing and resampling as they stream in (bounded extra memory)."""
 
-    def __init__(self, rate: int, channels: int, sr: int | None, mono: bool, expected_frames: int) -> None:
+    def __init__(
+        self,
+        rate: int,
+        channels: int,
+        sr: int | None,
+        mono: bool,
+        expected_frames: int,
+        on_block: Callable[[np.ndarray], None] | None = None,
+    ) -> None:
         import soxr
 
+        self.on_block = on_block
+        self.count = 0
         self.mono = mono
         self.out_ch = 1 if mono else channels
         self.rate = rate
         self.sr = sr or rate
         self.stream = soxr.ResampleStream(rate, self.sr, self.out_ch, dtype="float32") if self.sr != rate else None
-        cap = int(expected_frames * self.sr / rate) + self.sr if expected_frames > 0 else 0
+        cap = int(expected_frames * self.sr / rate) + self.sr if expected_frames > 0 and on_block is None else 0
         self.buf = np.zeros((cap, self.out_ch), dtype=np.float32)
         self.n = 0
 
     def _append(self, x: np.ndarray) -> None:
         if len(x) == 0:
+            return
+        self.count += len(x)
+        if self.on_block is not None:
+            self.on_block(x[:, 0] if self.mono else x.T)
             return
         if self.n + len(x) > len(self.buf):
             grown = np.zeros((max(2 * len(self.buf), self.n + len(x)), self.out_ch), dtype=np.float32)
@@ -129,7 +144,9 @@ class _Sink:
         return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _decode_soundfile(path: Path, sr: int | None, mono: bool) -> tuple[np.ndarray, int] | None:
+def _decode_soundfile(
+    path: Path, sr: int | None, mono: bool, on_block: Callable[[np.ndarray], None] | None = None
+) -> _Sink | None:
     """Stream-decode with libsndfile (wav, flac, ogg, mp3 in recent builds); None if it cannot read the file."""
     import soundfile as sf
 
@@ -140,7 +157,7 @@ def _decode_soundfile(path: Path, sr: int | None, mono: bool) -> tuple[np.ndarra
     with f:
         if f.frames <= 0:
             return None
-        sink = _Sink(int(f.samplerate), int(f.channels), sr, mono, int(f.frames))
+        sink = _Sink(int(f.samplerate), int(f.channels), sr, mono, int(f.frames), on_block)
         try:
             while True:
                 block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
@@ -150,10 +167,12 @@ def _decode_soundfile(path: Path, sr: int | None, mono: bool) -> tuple[np.ndarra
                     break
         except sf.LibsndfileError as e:
             raise InputError(f"audio file '{path}' is corrupt: {e}", "re-export it as wav or flac") from e
-        return sink.result(), sink.sr
+        return sink
 
 
-def _decode_ffmpeg(path: Path, sr: int | None, mono: bool) -> tuple[np.ndarray, int]:
+def _decode_ffmpeg(
+    path: Path, sr: int | None, mono: bool, on_block: Callable[[np.ndarray], None] | None = None
+) -> _Sink:
     """Decode with the bundled ffmpeg, streaming its raw float output through the same sink."""
     from mvdirector.media.video import ffmpeg_exe
 
@@ -161,7 +180,7 @@ def _decode_ffmpeg(path: Path, sr: int | None, mono: bool) -> tuple[np.ndarray, 
     channels = info.channels
     cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-vn", "-map", "0:a:0", "-f", "f32le",
            "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(info.sample_rate), "-"]
-    sink = _Sink(info.sample_rate, channels, sr, mono, int(info.duration_s * info.sample_rate))
+    sink = _Sink(info.sample_rate, channels, sr, mono, int(info.duration_s * info.sample_rate), on_block)
     frame_bytes = 4 * channels
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         stdout, stderr = proc.stdout, proc.stderr
@@ -181,10 +200,10 @@ def _decode_ffmpeg(path: Path, sr: int | None, mono: bool) -> tuple[np.ndarray, 
                 break
         err = stderr.read().decode(errors="replace").strip().splitlines()
         code = proc.wait()
-    if code != 0 or sink.n == 0:
+    if code != 0 or sink.count == 0:
         why = err[-1] if err else "no audio decoded"
         raise InputError(f"cannot decode audio file '{path}': {why}", "give a wav, flac, ogg, mp3 or m4a file")
-    return sink.result(), sink.sr
+    return sink
 
 
 def load_audio(path: str | Path, sr: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
@@ -199,8 +218,27 @@ def load_audio(path: str | Path, sr: int | None = None, mono: bool = True) -> tu
     _check_file(p)
     if sr is not None and sr <= 0:
         raise InputError(f"sample rate {sr} must be positive")
-    got = _decode_soundfile(p, sr, mono)
-    data, rate = got if got is not None else _decode_ffmpeg(p, sr, mono)
+    sink = _decode_soundfile(p, sr, mono) or _decode_ffmpeg(p, sr, mono)
+    data = sink.result()
     if data.size == 0 or data.shape[-1] == 0:
         raise InputError(f"audio file '{p}' holds no samples", "give a file with sound in it")
-    return data, int(rate)
+    return data, int(sink.sr)
+
+
+def stream_audio(
+    path: str | Path, on_block: Callable[[np.ndarray], None], sr: int | None = None, mono: bool = True
+) -> tuple[int, int]:
+    """Decode ``path`` block by block, calling ``on_block`` with each float32 block, keeping nothing.
+
+    Blocks are downmixed/resampled exactly as `load_audio` would return them, in order, shape
+    (n,) when ``mono`` else (channels, n). Returns ``(rate, total samples)``; InputError as
+    `load_audio`.
+    """
+    p = Path(path)
+    _check_file(p)
+    if sr is not None and sr <= 0:
+        raise InputError(f"sample rate {sr} must be positive")
+    sink = _decode_soundfile(p, sr, mono, on_block) or _decode_ffmpeg(p, sr, mono, on_block)
+    if sink.count == 0:
+        raise InputError(f"audio file '{p}' holds no samples", "give a file with sound in it")
+    return int(sink.sr), int(sink.count)

@@ -105,25 +105,79 @@ def _dbn(meters: tuple[int, ...], min_bpm: float, max_bpm: float):  # noqa: ANN2
     )
 
 
-def madmom_activations(
-    y44: np.ndarray, chunk_s: float = 60.0, pad_s: float = 5.0, progress: Progress | None = None
-) -> np.ndarray:
-    """Joint beat/downbeat activations (frames, 2) at 100 fps of mono 44.1 kHz audio, in windows."""
-    from madmom.audio.signal import Signal
+class ActivationStream:
+    """Joint beat/downbeat activations (frames, 2) at 100 fps from 44.1 kHz mono audio fed in blocks.
 
-    hop = MADMOM_SR // MADMOM_FPS
-    n_frames = int(np.ceil(len(y44) / hop))
-    proc = _rnn_downbeat_processor()
-    out = np.zeros((n_frames, 2), dtype=np.float32)
-    wins = _windows(n_frames, int(chunk_s * MADMOM_FPS), int(pad_s * MADMOM_FPS))
-    for i, (lo, hi, c0, c1) in enumerate(wins):
-        seg = np.ascontiguousarray(y44[lo * hop : hi * hop], dtype=np.float32)
-        act = np.asarray(proc(Signal(seg, sample_rate=MADMOM_SR, num_channels=1)), dtype=np.float32)
-        take = act[c0 - lo : c0 - lo + (c1 - c0)]
-        out[c0 : c0 + len(take)] = take
-        if progress:
-            progress((i + 1) / len(wins), "beat activations")
-    return out
+    The RNNs run on windows of ``chunk_s`` widened by ``pad_s`` of context on each side; only a
+    window's core is kept, and samples are dropped once no later window needs them, so memory
+    is one window however long the song. A song shorter than one window runs in one piece.
+    """
+
+    def __init__(self, chunk_s: float = 60.0, pad_s: float = 5.0, progress: Progress | None = None) -> None:
+        self.hop = MADMOM_SR // MADMOM_FPS
+        self.core = int(chunk_s * MADMOM_FPS)
+        self.pad = int(pad_s * MADMOM_FPS)
+        self.buf = np.zeros(0, dtype=np.float32)
+        self.buf_start = 0  # global sample index of buf[0]
+        self.next_core = 0  # global frame index where the next core starts
+        self.parts: list[np.ndarray] = []
+        self.pending: list[np.ndarray] = []  # blocks not yet joined to buf (joined once per window)
+        self.pending_len = 0
+        self.total = 0
+        self.progress = progress
+
+    def _absorb(self) -> None:
+        if self.pending:
+            self.buf = np.concatenate([self.buf, *self.pending])
+            self.pending, self.pending_len = [], 0
+
+    def _run(self, lo: int, hi_sample: int) -> np.ndarray:
+        from madmom.audio.signal import Signal
+
+        seg = np.ascontiguousarray(self.buf[lo * self.hop - self.buf_start : hi_sample - self.buf_start])
+        return np.asarray(_rnn_downbeat_processor()(Signal(seg, sample_rate=MADMOM_SR, num_channels=1)), np.float32)
+
+    def feed(self, block: np.ndarray) -> None:
+        """Add the next block of samples; runs every window whose right context has arrived."""
+        self.pending.append(np.asarray(block, dtype=np.float32))
+        self.pending_len += len(block)
+        self.total += len(block)
+        needed = (self.next_core + self.core + 2 * self.pad) * self.hop
+        if self.buf_start + len(self.buf) + self.pending_len < needed:
+            return
+        self._absorb()
+        while (self.next_core + self.core + 2 * self.pad) * self.hop <= self.buf_start + len(self.buf):
+            lo = max(0, self.next_core - self.pad)
+            act = self._run(lo, (self.next_core + self.core + self.pad) * self.hop)
+            self.parts.append(act[self.next_core - lo : self.next_core - lo + self.core])
+            self.next_core += self.core
+            cut = max(0, (self.next_core - self.pad) * self.hop - self.buf_start)
+            self.buf = self.buf[cut:]
+            self.buf_start += cut
+            if self.progress:
+                self.progress(0.5, "beat activations")
+
+    def finish(self) -> np.ndarray:
+        """Run the last window and return all activations, one row per 10 ms frame."""
+        self._absorb()
+        n_frames = int(np.ceil(self.total / self.hop))
+        if n_frames > self.next_core:
+            lo = max(0, self.next_core - self.pad)
+            act = self._run(lo, self.buf_start + len(self.buf))
+            self.parts.append(act[self.next_core - lo :])
+        out = np.concatenate(self.parts) if self.parts else np.zeros((0, 2), np.float32)
+        if len(out) < n_frames:
+            out = np.concatenate([out, np.zeros((n_frames - len(out), 2), np.float32)])
+        self.buf = np.zeros(0, dtype=np.float32)
+        return out[:n_frames]
+
+
+def madmom_activations(y44: np.ndarray, progress: Progress | None = None) -> np.ndarray:
+    """Joint beat/downbeat activations (frames, 2) at 100 fps of mono 44.1 kHz audio held in memory."""
+    stream = ActivationStream(progress=progress)
+    for a in range(0, len(y44), 1 << 20):
+        stream.feed(y44[a : a + (1 << 20)])
+    return stream.finish()
 
 
 def decode_downbeats(
@@ -169,16 +223,14 @@ def _dedupe(times: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def track_madmom(
-    y44: np.ndarray,
+    act: np.ndarray,
     meters: Sequence[int] = (2, 3, 4),
     min_bpm: float = 55.0,
     max_bpm: float = 215.0,
-    progress: Progress | None = None,
-) -> tuple[Rhythm, np.ndarray]:
-    """Track beats and downbeats with madmom; returns the rhythm and the (frames, 2) activations."""
-    act = madmom_activations(y44, progress=progress)
+) -> Rhythm:
+    """Beats and downbeats from madmom activations (see `ActivationStream`, `madmom_activations`)."""
     times, positions = decode_downbeats(act, meters, min_bpm, max_bpm)
-    return rhythm_from(times, positions), act
+    return rhythm_from(times, positions)
 
 
 # ---------------------------------------------------------------------------- librosa

