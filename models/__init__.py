@@ -1,4 +1,4 @@
-"""Torch models of the dit renderer: camera rays and adapter, dynamic windows, motion frames, the shot pipeline.
+"""Torch models of the dit renderer: camera rays and adapter, windows, motion frames, the shot pipeline.
 
 Nothing here knows about songs or plans; ``stages.dit`` turns plan objects into requests.
 """
