@@ -16,7 +16,9 @@ sampled frames of the result, write thumbnails and ``report.html``, and return t
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -92,6 +94,8 @@ class AssembleConfig(BaseModel):
     html: bool = True
     thumbnails_dir: str | None = None
     identity_cache: str | None = None
+    audio_cache: str | None = None
+    """Folder keeping the song's encoded AAC track between runs (keyed by the song's content)."""
     """JSON file memoising per-frame identity between runs (the pipeline puts it in the work directory)."""
 
 
@@ -371,6 +375,16 @@ def _measure(
     return per_shot, warnings
 
 
+def _audio_cache_file(config: AssembleConfig, song: Path, audio_args: list[str]) -> Path | None:
+    """Where the song's encoded track is kept between runs, or None (no cache, or the stream is copied)."""
+    if config.audio_cache is None or audio_args[:2] == ["-c:a", "copy"]:
+        return None
+    from mvdirector.media.atomic import file_sha256
+
+    key = hashlib.sha256(f"{file_sha256(song)} {' '.join(audio_args)}".encode()).hexdigest()[:20]
+    return Path(config.audio_cache) / f"song-{key}.m4a"
+
+
 def _relative(path: Path, base: Path) -> str:
     try:
         return path.resolve().relative_to(base.resolve()).as_posix()
@@ -440,7 +454,10 @@ def assemble(
         tmp = Path(td)
         song_for_mux, mux_audio = song_path, audio_args
         audio_job = None
-        if audio_args[:2] != ["-c:a", "copy"]:  # encode the sound while the picture is worked on
+        cached_audio = _audio_cache_file(config, song_path, audio_args)
+        if cached_audio is not None and cached_audio.is_file():
+            song_for_mux, mux_audio = cached_audio, ["-c:a", "copy"]
+        elif audio_args[:2] != ["-c:a", "copy"]:  # encode the sound while the picture is worked on
             song_for_mux, mux_audio = tmp / "audio.m4a", ["-c:a", "copy"]
             audio_job = concat.start_audio_encode(song_path, song_for_mux, audio_args)
         try:
@@ -460,6 +477,9 @@ def assemble(
         if audio_job is not None:
             _step(progress, 0.7, 0.72)(0.0, "encoding the sound")
             concat.finish_audio_encode(audio_job, song_path)
+            if cached_audio is not None:
+                with atomic_output(cached_audio) as tmp_audio:
+                    shutil.copyfile(song_for_mux, tmp_audio)
         _step(progress, 0.72, 0.75)(0.0, "joining and muxing the song")
         with atomic_output(out_path) as tmp_out:
             concat.join_and_mux(parts, song_for_mux, tmp_out, mux_audio, tag, config.faststart, tmp / "parts.txt")

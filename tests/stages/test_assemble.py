@@ -526,3 +526,25 @@ def test_a_clip_with_other_codec_parameters_is_reencoded_alone(tmp_path: Path) -
     means = shot_means(decode_video(out))
     for g in range(36):
         assert np.abs(means[g] - solid_colour(g // 12)).max() < 8
+
+
+def test_audio_cache_reuses_the_encoded_song(tmp_path: Path) -> None:
+    fps, flash_at = 12.0, 17
+    plan = make_plan([12, 12], fps=fps)
+
+    def draw(i: int, k: int, w: int, h: int) -> np.ndarray:
+        return np.full((h, w, 3), 255 if i * 12 + k == flash_at else 40, np.uint8)
+
+    clips = write_clips(plan, tmp_path, draw)
+    song = write_song(tmp_path / "song.wav", plan.song.duration_s, clicks_s=[flash_at / fps])
+    cfg = AssembleConfig(consistency=False, html=False, audio_cache=str(tmp_path / "cache"))
+    assemble(plan, clips, song, tmp_path / "a.mp4", cfg)
+    (cached,) = (tmp_path / "cache").iterdir()
+    stamp = cached.stat().st_mtime_ns
+    rep = assemble(plan, clips, song, tmp_path / "b.mp4", cfg)
+    assert cached.stat().st_mtime_ns == stamp and rep.audio_codec == "aac"
+    samples, sr = decode_audio(tmp_path / "b.mp4")
+    assert abs(onset_s(samples, sr) - flash_at / fps) < 0.002 and abs(rep.av_offset_s) < 1e-3
+    write_song(song, plan.song.duration_s, clicks_s=[0.5])  # another song: another cache entry
+    assemble(plan, clips, song, tmp_path / "c.mp4", cfg)
+    assert len(list((tmp_path / "cache").iterdir())) == 2
