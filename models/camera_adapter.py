@@ -2,7 +2,8 @@
 
 Rays come from :func:`models.camera.plucker_rays` (``p = (o × d, d)`` per pixel, poses
 relative to the first frame). They are computed on a grid ``unshuffle`` times finer than
-the transformer's token grid and packed in time like the VAE packs frames (latent frame 0
+the transformer's token grid (with the default ``unshuffle`` = patch size 2, at latent
+resolution) and packed in time like the VAE packs frames (latent frame 0
 is pixel frame 0, latent frame k ≥ 1 holds pixel frames 4k−3 … 4k), giving 6·4 = 24
 channels per latent frame. The adapter is
 
@@ -37,7 +38,7 @@ class CameraAdapterConfig:
 
     inner_dim: int
     temporal_pack: int = 4
-    unshuffle: int = 4
+    unshuffle: int = 2  # = the patch size: rays at latent resolution
     hidden_dim: int = 256
 
     @property
@@ -133,7 +134,7 @@ def camera_rays(
     track: CameraTrack,
     grid_h: int,
     grid_w: int,
-    unshuffle: int = 4,
+    unshuffle: int = 2,
     temporal_pack: int = 4,
 ) -> torch.Tensor:
     """Packed Plücker rays (24, F_lat, grid_h·u, grid_w·u) for a per-pixel-frame camera track.

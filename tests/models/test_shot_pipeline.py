@@ -151,3 +151,17 @@ def test_checkpoint_variants(tmp_path, variant):
     else:
         # boundary 0.9: the high-noise expert takes the first step(s), the low-noise expert the rest
         assert 0 < out.metrics["dit_expert_2_steps"] < 4
+
+
+def test_attention_backend_choice(tiny_wan_dir, pipe):
+    with pytest.raises(ModelError, match="attention backend 'nope'"):
+        ShotPipeline.from_pretrained(tiny_wan_dir / "wan", options=PipelineOptions(attention="nope"))
+    native = ShotPipeline.from_pretrained(
+        tiny_wan_dir / "wan",
+        tiny_wan_dir / "adapter",
+        options=PipelineOptions(max_sequence_length=32, attention="native"),
+    )
+    req = dict(num_frames=1, num_inference_steps=2)
+    torch.testing.assert_close(
+        native(_request(**req)).latents, pipe(_request(**req)).latents, rtol=1e-4, atol=1e-4
+    )
