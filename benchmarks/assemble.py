@@ -216,7 +216,13 @@ def main(argv: list[str] | None = None) -> int:
             "assemble, cuts + report",
             lambda: assemble(make_plan(lengths, False), clips, song, work / "rep.mp4", AssembleConfig()),
         ),
+        (
+            "assemble, trans., warm",  # the song's AAC track from a previous run (audio_cache)
+            lambda: assemble(make_plan(lengths, True), clips, song, work / "warm.mp4", AssembleConfig(**warm)),
+        ),
     ]
+    warm = {**fast, "audio_cache": str(work / "audio-cache")}
+    assemble(make_plan(lengths, False), clips, song, work / "warm.mp4", AssembleConfig(**warm))
     if not args.skip_moviepy:
         for preset in [p for p in args.moviepy_presets.split(",") if p]:
             cases.append(
@@ -238,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             "assemble, transitions": "trans.mp4",
             "assemble, re-encode all": "all.mp4",
             "assemble, cuts + report": "rep.mp4",
+            "assemble, trans., warm": "warm.mp4",
         }.get(r["case"], f"mp-{r['case'][9:-1]}.mp4")
         info = probe_video(work / out)
         r["frames"] = info.frames
