@@ -16,6 +16,7 @@ Options (constructor keywords; the per-shot ones may also come from a shot's
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tempfile
 import time
@@ -228,6 +229,8 @@ class DitRenderer:
             }
             fp["weights"] = weights_fingerprint(Path(o.weights))  # type: ignore[arg-type]
             fp["adapter"] = weights_fingerprint(Path(o.adapter)) if o.adapter else "none"
+            # Guided shots start from the procedural render, so its version and options matter too.
+            fp["guide_renderer"] = json.dumps(_guide_renderer().fingerprint(), sort_keys=True)
             fp.update(
                 renderer=self.name,
                 version=VERSION,
@@ -272,9 +275,8 @@ class DitRenderer:
     def _guide(self, job, work: Path) -> np.ndarray:
         """The shot rendered by the procedural renderer (no captions, grain or vignette)."""
         from mvdirector.media.video import read_frames
-        from stages.render import make_renderer
 
-        proc = make_renderer("procedural", captions=False, grain=0.0, vignette=0.0)
+        proc = _guide_renderer()
         # The shot's renderer_options are the dit's, not the procedural renderer's.
         guide_job = replace(
             job, shot=job.shot.model_copy(update={"renderer_options": {}, "renderer": "procedural"})
@@ -381,6 +383,13 @@ class DitRenderer:
             dit_camera_guide=float(guide is not None),
         )
         return metrics
+
+
+def _guide_renderer():
+    """The procedural renderer that draws camera guides: planned camera, no captions, grain or vignette."""
+    from stages.render import make_renderer
+
+    return make_renderer("procedural", captions=False, grain=0.0, vignette=0.0)
 
 
 def _shot_seed(plan_seed: int, shot_seed: int, shot_id: str) -> int:

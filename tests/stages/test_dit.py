@@ -144,7 +144,14 @@ def test_cli_renders_a_two_take_three_shot_plan(tiny_wan, short_song, portrait, 
     assert metrics["dit_steps"] == 1.0  # 2 steps at guide strength 0.7 -> 1 step from the noised guide
     assert probe_video(tmp_path / "b.mp4").frames == 6
     assert seen and seen[-1] == 1.0
-    assert set(renderer.fingerprint()) >= {"weights", "adapter", "steps", "guide_strength", "version"}
+    assert set(renderer.fingerprint()) >= {
+        "weights",
+        "adapter",
+        "steps",
+        "guide_strength",
+        "version",
+        "guide_renderer",
+    }
 
     # With a camera adapter, camera="both" uses the planned trajectory's Plücker rays and the guide.
     from fixtures.make_tiny_wan import make_tiny_adapter
