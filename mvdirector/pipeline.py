@@ -638,6 +638,8 @@ def ensure_video(
     rep.start("assemble", 1.0)
     if "identity_cache" in type(cfg).model_fields:  # a memo, not an input: kept out of the key above
         cfg = cfg.model_copy(update={"identity_cache": str(wd.path(IDENTITY_CACHE))})
+    if "audio_cache" in type(cfg).model_fields:  # the song's encoded track, reused when re-assembling
+        cfg = cfg.model_copy(update={"audio_cache": str(wd.path("audio"))})
     report = assemble_stage.assemble(
         plan, clips, req.song, out, cfg, reference=reference,
         progress=lambda f, m: rep.update("assemble", f, m),
