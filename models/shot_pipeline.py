@@ -14,7 +14,8 @@ Conditioning layout of every transformer call (one window of the shot)::
 The reference tokens are in every window (identity); the motion tokens (the previous
 shot's last latents, FramePack-packed) only in windows that start the shot. Clean frames
 carry mask 1 and their own latent in the I2V condition channels; noisy frames carry mask 0,
-except an optional pinned first frame (the guide's first frame), as in Wan I2V.
+except the first frame of a shot that does not continue another: it is given (the guide's
+first frame, else the framed reference), as in Wan I2V.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ class ShotRequest:
     camera: CameraTrack | None = None  # per output frame; used by the camera adapter
     guide_video: np.ndarray | None = None  # training-free camera guidance (procedural render)
     guide_strength: float = 0.7  # 1 = start from pure noise, 0 = return the guide
-    pin_first_frame: bool = True  # condition the first frame on the guide's first frame (I2V)
+    pin_first_frame: bool = True  # give the first frame (guide's first frame, else the reference), as in I2V
     history: torch.Tensor | None = None  # previous shot's normalised latents (1, C, T, h, w)
     num_inference_steps: int = 30
     guidance_scale: float = 5.0
@@ -519,14 +520,15 @@ class ShotPipeline:
                 scheduler.set_begin_index(start * order)
             sigma = float(scheduler.sigmas[start * order])
             latents = (1.0 - sigma) * guide + sigma * noise
-            if req.pin_first_frame and req.history is None:
-                known[0] = 1.0
-                cond[:, :, :1] = guide[:, :, :1]
         else:
+            guide = None
             latents = noise
-        ctx: dict[
-            int, tuple[TokenGroup, list[TokenGroup]]
-        ] = {}  # built once per model, when it is on the device
+        if req.pin_first_frame and req.history is None:
+            # Wan I2V: the first frame is given — the guide's first frame, else the framed reference.
+            known[0] = 1.0
+            cond[:, :, :1] = guide[:, :, :1] if guide is not None else ref_latent
+        # Context tokens are built once per model, when that model is on the device.
+        ctx: dict[int, tuple[TokenGroup, list[TokenGroup]]] = {}
 
         # 6. Denoise every window at every step, with classifier-free guidance.
         boundary = None
