@@ -193,9 +193,8 @@ class Workdir:
         Call it only while holding the work-directory lock: then no other run is writing here.
         """
         n = 0
-        for folder in (self.root, self.root / "shots"):
-            if not folder.is_dir():
-                continue
+        folders = [self.root, *(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))]
+        for folder in folders:
             for p in folder.iterdir():
                 name = p.name
                 if p.is_file() and name.startswith(".") and ".tmp" in name:

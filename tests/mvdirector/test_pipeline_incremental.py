@@ -191,7 +191,9 @@ def test_render_settings_change_re_renders_all(work, monkeypatch):
 
 def test_leftovers_of_a_killed_run_are_removed(work, monkeypatch):
     shots = work / "wd" / "shots"
-    stale = [shots / ".verse1-01.deadbeef.tmp123.mp4", work / "wd" / ".plan.tmp99.json"]
+    (work / "wd" / "audio").mkdir(exist_ok=True)
+    stale = [shots / ".verse1-01.deadbeef.tmp123.mp4", work / "wd" / ".plan.tmp99.json",
+             work / "wd" / "audio" / ".song.tmp7.m4a"]
     for p in stale:
         p.write_bytes(b"half")
     (work / "wd" / ".assemble-xyz").mkdir()
