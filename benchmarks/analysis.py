@@ -6,7 +6,7 @@ word-onset mean absolute error and share within 0.3 s (words matched by text ali
 seconds of compute per minute of audio per component (wall clock; ``total_cpu`` is CPU
 seconds of all threads, a fairer figure on a shared machine), and the process's peak memory.
 
-    python benchmarks/analysis.py [--beats madmom|librosa] [--asr auto|none] [--songs DIR]
+    python benchmarks/analysis.py [--beats madmom|librosa] [--asr auto|none] [--songs DIR] [--lyrics-file txt|lrc]
                                   [--long-minutes N]   # also time an N-minute file (memory check)
 """
 
@@ -72,7 +72,18 @@ def score(truth: dict, analysis) -> dict[str, float]:  # noqa: ANN001 - AudioAna
     return out
 
 
-def run(songs: list[Path], config: AnalyzeConfig) -> None:
+def _write_lyrics(truth: dict, kind: str, folder: Path) -> Path:
+    """The truth's lyric lines as a user would give them: plain .txt, or .lrc with line times."""
+    path = folder / f"{truth['name'] if 'name' in truth else 'song'}.{kind}"
+    if kind == "txt":
+        path.write_text("\n".join(line["text"] for line in truth["lines"]) + "\n")
+    else:
+        rows = [f"[{int(ln['start_s'] // 60):02d}:{ln['start_s'] % 60:05.2f}]{ln['text']}" for ln in truth["lines"]]
+        path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def run(songs: list[Path], config: AnalyzeConfig, lyrics_kind: str | None = None) -> None:
     """Analyse each song, print one row per song and a mean row."""
     cols = ["beat_f", "downbeat_f", "hr@0.5", "hr@3", "label_acc", "word_recall", "word_mae", "word_0.3"]
     comp_cols = ["decode", "energy", "beats", "vocals", "lyrics", "sections", "total", "total_cpu"]
@@ -83,8 +94,13 @@ def run(songs: list[Path], config: AnalyzeConfig) -> None:
     rows, per_min = [], []
     for path in songs:
         truth = json.loads(path.with_suffix(".truth.json").read_text())
+        cfg = config
+        tmp = tempfile.TemporaryDirectory()
+        if lyrics_kind and truth["lines"]:
+            cfg = config.model_copy(update={"lyrics": str(_write_lyrics(truth, lyrics_kind, Path(tmp.name)))})
         t0, c0 = time.perf_counter(), time.process_time()
-        analysis, timings = analyze_timed(path, config)
+        analysis, timings = analyze_timed(path, cfg)
+        tmp.cleanup()
         timings["total"] = time.perf_counter() - t0
         timings["total_cpu"] = time.process_time() - c0
         s = score(truth, analysis)
@@ -136,13 +152,16 @@ def main() -> None:
     ap.add_argument("--asr", default="auto")
     ap.add_argument("--songs", type=Path, default=FIXTURES)
     ap.add_argument("--long-minutes", type=float, default=0.0)
+    ap.add_argument(
+        "--lyrics-file", choices=["txt", "lrc"], default=None, help="give each song its true lyrics as a file to align"
+    )
     args = ap.parse_args()
     config = AnalyzeConfig(beats=args.beats, asr=args.asr)
     songs = sorted(args.songs.glob("*.ogg")) + sorted(args.songs.glob("*.wav"))
     if args.long_minutes > 0:
         long_file(args.long_minutes, config)
     else:
-        run(songs, config)
+        run(songs, config, args.lyrics_file)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -77,11 +77,14 @@ def fill_times(
     lo_s: float,
     hi_s: float,
     weights: Sequence[float] | None = None,
+    place: Callable[[float, float, int], list[float] | None] | None = None,
 ) -> list[tuple[float, float]]:
-    """Times for ``n_words`` words: known ones kept, the others spread (by ``weights``) between neighbours.
+    """Times for ``n_words`` words: known ones kept, the others placed between their neighbours.
 
-    Unknown runs share the gap between the previous known end (or ``lo_s``) and the next known
-    start (or ``hi_s``) in proportion to their weights (e.g. character counts).
+    An unknown run fills the gap between the previous known end (or ``lo_s``) and the next
+    known start (or ``hi_s``): at the ``place(start, end, n)`` onsets when that gives n times
+    (e.g. where a voice starts inside the gap), else spread in proportion to ``weights``
+    (e.g. character counts).
     """
     w = np.ones(n_words) if weights is None else np.maximum(np.asarray(weights, dtype=float), 1.0)
     out: list[tuple[float, float] | None] = [known.get(i) for i in range(n_words)]
@@ -97,8 +100,15 @@ def fill_times(
         end = out[j][0] if j < n_words and out[j] is not None else hi_s
         if end <= start:
             end = start + 0.2 * (j - i)
-        edges = start + (end - start) * np.r_[0.0, np.cumsum(w[i:j])] / w[i:j].sum()
-        for k in range(i, j):
-            out[k] = (float(edges[k - i]), float(edges[k - i + 1]))
+        onsets = place(start, end, j - i) if place is not None else None
+        if onsets is not None and len(onsets) == j - i:
+            bounds = [*onsets, end]
+            for k in range(i, j):
+                a = float(bounds[k - i])
+                out[k] = (a, float(min(bounds[k - i + 1], a + 1.0)))
+        else:
+            edges = start + (end - start) * np.r_[0.0, np.cumsum(w[i:j])] / w[i:j].sum()
+            for k in range(i, j):
+                out[k] = (float(edges[k - i]), float(edges[k - i + 1]))
         i = j
     return [(round(a, 4), round(b, 4)) for a, b in out]  # type: ignore[misc]

@@ -357,8 +357,17 @@ def lyrics_from_asr(asr: AsrResult) -> Lyrics:
     return Lyrics(source="asr", language=asr.language, lines=lines)
 
 
-def lyrics_from_file(lines: list[FileLine], asr: AsrResult | None, duration_s: float) -> Lyrics:
-    """Given lyric lines with times placed on the audio: line times kept, words aligned to ASR words."""
+def lyrics_from_file(
+    lines: list[FileLine],
+    asr: AsrResult | None,
+    duration_s: float,
+    place: Callable[[float, float, int], list[float] | None] | None = None,
+) -> Lyrics:
+    """Given lyric lines placed on the audio: line times kept, words aligned to ASR words.
+
+    Words the recogniser missed go to ``place``'s onsets in their gap when it finds enough
+    (see `vocals.onset_placer`), else they are spread by length between their neighbours.
+    """
     asr_words = [w for s in trusted_segments(asr) for w in s.words] if asr else []
     timed = all(ln.start_s is not None for ln in lines)
     out: list[LyricLine] = []
@@ -368,7 +377,7 @@ def lyrics_from_file(lines: list[FileLine], asr: AsrResult | None, duration_s: f
             end = float(ln.end_s) if ln.end_s is not None else min(duration_s, start + 5.0)
             end = min(max(end, start + 0.1), duration_s)
             inside = [w for w in asr_words if start - 0.25 <= w.start_s < end]
-            out.append(_place_line(ln.text, inside, start, end))
+            out.append(_place_line(ln.text, inside, start, end, place))
         return Lyrics(source="file", language=asr.language if asr else None, lines=out)
     # plain text: align all given words to all recognised words, then cut back into lines
     given = [w for ln in lines for w in ln.text.split()]
@@ -378,7 +387,7 @@ def lyrics_from_file(lines: list[FileLine], asr: AsrResult | None, duration_s: f
     }
     lo = asr_words[0].start_s if asr_words else 0.0
     hi = asr_words[-1].end_s if asr_words else duration_s
-    times = fill_times(len(given), known, lo, hi, [len(w) for w in given])
+    times = fill_times(len(given), known, lo, hi, [len(w) for w in given], place)
     conf = {i: asr_words[j].probability for i, j in pairs if j is not None}
     k = 0
     for ln in lines:
@@ -393,7 +402,13 @@ def lyrics_from_file(lines: list[FileLine], asr: AsrResult | None, duration_s: f
     return Lyrics(source="file", language=asr.language if asr else None, lines=out)
 
 
-def _place_line(text: str, inside: list[AsrWord], start: float, end: float) -> LyricLine:
+def _place_line(
+    text: str,
+    inside: list[AsrWord],
+    start: float,
+    end: float,
+    place: Callable[[float, float, int], list[float] | None] | None = None,
+) -> LyricLine:
     """Words of one timed line: on matching recognised words, the rest spread by length in the line."""
     given = text.split()
     pairs = align_words(given, [w.text for w in inside])
@@ -401,7 +416,7 @@ def _place_line(text: str, inside: list[AsrWord], start: float, end: float) -> L
         i: (max(start, inside[j].start_s), min(end, inside[j].end_s)) for i, j in pairs if j is not None
     }
     known = {i: (a, b) for i, (a, b) in known.items() if b > a}
-    times = fill_times(len(given), known, start, end, [len(normalize(w)) for w in given])
+    times = fill_times(len(given), known, start, end, [len(normalize(w)) for w in given], place)
     words = [
         Word(start_s=a, end_s=max(b, a + 0.01), text=w, confidence=1.0 if i in known else 0.5)
         for i, (w, (a, b)) in enumerate(zip(given, times, strict=True))

@@ -28,7 +28,7 @@ from .sections import find_sections
 
 log = logging.getLogger(__name__)
 
-VERSION = "5"
+VERSION = "6"
 MIN_DURATION_S = 3.0
 SR_BEATS = 44100
 SR_FEATURES = 22050
@@ -176,6 +176,7 @@ def analyze_timed(
         lambda f, m: report(0.55 + 0.25 * f, m),
         lambda starts, ends: vocals_mod.refine_word_starts(starts, voice_onset, score_fps, ends),
         backend,
+        vocals_mod.onset_placer(voice_onset, score_fps, classical),
     )
     vocals = vocals_mod.cross_check(classical, asr, source.duration_s)
     clock.stop("lyrics")
@@ -228,6 +229,7 @@ def _lyrics(
     progress: Progress,
     refine: Callable[[list[float], list[float]], list[float]],
     backend: tuple[str, str] | None,
+    place: Callable[[float, float, int], list[float] | None],
 ) -> tuple[Lyrics, lyrics_mod.AsrResult | None, str]:
     """Recognise and/or align lyrics; returns the lyrics, the ASR result (if run) and a provenance line."""
     import soxr
@@ -243,7 +245,7 @@ def _lyrics(
         asr = lyrics_mod.refine_asr_times(asr, refine)
     how = f"{asr.backend} {asr.model}" if asr else "no ASR"
     if file_lines is not None:
-        lyrics = lyrics_mod.lyrics_from_file(file_lines, asr, duration_s)
+        lyrics = lyrics_mod.lyrics_from_file(file_lines, asr, duration_s, place)
         by = f"file {Path(config.lyrics or '').name} aligned with {how}"
     elif asr is not None:
         lyrics = lyrics_mod.lyrics_from_asr(asr)

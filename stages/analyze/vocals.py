@@ -12,7 +12,7 @@ rejects as no-speech are dropped, and word spans are added.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -153,3 +153,37 @@ def refine_word_starts(
             best = max(s, out[-1] + min_gap_s)
         out.append(round(float(best), 3))
     return out
+
+
+def onset_placer(
+    onset: np.ndarray, fps: float, segments: Sequence[Segment], min_gap_s: float = 0.15
+) -> Callable[[float, float, int], list[float] | None]:
+    """A ``place(start, end, n)`` for `align.fill_times`: the n strongest voice onsets in the gap.
+
+    Only onsets inside vocal segments count, at least ``min_gap_s`` apart; None when the gap
+    holds fewer than n of them (the caller then spreads the words evenly).
+    """
+    floor = float(np.median(onset)) if len(onset) else 0.0
+    spans = [(s.start_s, s.end_s) for s in segments]
+
+    def place(start: float, end: float, n: int) -> list[float] | None:
+        lo, hi = max(1, int(start * fps)), min(len(onset) - 1, int(end * fps))
+        peaks = [
+            i
+            for i in range(lo, hi)
+            if onset[i] > floor
+            and onset[i] >= onset[i - 1]
+            and onset[i] >= onset[i + 1]
+            and any(a - 0.1 <= i / fps <= b for a, b in spans)
+        ]
+        chosen: list[int] = []
+        for i in sorted(peaks, key=lambda i: -onset[i]):
+            if all(abs(i - c) >= min_gap_s * fps for c in chosen):
+                chosen.append(i)
+            if len(chosen) == n:
+                break
+        if len(chosen) < n:
+            return None
+        return [round(i / fps, 3) for i in sorted(chosen)]
+
+    return place

@@ -141,3 +141,16 @@ def test_english_only_model_refuses_another_language() -> None:
 
     with pytest.raises(ModelError, match="English-only.*'de'"):
         transcribe(np.zeros(16000, np.float32), "faster-whisper", str(default_model_dir()), language="de")
+
+
+def test_unheard_words_go_to_voice_onsets_in_their_gap() -> None:
+    from mvdirector.schemas import Segment
+    from stages.analyze.vocals import onset_placer
+
+    fps = 100.0
+    onset = np.zeros(1200)
+    onset[[520, 610, 700, 905]] = [0.9, 0.8, 0.7, 0.95]  # 9.05 s lies outside the vocal segment
+    place = onset_placer(onset, fps, [Segment(start_s=5.0, end_s=8.0)])
+    times = fill_times(5, {0: (4.5, 4.9), 4: (10.0, 10.3)}, 0.0, 12.0, None, place)
+    assert [a for a, _ in times] == [4.5, 5.2, 6.1, 7.0, 10.0]
+    assert place(5.0, 12.0, 5) is None  # not enough onsets: the caller spreads the words instead
