@@ -216,7 +216,7 @@ def group_segments(ssm: np.ndarray, bounds: list[tuple[int, int]], z_thresh: flo
     return groups
 
 
-def label_segments(segs: list[SegmentInfo], sung_share: float = 0.3) -> list[str]:
+def label_segments(segs: list[SegmentInfo], sung_share: float = 0.2) -> list[str]:
     """Labels for grouped segments from repetition, position, energy and vocal presence.
 
     The chorus is the repeated group that is loudest and sung (repeats inside the song count

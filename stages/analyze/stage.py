@@ -28,7 +28,7 @@ from .sections import find_sections
 
 log = logging.getLogger(__name__)
 
-VERSION = "6"
+VERSION = "7"
 MIN_DURATION_S = 3.0
 SR_BEATS = 44100
 SR_FEATURES = 22050
