@@ -1,9 +1,10 @@
 """The analyze stage: a song file in, an `AudioAnalysis` out (DESIGN §4 "analyze").
 
-Steps, in order: check inputs, decode once (44.1 kHz mono for madmom, 22.05 kHz for the
-rest), loudness and energy, beats and downbeats, vocals and lyrics, sections. Each step
-is a function of arrays in its own module; this file only composes them and reports
-progress.
+Steps, in order: check the config and that the ASR model exists, decode once as a stream
+(44.1 kHz blocks feed madmom's RNN window by window; a 22.05 kHz copy is kept for the rest),
+loudness, energy and onset curves, beats and downbeats, vocal activity, lyrics (Whisper
+inside the vocal regions, or a user file aligned to it), sections. Each step is a function
+of arrays in its own module; this file only composes them and reports progress.
 """
 
 from __future__ import annotations
