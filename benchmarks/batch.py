@@ -45,8 +45,8 @@ def synth_song(path: Path, seconds: float, bpm: float = 120.0, sr: int = 22050, 
         env = np.exp(-np.arange(length) / (0.025 * sr))
         if k % 4 == 0:
             f = 60 + 90 * np.exp(-np.arange(length) / (0.01 * sr))
-            y[start:start + length] += 0.9 * env * np.sin(2 * np.pi * np.cumsum(f) / sr)
-        y[start:start + length] += 0.2 * env * rng.standard_normal(length)
+            y[start : start + length] += 0.9 * env * np.sin(2 * np.pi * np.cumsum(f) / sr)
+        y[start : start + length] += 0.2 * env * rng.standard_normal(length)
     root = 220.0 * 2 ** (seed / 12)
     y += 0.06 * np.sin(2 * np.pi * root * t) * (1 + (t > seconds / 2))
     y /= np.abs(y).max() * 1.1
@@ -66,8 +66,16 @@ def portrait(path: Path) -> Path:
 def request(song: Path, ref: Path, out: Path, w: int, h: int, fps: float):  # noqa: ANN201
     from mvdirector.pipeline import RenderRequest
 
-    return RenderRequest(song=song, reference=ref, out=out, workdir=out.with_suffix(".mvd"), width=w, height=h,
-                         fps=fps, asr="none")
+    return RenderRequest(
+        song=song,
+        reference=ref,
+        out=out,
+        workdir=out.with_suffix(".mvd"),
+        width=w,
+        height=h,
+        fps=fps,
+        asr="none",
+    )
 
 
 def bench_batch(root: Path, args: argparse.Namespace, w: int, h: int) -> list[tuple[str, float, int]]:
@@ -80,18 +88,32 @@ def bench_batch(root: Path, args: argparse.Namespace, w: int, h: int) -> list[tu
     songs = [synth_song(root / f"song{i}.wav", args.seconds, seed=i) for i in range(args.songs)]
     cores = default_workers()
     rows = []
-    modes = [("sequential (1 process)", ["--workers", "1"]),
-             (f"local executor ({cores} processes)", ["--workers", str(cores)])]
+    modes = [
+        ("sequential (1 process)", ["--workers", "1"]),
+        (f"local executor ({cores} processes)", ["--workers", str(cores)]),
+    ]
     if not args.skip_ray:
         modes.append((f"ray (local instance, {cores} CPUs)", ["--executor", "ray"]))
     for k, (label, flags) in enumerate(modes):
         manifest = root / f"batch{k}.yaml"
-        jobs = [{"song": str(s), "reference": str(ref), "output": str(root / f"mode{k}" / f"{s.stem}.mp4"),
-                 "size": f"{w}x{h}", "fps": args.fps, "overrides": {"asr": "none"}} for s in songs]
+        jobs = [
+            {
+                "song": str(s),
+                "reference": str(ref),
+                "output": str(root / f"mode{k}" / f"{s.stem}.mp4"),
+                "size": f"{w}x{h}",
+                "fps": args.fps,
+                "overrides": {"asr": "none"},
+            }
+            for s in songs
+        ]
         manifest.write_text(json.dumps({"jobs": jobs}))  # JSON is YAML
         t0 = time.perf_counter()
-        res = subprocess.run([sys.executable, "-m", "mvdirector.cli", "batch", str(manifest), "--json", *flags],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "mvdirector.cli", "batch", str(manifest), "--json", *flags],
+            capture_output=True,
+            text=True,
+        )
         dt = time.perf_counter() - t0
         if res.returncode != 0:
             raise SystemExit(f"{label}: exit {res.returncode}: {res.stderr[-2000:]}")
@@ -136,9 +158,26 @@ def bench_edit(root: Path, args: argparse.Namespace, w: int, h: int) -> list[tup
         if s["id"] == leaf["id"]:
             s["prompt"] += " again"
     plan_path.write_text(json.dumps(plan, indent=2))
-    cmd = [sys.executable, "-m", "mvdirector.cli", "render", str(song), "--ref", str(ref), "-o", str(req.out),
-           "--workdir", str(req.resolved_workdir()), "--size", f"{w}x{h}", "--fps", f"{args.fps:g}", "--asr", "none",
-           "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mvdirector.cli",
+        "render",
+        str(song),
+        "--ref",
+        str(ref),
+        "-o",
+        str(req.out),
+        "--workdir",
+        str(req.resolved_workdir()),
+        "--size",
+        f"{w}x{h}",
+        "--fps",
+        f"{args.fps:g}",
+        "--asr",
+        "none",
+        "--json",
+    ]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True)
     dt = time.perf_counter() - t0
@@ -175,8 +214,10 @@ def main() -> None:
             out.write("|---|---:|---:|---:|---:|---:|\n")
             base = rows[0][1]
             for label, dt, n in rows:
-                out.write(f"| {label} | {dt:.1f} | {60 * args.songs / dt:.2f} | {video_s / dt:.2f} | {n} | "
-                          f"{base / dt:.2f}× |\n")
+                out.write(
+                    f"| {label} | {dt:.1f} | {60 * args.songs / dt:.2f} | {video_s / dt:.2f} | {n} | "
+                    f"{base / dt:.2f}× |\n"
+                )
             out.write("\n")
             out.flush()
         if not args.skip_edit:
@@ -184,11 +225,15 @@ def main() -> None:
             n_shots = int(rows[0][1])
             full = rows[1][1]
             out.write(f"## re-render after an edit ({args.long_seconds:g} s song, {n_shots} shots)\n\n")
-            out.write("| run | wall s | share of full | shots rendered | analyze | direct | render | assemble |\n")
+            out.write(
+                "| run | wall s | share of full | shots rendered | analyze | direct | render | assemble |\n"
+            )
             out.write("|---|---:|---:|---:|---:|---:|---:|---:|\n")
             for label, dt, n, st in rows[1:]:
-                out.write(f"| {label} | {dt:.2f} | {100 * dt / full:.1f} % | {n} | {st.get('analyze', 0):.2f} | "
-                          f"{st.get('direct', 0):.2f} | {st.get('render', 0):.2f} | {st.get('assemble', 0):.2f} |\n")
+                out.write(
+                    f"| {label} | {dt:.2f} | {100 * dt / full:.1f} % | {n} | {st.get('analyze', 0):.2f} | "
+                    f"{st.get('direct', 0):.2f} | {st.get('render', 0):.2f} | {st.get('assemble', 0):.2f} |\n"
+                )
             out.write("\n")
 
 

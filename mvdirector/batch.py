@@ -39,8 +39,21 @@ from mvdirector.pipeline import RenderRequest, render
 log = logging.getLogger(__name__)
 
 JOB_FIELDS = {
-    "name", "song", "reference", "ref", "style", "lyrics", "size", "fps", "seed", "renderer", "plan",
-    "output", "out", "workdir", "overrides",
+    "name",
+    "song",
+    "reference",
+    "ref",
+    "style",
+    "lyrics",
+    "size",
+    "fps",
+    "seed",
+    "renderer",
+    "plan",
+    "output",
+    "out",
+    "workdir",
+    "overrides",
 }
 PATH_FIELDS = ("song", "reference", "lyrics", "plan", "output", "workdir", "templates_dir", "asr_model")
 NOT_OVERRIDABLE = {"song", "reference", "out", "workdir", "lyrics", "plan"}
@@ -55,7 +68,9 @@ class BatchError(MvError):
 
     def __init__(self, problems: list[str], manifest: Path) -> None:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"{problems[0]}{more}", f"fix {manifest.name}; `mvdirector batch --check` lists them all")
+        super().__init__(
+            f"{problems[0]}{more}", f"fix {manifest.name}; `mvdirector batch --check` lists them all"
+        )
         self.problems = problems
 
 
@@ -94,7 +109,9 @@ def parse_size(text: str) -> tuple[int, int]:
     if not (16 <= w <= 7680 and 16 <= h <= 4320):
         raise ValueError(f"size {w}x{h} is outside 16x16 .. 7680x4320")
     if w % 2 or h % 2:
-        raise ValueError(f"size {w}x{h} has an odd side; H.264 needs even sizes (use {w + w % 2}x{h + h % 2})")
+        raise ValueError(
+            f"size {w}x{h} has an odd side; H.264 needs even sizes (use {w + w % 2}x{h + h % 2})"
+        )
     return w, h
 
 
@@ -129,8 +146,14 @@ def read_manifest(path: Path) -> list[dict[str, Any]]:
         raise InputError(f"cannot read manifest '{path}': {e}") from None
     if path.suffix.lower() == ".csv":
         rows = list(csv.DictReader(text.splitlines()))
-        return [{k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in r.items()
-                 if k and v not in (None, "")} for r in rows]
+        return [
+            {
+                k.strip(): (v.strip() if isinstance(v, str) else v)
+                for k, v in r.items()
+                if k and v not in (None, "")
+            }
+            for r in rows
+        ]
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise InputError(f"manifest '{path.name}' is neither YAML nor CSV", "name it .yaml, .yml or .csv")
     try:
@@ -144,11 +167,15 @@ def read_manifest(path: Path) -> list[dict[str, Any]]:
         defaults = data.get("defaults") or {}
         unknown = set(data) - {"defaults", "jobs"}
         if unknown or not isinstance(defaults, dict):
-            raise InputError(f"manifest '{path}' has top-level keys {sorted(unknown)}",
-                             "use only 'defaults' (a mapping) and 'jobs' (a list)")
+            raise InputError(
+                f"manifest '{path}' has top-level keys {sorted(unknown)}",
+                "use only 'defaults' (a mapping) and 'jobs' (a list)",
+            )
         data = data.get("jobs")
     if not isinstance(data, list) or not data:
-        raise InputError(f"manifest '{path}' holds no jobs", "write a list of jobs, each with song and reference")
+        raise InputError(
+            f"manifest '{path}' holds no jobs", "write a list of jobs, each with song and reference"
+        )
     jobs = []
     for item in data:
         if isinstance(item, dict):
@@ -265,8 +292,11 @@ def _check_media(req: RenderRequest, bad: Callable[[str], None]) -> None:
     except MvError as e:
         bad(e.one_line())
     out = req.resolved_out()
-    suffixes = {"h264": (".mp4", ".mov", ".mkv", ".m4v"), "h265": (".mp4", ".mov", ".mkv"),
-                "prores": (".mov", ".mkv")}.get(req.codec)
+    suffixes = {
+        "h264": (".mp4", ".mov", ".mkv", ".m4v"),
+        "h265": (".mp4", ".mov", ".mkv"),
+        "prores": (".mov", ".mkv"),
+    }.get(req.codec)
     if suffixes is None:
         bad(f"codec '{req.codec}' is unknown (use h264, h265 or prores)")
     elif out.suffix.lower() not in suffixes:
@@ -286,16 +316,22 @@ def load_manifest(path: str | Path) -> list[BatchJob]:
         out, wd = j.request.resolved_out().resolve(), j.request.resolved_workdir().resolve()
         label = f"job {j.index + 1} ({j.request.song.name})"
         if out in seen_out:
-            problems.append(f"{label}: output '{out}' is also the output of {seen_out[out]} — give each an output")
+            problems.append(
+                f"{label}: output '{out}' is also the output of {seen_out[out]} — give each an output"
+            )
         if wd in seen_wd:
-            problems.append(f"{label}: work directory '{wd}' is shared with {seen_wd[wd]} — give each an output "
-                            "or workdir")
+            problems.append(
+                f"{label}: work directory '{wd}' is shared with {seen_wd[wd]} — give each an output "
+                "or workdir"
+            )
         seen_out.setdefault(out, label)
         seen_wd.setdefault(wd, label)
     names: dict[str, int] = {}
     for j in jobs:
         names[j.name] = names.get(j.name, 0) + 1
-    jobs = [j if names[j.name] == 1 else BatchJob(j.index, f"{j.name}#{j.index + 1}", j.request) for j in jobs]
+    jobs = [
+        j if names[j.name] == 1 else BatchJob(j.index, f"{j.name}#{j.index + 1}", j.request) for j in jobs
+    ]
     if problems:
         raise BatchError(problems, path)
     return jobs
@@ -341,8 +377,15 @@ def run_job(job: BatchJob, emit: Callable[[Event], None], executor: Any = None) 
         log.exception("job %s failed", job.name)
         msg = f"internal error: {type(e).__name__}: {e}"
     else:
-        res = JobResult(job.index, job.name, True, round(time.perf_counter() - t0, 3), report.video,
-                        report.rendered, report.cache_hits)
+        res = JobResult(
+            job.index,
+            job.name,
+            True,
+            round(time.perf_counter() - t0, 3),
+            report.video,
+            report.rendered,
+            report.cache_hits,
+        )
         emit((job.index, "done", "job", None, f"{report.rendered} rendered, {report.cache_hits} cached"))
         return res
     emit((job.index, "failed", "job", None, msg))
@@ -421,8 +464,11 @@ def _run_local(jobs: list[BatchJob], workers: int | None, emit: Callable[[Event]
 
 
 def _run_ray(
-    jobs: list[BatchJob], address: str | None, transfer: Literal["shared", "object"],
-    emit: Callable[[Event], None], ray_init: dict[str, Any],
+    jobs: list[BatchJob],
+    address: str | None,
+    transfer: Literal["shared", "object"],
+    emit: Callable[[Event], None],
+    ray_init: dict[str, Any],
 ) -> list[JobResult]:
     from mvdirector.executors import RayExecutor
 

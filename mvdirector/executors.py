@@ -76,7 +76,10 @@ def spawn_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``spawn``ed processes (no inherited locks or threads), each with its share of the cores."""
     threads = max(1, default_workers() // max(1, workers))
     return ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=limit_threads, initargs=(threads,)
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=limit_threads,
+        initargs=(threads,),
     )
 
 
@@ -163,8 +166,10 @@ def _check_reachable(address: str) -> None:
     hostport = address.removeprefix("ray://")
     host, sep, port = hostport.rpartition(":")
     if not sep or not port.isdigit():
-        raise InputError(f"Ray address '{address}' is not auto, HOST:PORT or ray://HOST:PORT",
-                         "e.g. --address auto or --address 10.0.0.5:6379")
+        raise InputError(
+            f"Ray address '{address}' is not auto, HOST:PORT or ray://HOST:PORT",
+            "e.g. --address auto or --address 10.0.0.5:6379",
+        )
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
     except OSError as e:
@@ -193,7 +198,8 @@ class RayExecutor:
             import ray
         except ImportError:
             raise InputError(
-                "the ray executor needs the 'ray' package", "pip install 'mvdirector[ray]' (or 'ray[default]')"
+                "the ray executor needs the 'ray' package",
+                "pip install 'mvdirector[ray]' (or 'ray[default]')",
             ) from None
         if transfer not in ("shared", "object"):
             raise InputError(f"unknown Ray transfer '{transfer}'", "use shared or object")
@@ -242,7 +248,9 @@ class RayExecutor:
         ctx_ref, song_ref, image_ref = self._refs(ctx)
         opts = self._options(task)
         if self.transfer == "shared":
-            ref = self._shared.options(**opts).remote(ctx_ref, task, str(previous_clip) if previous_clip else None)
+            ref = self._shared.options(**opts).remote(
+                ctx_ref, task, str(previous_clip) if previous_clip else None
+            )
             return ref.future()
         prev = previous_clip.read_bytes() if previous_clip else None
         ref = self._object.options(**opts).remote(ctx_ref, song_ref, image_ref, task, prev)

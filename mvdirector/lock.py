@@ -73,7 +73,9 @@ class WorkdirLock:
     def __init__(self, root: str | Path, command: str | None = None) -> None:
         self.root = Path(root)
         self.path = self.root / LOCK_NAME
-        self.command = command or " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv))[:200]
+        self.command = (
+            command or " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv))[:200]
+        )
         self._fd: int | None = None
         self._depth = 0
 
@@ -97,7 +99,12 @@ class WorkdirLock:
                 f"work directory '{self.root}' is in use{_describe_holder(self.path)}",
                 "wait for that run to finish (or stop it), or pick another --workdir",
             )
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command, "started": time.time()}
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": self.command,
+            "started": time.time(),
+        }
         data = json.dumps(info).encode("utf-8")
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)

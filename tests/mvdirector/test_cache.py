@@ -32,8 +32,11 @@ class FakeRenderer:
 def analysis(path: str = "s.wav", sha: str = "0" * 64, bpm: float = 120.0) -> AudioAnalysis:
     return AudioAnalysis(
         source=AudioSource(path=path, sha256=sha, duration_s=6.0, sample_rate=22050),
-        bpm=bpm, beats_per_bar=4, beats=[Beat(t_s=i * 0.5, bar=i // 4 + 1, position=i % 4 + 1) for i in range(12)],
-        sections=[Section(start_s=0.0, end_s=6.0, label="verse")], energy=EnergyCurve(fps=10, values=[0.5] * 60),
+        bpm=bpm,
+        beats_per_bar=4,
+        beats=[Beat(t_s=i * 0.5, bar=i // 4 + 1, position=i % 4 + 1) for i in range(12)],
+        sections=[Section(start_s=0.0, end_s=6.0, label="verse")],
+        energy=EnergyCurve(fps=10, values=[0.5] * 60),
     )
 
 
@@ -60,7 +63,9 @@ def changed(a: dict[str, str], b: dict[str, str]) -> set[str]:
 
 
 def test_canonical_json_ignores_key_order_and_handles_models_and_paths(tmp_path):
-    assert canonical_json({"b": 1, "a": [1, {"d": 2, "c": 3}]}) == canonical_json({"a": [1, {"c": 3, "d": 2}], "b": 1})
+    assert canonical_json({"b": 1, "a": [1, {"d": 2, "c": 3}]}) == canonical_json(
+        {"a": [1, {"c": 3, "d": 2}], "b": 1}
+    )
     assert canonical_json({"p": tmp_path}) == canonical_json({"p": str(tmp_path)})
     assert canonical_json(reference()) == canonical_json(reference().model_dump(mode="json"))
     with pytest.raises(TypeError):
@@ -78,7 +83,12 @@ def test_canonical_json_ignores_key_order_and_handles_models_and_paths(tmp_path)
     ],
 )
 def test_cache_key_depends_on_every_part(change):
-    base = {"stage": "analyze", "version": "1", "config": {"style": "cinematic"}, "inputs": {"song": "0" * 64}}
+    base = {
+        "stage": "analyze",
+        "version": "1",
+        "config": {"style": "cinematic"},
+        "inputs": {"song": "0" * 64},
+    }
     assert cache_key(**base) == cache_key(**base)
     assert cache_key(**{**base, **change}) != cache_key(**base)
 
@@ -115,7 +125,10 @@ def test_shot_key_matrix():
         "renderer version": (plan, FakeRenderer(version="2"), a, ref, set(ids)),
         "render settings": (
             ShotPlan.model_validate({**plan.model_dump(), "render": {**plan.render.model_dump(), "seed": 3}}),
-            r, a, ref, set(ids),
+            r,
+            a,
+            ref,
+            set(ids),
         ),
     }
     for name, (p, rr, aa, fr, want) in cases.items():

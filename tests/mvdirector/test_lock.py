@@ -68,8 +68,19 @@ def test_cli_render_on_a_busy_work_directory_exits_2_with_one_line(tmp_path, cli
     wd = tmp_path / "wd"
     proc = _holder(wd)
     try:
-        res = run_cli("render", str(click_song), "--ref", str(portrait), "--workdir", str(wd), "--size", "64x36",
-                      "--asr", "none", "--quiet")
+        res = run_cli(
+            "render",
+            str(click_song),
+            "--ref",
+            str(portrait),
+            "--workdir",
+            str(wd),
+            "--size",
+            "64x36",
+            "--asr",
+            "none",
+            "--quiet",
+        )
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -82,7 +93,18 @@ def test_cli_render_on_a_busy_work_directory_exits_2_with_one_line(tmp_path, cli
 def test_cli_plan_is_refused_too(tmp_path, click_song, portrait):
     wd = tmp_path / "wd"
     with WorkdirLock(wd):
-        res = run_cli("plan", str(click_song), "--ref", str(portrait), "--workdir", str(wd), "-o",
-                      str(tmp_path / "plan.json"), "--asr", "none", "--quiet")
+        res = run_cli(
+            "plan",
+            str(click_song),
+            "--ref",
+            str(portrait),
+            "--workdir",
+            str(wd),
+            "-o",
+            str(tmp_path / "plan.json"),
+            "--asr",
+            "none",
+            "--quiet",
+        )
     assert res.returncode == 2 and "is in use by pid" in res.stderr
     assert not (tmp_path / "plan.json").exists()

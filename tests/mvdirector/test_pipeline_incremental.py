@@ -48,8 +48,17 @@ class Counter:
 
 
 def request(song: Path, ref: Path, wd: Path, **kw) -> RenderRequest:
-    return RenderRequest(song=song, reference=ref, workdir=wd, out=wd / "video.mp4", width=W, height=H, fps=FPS,
-                         asr="none", **kw)
+    return RenderRequest(
+        song=song,
+        reference=ref,
+        workdir=wd,
+        out=wd / "video.mp4",
+        width=W,
+        height=H,
+        fps=FPS,
+        asr="none",
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -192,8 +201,11 @@ def test_render_settings_change_re_renders_all(work, monkeypatch):
 def test_leftovers_of_a_killed_run_are_removed(work, monkeypatch):
     shots = work / "wd" / "shots"
     (work / "wd" / "audio").mkdir(exist_ok=True)
-    stale = [shots / ".verse1-01.deadbeef.tmp123.mp4", work / "wd" / ".plan.tmp99.json",
-             work / "wd" / "audio" / ".song.tmp7.m4a"]
+    stale = [
+        shots / ".verse1-01.deadbeef.tmp123.mp4",
+        work / "wd" / ".plan.tmp99.json",
+        work / "wd" / "audio" / ".song.tmp7.m4a",
+    ]
     for p in stale:
         p.write_bytes(b"half")
     (work / "wd" / ".assemble-xyz").mkdir()

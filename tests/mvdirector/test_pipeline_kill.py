@@ -23,8 +23,20 @@ ARGS = ["--size", "160x90", "--fps", "12", "--asr", "none", "--quiet"]
 
 
 def _cmd(song, ref, wd) -> list[str]:
-    return [sys.executable, "-m", "mvdirector.cli", "render", str(song), "--ref", str(ref), "--workdir", str(wd),
-            "-o", str(wd / "video.mp4"), *ARGS]
+    return [
+        sys.executable,
+        "-m",
+        "mvdirector.cli",
+        "render",
+        str(song),
+        "--ref",
+        str(ref),
+        "--workdir",
+        str(wd),
+        "-o",
+        str(wd / "video.mp4"),
+        *ARGS,
+    ]
 
 
 def _clips(folder) -> list:
@@ -41,7 +53,9 @@ def _env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, click_song, portrait):
     wd = tmp_path_factory.mktemp("kill") / "clean"
-    res = subprocess.run(_cmd(click_song, portrait, wd), capture_output=True, text=True, env=_env(), timeout=300)
+    res = subprocess.run(
+        _cmd(click_song, portrait, wd), capture_output=True, text=True, env=_env(), timeout=300
+    )
     assert res.returncode == 0, res.stderr
     return wd
 
@@ -49,8 +63,9 @@ def uninterrupted(tmp_path_factory, click_song, portrait):
 def test_sigkill_mid_render_then_resume_matches_uninterrupted(tmp_path, click_song, portrait, uninterrupted):
     wd = tmp_path / "killed"
     shots = wd / "shots"
-    proc = subprocess.Popen(_cmd(click_song, portrait, wd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=_env())
+    proc = subprocess.Popen(
+        _cmd(click_song, portrait, wd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env()
+    )
     deadline = time.monotonic() + 240
     finished: list = []
     while time.monotonic() < deadline and proc.poll() is None:
@@ -66,7 +81,9 @@ def test_sigkill_mid_render_then_resume_matches_uninterrupted(tmp_path, click_so
     assert len(finished) < n_shots and not (wd / "video.mp4").exists()
     stamps = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in finished}
 
-    res = subprocess.run(_cmd(click_song, portrait, wd), capture_output=True, text=True, env=_env(), timeout=300)
+    res = subprocess.run(
+        _cmd(click_song, portrait, wd), capture_output=True, text=True, env=_env(), timeout=300
+    )
     assert res.returncode == 0, res.stderr
 
     for name, stamp in stamps.items():  # no finished shot was rendered again

@@ -48,13 +48,23 @@ def songs(tmp_path_factory, click_song, portrait):
 
 
 def _job(d, i: int, song: str, out: str) -> BatchJob:
-    req = RenderRequest(song=d / song, reference=d / "singer.png", out=d / out, workdir=(d / out).with_suffix(".mvd"),
-                        width=W, height=H, fps=FPS, asr="none")
+    req = RenderRequest(
+        song=d / song,
+        reference=d / "singer.png",
+        out=d / out,
+        workdir=(d / out).with_suffix(".mvd"),
+        width=W,
+        height=H,
+        fps=FPS,
+        asr="none",
+    )
     return BatchJob(i, song, req)
 
 
 def _clips(wd) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((wd / "shots").glob("*.mp4")) if not p.name.startswith(".")}
+    return {
+        p.name: p.read_bytes() for p in sorted((wd / "shots").glob("*.mp4")) if not p.name.startswith(".")
+    }
 
 
 @pytest.fixture(scope="module")
