@@ -29,7 +29,7 @@ from .sections import find_sections
 
 log = logging.getLogger(__name__)
 
-VERSION = "7"
+VERSION = "8"
 MIN_DURATION_S = 3.0
 SR_BEATS = 44100
 SR_FEATURES = 22050
