@@ -14,7 +14,10 @@ temporary name and renamed into place; leftovers of a killed run are removed at 
 start. A resumed run re-renders no finished shot. With the bundled ffmpeg/libx264 on one
 machine the resumed final video is byte-identical to an uninterrupted run (x264 is
 deterministic for fixed settings and thread count; `tests/mvdirector/test_pipeline_kill.py`
-checks frames and bytes).
+checks frames and bytes). Across machines the bits may differ: x264 picks its thread count
+from the core count, so a clip rendered on a 16-core Ray node need not be bit-equal to one
+from a laptop (the frames differ only by encoder rounding). Clips are cached by key, so a
+resumed run reuses whatever was rendered and never mixes versions of one shot.
 """
 
 from __future__ import annotations
@@ -462,7 +465,7 @@ def plan_shot_tasks(
             r = get_renderer(name, opts)
             key = cache_key("render", r.VERSION, None, {"base": key, "renderer": r.fingerprint()})
             keys[sid] = key
-        path = wd.path(clip_name(sid, key))
+        path = wd.path(clip_name(sid, key)).absolute()  # workers (Ray) may run in another cwd
         tasks.append(
             ShotTask(
                 shot_id=sid,
@@ -588,7 +591,7 @@ def render_shots(
     from mvdirector.executors import InlineExecutor
 
     tasks = plan_shot_tasks(req, wd, plan, analysis, reference)
-    ctx = ShotContext(plan, analysis, reference, req.reference, req.song)
+    ctx = ShotContext(plan, analysis, reference, req.reference.absolute(), req.song.absolute())
     n_cached = sum(t.cached for t in tasks)
     rep.start("render", float(len(tasks)))
     rep.update("render", n_cached, f"{n_cached} cached")
