@@ -99,3 +99,13 @@ def test_analysis_is_deterministic(analyses) -> None:
     a, _ = analyses["waltz_90_3-4"]
     again = analyze(SONGS / "waltz_90_3-4.ogg", AnalyzeConfig(asr="none"))
     assert again == a
+
+
+@pytest.mark.parametrize("name", ["pop_120_4-4", "waltz_90_3-4", "ballad_72_pickup_4-4", "rubato_92_4-4"])
+def test_librosa_backend_on_fixtures(name: str) -> None:
+    truth = json.loads((SONGS / f"{name}.truth.json").read_text())
+    a = analyze(SONGS / f"{name}.ogg", AnalyzeConfig(beats="librosa", asr="none"))
+    ref = np.array([b["t_s"] for b in truth["beats"]])
+    assert mir_eval.beat.f_measure(ref, np.array(a.beat_times)) >= 0.9
+    assert mir_eval.beat.f_measure(np.array(truth["downbeats"]), np.array(a.downbeats)) >= 0.8
+    assert "librosa" in a.provenance["beats"]
