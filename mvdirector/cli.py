@@ -448,10 +448,9 @@ def preview(
     otio: Annotated[Path | None, typer.Option("--otio", help="Also export an OpenTimelineIO timeline.")] = None,
 ) -> None:
     """Draw a storyboard of a plan on the song's timeline (PNG or HTML)."""
-    from stages.preview import write_storyboard
-
     from mvdirector.planio import load_plan
     from mvdirector.schemas import AudioAnalysis
+    from stages.preview import write_storyboard
 
     result, _ = load_plan(plan_file)
     analysis = None

@@ -302,14 +302,16 @@ def ensure_plan(
     A `plan.json` in the work directory that a person edited is kept as long as the song,
     reference and direction settings it was made from are unchanged.
     """
+    from stages import direct as direct_stage
+
     if req.plan is not None:
         plan, warnings = load_plan(req.plan)
         for w in warnings:
             rep.warn(w)
         check_plan_fits(plan, analysis)
+        plan = direct_stage.fill_keyframes(plan)  # a hand-changed move with its keyframes deleted
         rep.finish("direct", f"{len(plan.shots)} shots from {req.plan}")
         return plan
-    from stages import direct as direct_stage
 
     cfg = direct_config(req)
     style_fp = direct_stage.fingerprint(cfg) if hasattr(direct_stage, "fingerprint") else None
@@ -328,6 +330,7 @@ def ensure_plan(
         plan, warnings = load_plan(wd.path(name))
         for w in warnings:
             rep.warn(w)
+        plan = direct_stage.fill_keyframes(plan)
         rep.finish("direct", f"{len(plan.shots)} shots (plan.json reused)")
         return plan
     if wd.path(name).exists() and wd.keys.get(name) and wd.keys.get(name) != key:
@@ -704,10 +707,11 @@ def ensure_video(
             rep.finish("assemble", f"{out.name} is up to date")
             return report.model_copy(update={"video": str(out)}), True
     rep.start("assemble", 1.0)
-    if "identity_cache" in type(cfg).model_fields:  # a memo, not an input: kept out of the key above
-        cfg = cfg.model_copy(update={"identity_cache": str(wd.path(IDENTITY_CACHE))})
-    if "audio_cache" in type(cfg).model_fields:  # the song's encoded track, reused when re-assembling
-        cfg = cfg.model_copy(update={"audio_cache": str(wd.path("audio"))})
+    # Memos and the report's place are not inputs: they stay out of the key above.
+    cfg = cfg.model_copy(
+        update={"identity_cache": str(wd.path(IDENTITY_CACHE)), "audio_cache": str(wd.path("audio")),
+                "report_dir": str(wd.root)}
+    )
     report = assemble_stage.assemble(
         plan,
         clips,
@@ -720,6 +724,11 @@ def ensure_video(
     wd.record_file(name, key, out)
     rep.finish("assemble", str(out))
     return report, False
+
+
+def report_path_stem(req: RenderRequest) -> str:
+    """Stem of the final video's name (thumbnails live in `<workdir>/<stem>.thumbs/`)."""
+    return req.resolved_out().stem
 
 
 def check_inputs(req: RenderRequest) -> None:
@@ -780,7 +789,9 @@ def render(
         stage_s["direct"] = time.perf_counter() - t
         t = time.perf_counter()
         own_pool = None
-        if executor is None and req.jobs > 1:
+        if executor is None and req.jobs > 1 and plan.render.renderer == "dit":
+            rep.warn("--jobs is ignored with the dit renderer: each process would load the whole model onto the GPU")
+        elif executor is None and req.jobs > 1:
             from mvdirector.executors import LocalExecutor
 
             executor = own_pool = LocalExecutor(req.jobs)
@@ -808,4 +819,8 @@ def render(
         if reused:
             rep.finish("render", f"nothing changed: rendered nothing, {report.video} is up to date")
         write_json_atomic(wd.path("report.json"), report)
+        if not reused:  # the contact sheet again, now with the whole run's timings and cache hits
+            from stages.assemble import write_report_html
+
+            write_report_html(report, wd.path("report.html"), wd.path(f"{report_path_stem(req)}.thumbs"))
         return report

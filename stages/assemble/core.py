@@ -76,7 +76,8 @@ class AssembleConfig(BaseModel):
     m4a/mp4, PCM into .mov), else encodes AAC; ``aac`` always encodes; ``copy`` fails when
     copying is impossible. ``consistency`` measures identity and colour on
     ``samples_per_shot`` frames of every shot and writes thumbnails (``thumbnails_dir``,
-    default ``<video stem>.thumbs/``); ``html`` writes ``report.html`` beside the video.
+    default ``<report_dir>/<video stem>.thumbs/``); ``html`` writes ``report.html`` into
+    ``report_dir`` (default: beside the video; the pipeline uses the work directory).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -93,10 +94,12 @@ class AssembleConfig(BaseModel):
     samples_per_shot: int = Field(default=3, ge=1, le=32)
     html: bool = True
     thumbnails_dir: str | None = None
+    report_dir: str | None = None
+    """Folder for ``report.html`` and the thumbnails; None means beside the video."""
     identity_cache: str | None = None
+    """JSON file memoising per-frame identity between runs (the pipeline puts it in the work directory)."""
     audio_cache: str | None = None
     """Folder keeping the song's encoded AAC track between runs (keyed by the song's content)."""
-    """JSON file memoising per-frame identity between runs (the pipeline puts it in the work directory)."""
 
 
 @dataclass(frozen=True)
@@ -332,7 +335,7 @@ def _measure(
             if thumbs is not None:
                 name = f"{shot.id}.jpg"
                 consistency.write_thumbnail(imgs[len(imgs) // 2], thumbs / name)
-                m["thumbnail"] = _relative(thumbs / name, video.parent)
+                m["thumbnail"] = _relative(thumbs / name, thumbs.parent)
         if ref_emb and imgs:
             ident = consistency.shot_identity(imgs, ref_emb, memo)
             m["identity_frames"] = ident.frames_with_face
@@ -500,9 +503,10 @@ def assemble(
         warnings.append(f"audio/video offset is {offset * 1000:.1f} ms (more than half a frame)")
 
     per_shot: list[dict[str, object]] = [{"warnings": []} for _ in plan.shots]
+    report_dir = Path(config.report_dir) if config.report_dir else out_path.parent
     thumbs: Path | None = None
     if config.consistency:
-        thumbs = Path(config.thumbnails_dir) if config.thumbnails_dir else out_path.with_name(f"{out_path.stem}.thumbs")
+        thumbs = Path(config.thumbnails_dir) if config.thumbnails_dir else report_dir / f"{out_path.stem}.thumbs"
         per_shot, more = _measure(ctx, out_path, reference, thumbs, _step(progress, 0.75, 0.98))
         warnings.extend(more)
 
@@ -548,7 +552,7 @@ def assemble(
     if config.html:
         from stages.assemble.report_html import write_report_html
 
-        write_report_html(report, out_path.with_name("report.html"), thumbs)
+        write_report_html(report, report_dir / "report.html", thumbs)
     _step(progress, 0.98, 1.0)(1.0, f"assembled {report.frames} frames")
     log.info(
         "assembled %s: %d shots (%d copied whole), %d of %d frames re-encoded, in %.2f s",
