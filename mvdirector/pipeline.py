@@ -710,6 +710,7 @@ def ensure_video(
     # Memos and the report's place are not inputs: they stay out of the key above.
     cfg = cfg.model_copy(
         update={"identity_cache": str(wd.path(IDENTITY_CACHE)), "audio_cache": str(wd.path("audio")),
+                "piece_cache": str(wd.path("pieces")), "measure_cache": str(wd.path("measure")),
                 "report_dir": str(wd.root)}
     )
     report = assemble_stage.assemble(

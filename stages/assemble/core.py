@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +35,7 @@ from mvdirector.media.video import VideoWriter, probe_video
 from mvdirector.schemas import ReferenceInfo, RenderReport, ShotClip, ShotPlan, ShotReport
 from stages.assemble import colour as colour_mod
 from stages.assemble import concat, consistency
+from stages.assemble import memo as memo_mod
 from stages.assemble.timeline import (
     Piece,
     TransitionWindow,
@@ -100,6 +101,10 @@ class AssembleConfig(BaseModel):
     """JSON file memoising per-frame identity between runs (the pipeline puts it in the work directory)."""
     audio_cache: str | None = None
     """Folder keeping the song's encoded AAC track between runs (keyed by the song's content)."""
+    piece_cache: str | None = None
+    """Folder keeping re-encoded pieces (transitions, graded shots) between runs, keyed by their inputs."""
+    measure_cache: str | None = None
+    """Folder keeping each shot's measurement and thumbnail between runs, keyed by the parts it comes from."""
 
 
 @dataclass(frozen=True)
@@ -272,8 +277,60 @@ def _plan_pieces(ctx: _Ctx, windows: list[TransitionWindow], tmp: Path) -> list[
     return pieces
 
 
-def _make_parts(ctx: _Ctx, pieces: list[Piece], tmp: Path, step: Callable[[float, str], None]) -> list[Path]:
-    """One file per piece: the clip itself (or a remuxed part of it) when copied, else a new encode."""
+def _piece_key(ctx: _Ctx, piece: Piece, ids: memo_mod.ContentIds) -> str:
+    """Everything that decides the frames of a re-encoded piece, hashed."""
+    involved: set[int] = set()
+    for i in memo_mod.shots_overlapping(ctx.ranges, piece.start, piece.end):
+        involved.add(i)
+        w_in, w_out = ctx.windows_in.get(i), ctx.windows_in.get(i + 1)
+        if i > 0 and w_in is not None and w_in.after:
+            involved.add(i - 1)
+        if w_out is not None and w_out.before:
+            involved.add(i + 1)
+    r, cfg = ctx.plan.render, ctx.config
+    return memo_mod.digest(
+        {
+            "version": VERSION,
+            "piece": [piece.start, piece.end],
+            "encoder": [cfg.codec, cfg.crf, cfg.preset, r.width, r.height, r.fps],
+            "shots": {
+                str(i): {
+                    "clip": ids.of(ctx.indexes[i].path),
+                    "range": ctx.ranges[i],
+                    "window_in": ctx.windows_in.get(i),
+                    "transform": ctx.transforms.get(i),
+                    "direction": ctx.plan.shots[i].camera.direction,
+                }
+                for i in sorted(involved)
+            },
+            "window_after": ctx.windows_in.get(max(involved) + 1) if involved else None,
+        }
+    )
+
+
+def _part_ids(ctx: _Ctx, pieces: list[Piece], ids: memo_mod.ContentIds) -> list[str]:
+    """A content identity per piece: the clip and range it copies, or the key of its encode."""
+    out = []
+    for p in pieces:
+        if p.shot is not None:
+            first = ctx.ranges[p.shot][0]
+            out.append(f"copy:{ids.of(ctx.indexes[p.shot].path)}:{p.start - first}:{p.end - first}")
+        else:
+            out.append(f"enc:{_piece_key(ctx, p, ids)}")
+    return out
+
+
+def _make_parts(
+    ctx: _Ctx,
+    pieces: list[Piece],
+    tmp: Path,
+    step: Callable[[float, str], None],
+    cache: memo_mod.PieceCache | None = None,
+    ids: memo_mod.ContentIds | None = None,
+) -> list[Path]:
+    """One file per piece: the clip itself (or a remuxed part of it) when copied, else a new encode
+    (taken from ``cache`` when the same piece was encoded before)."""
+    ids = ids or memo_mod.ContentIds()
     parts: list[Path] = []
     total = max(1, sum(p.end - p.start for p in pieces if not p.copy))
     done = 0
@@ -291,8 +348,13 @@ def _make_parts(ctx: _Ctx, pieces: list[Piece], tmp: Path, step: Callable[[float
                 parts.append(part)
             continue
         step(done / total, f"re-encoding frames {piece.start}-{piece.end - 1}")
-        seg = tmp / f"part{k:04d}{suffix}"
-        encode_piece(ctx, piece, seg)
+        if cache is not None:
+            seg = cache.path(_piece_key(ctx, piece, ids))
+            if not seg.is_file():
+                encode_piece(ctx, piece, seg)
+        else:
+            seg = tmp / f"part{k:04d}{suffix}"
+            encode_piece(ctx, piece, seg)
         parts.append(seg)
         done += piece.end - piece.start
     step(1.0, "pieces ready")
@@ -302,31 +364,87 @@ def _make_parts(ctx: _Ctx, pieces: list[Piece], tmp: Path, step: Callable[[float
 # ------------------------------------------------------------------------ measurement
 
 
+def _shot_measure_keys(
+    ctx: _Ctx,
+    pieces: list[Piece],
+    part_ids: list[str],
+    picks: list[list[int]],
+    ref_emb: list[float] | None,
+    thumbs: Path | None,
+) -> list[str]:
+    """Per shot, a key of the parts its frames come from and everything its measurement depends on."""
+    plan, cfg = ctx.plan, ctx.config
+    keys = []
+    for i, (shot, (a, b)) in enumerate(zip(plan.shots, ctx.ranges, strict=True)):
+        parts = [[pid, p.start, p.end] for p, pid in zip(pieces, part_ids, strict=True) if p.start < b and a < p.end]
+        keys.append(
+            memo_mod.digest(
+                {
+                    "version": VERSION,
+                    "range": [a, b],
+                    "parts": parts,
+                    "picks": picks[i],
+                    "reference": ref_emb,
+                    "threshold": cfg.identity_threshold,
+                    "shot": [shot.id, shot.framing, shot.renderer or plan.render.renderer],
+                    "thumbs": thumbs is not None,
+                }
+            )
+        )
+    return keys
+
+
 def _measure(
     ctx: _Ctx,
     video: Path,
     reference: ReferenceInfo | None,
     thumbs: Path | None,
     progress: Callable[[float, str], None],
+    pieces: list[Piece] | None = None,
+    part_ids: list[str] | None = None,
 ) -> tuple[list[dict[str, object]], list[str]]:
-    """Identity, colour and a thumbnail per shot from sampled frames of the finished video."""
+    """Identity, colour and a thumbnail per shot from sampled frames of the finished video.
+
+    With ``config.measure_cache`` (and the pieces the video was joined from), shots whose parts
+    are unchanged since an earlier run take their measurement from the memo and are not decoded.
+    """
     plan, cfg = ctx.plan, ctx.config
     windows = list(ctx.windows_in.values())
     index = concat.clip_index(video)
     picks = [sample_frames(a, b, cfg.samples_per_shot, windows, index.resumes) for a, b in ctx.ranges]
-    wanted = {g for p in picks for g in p}
+    ref_emb = reference.primary_face.embedding if reference and reference.primary_face else None
+    shot_memo = memo_mod.MeasureMemo(cfg.measure_cache) if cfg.measure_cache and pieces and part_ids else None
+    mkeys = _shot_measure_keys(ctx, pieces, part_ids, picks, ref_emb, thumbs) if shot_memo else []
+    remembered: dict[int, dict[str, Any]] = {}
+    if shot_memo is not None:
+        for i, shot in enumerate(plan.shots):
+            hit = shot_memo.get(mkeys[i], thumbs / f"{shot.id}.jpg" if thumbs is not None else None)
+            if hit is not None:
+                remembered[i] = hit
+    wanted = {g for i, p in enumerate(picks) if i not in remembered for g in p}
     frames = consistency.gather_frames(
         video, wanted, lambda i: progress(0.6 * i / max(1, len(wanted)), "decoding samples"), index
     )
-    ref_emb = reference.primary_face.embedding if reference and reference.primary_face else None
     per_shot: list[dict[str, object]] = []
     warnings: list[str] = []
     stats: list[colour_mod.LabStats] = []
     memo = consistency.IdentityMemo(cfg.identity_cache) if cfg.identity_cache and ref_emb else None
     for i, (shot, pick) in enumerate(zip(plan.shots, picks, strict=True)):
         progress(0.6 + 0.4 * i / len(plan.shots), f"checking shot {shot.id}")
+        if i in remembered:
+            entry = remembered[i]
+            m = dict(entry["m"])
+            m["warnings"] = list(entry["m"]["warnings"])
+            for f in ("lab_mean", "lab_std"):
+                if f in m:
+                    m[f] = tuple(m[f])
+            if entry.get("stats"):
+                stats.append(colour_mod.LabStats(tuple(entry["stats"][0]), tuple(entry["stats"][1])))
+            per_shot.append(m)
+            continue
         imgs = [frames[g] for g in pick if g in frames]
-        m: dict[str, object] = {"warnings": []}
+        m = {"warnings": []}
+        st = None
         if imgs:
             st = colour_mod.lab_stats(imgs)
             stats.append(st)
@@ -357,8 +475,13 @@ def _measure(
                     f"shot '{shot.id}' ({shot.framing}): no face found in {len(imgs)} sampled frame(s)"
                 )
         per_shot.append(m)
+        if shot_memo is not None:
+            entry = {"m": m, "stats": [list(st.mean), list(st.std)] if st is not None else None}
+            shot_memo.put(mkeys[i], entry, thumbs / f"{shot.id}.jpg" if thumbs is not None else None)
     if memo is not None:
         memo.save()
+    if shot_memo is not None:
+        shot_memo.save()
     if stats and len(stats) == len(plan.shots):
         whole = colour_mod.pooled(stats)
         for i, m in enumerate(per_shot):
@@ -463,15 +586,19 @@ def assemble(
         elif audio_args[:2] != ["-c:a", "copy"]:  # encode the sound while the picture is worked on
             song_for_mux, mux_audio = tmp / "audio.m4a", ["-c:a", "copy"]
             audio_job = concat.start_audio_encode(song_path, song_for_mux, audio_args)
+        piece_cache = None
+        if config.piece_cache:
+            piece_cache = memo_mod.PieceCache(config.piece_cache, SEGMENT_SUFFIX[config.codec])
+        ids = memo_mod.ContentIds()
         try:
             pieces = _plan_pieces(ctx, windows, tmp)
-            parts = _make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7))
+            parts = _make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7), piece_cache, ids)
             keys = {ctx.indexes[p.shot].signature.key() for p in pieces if p.shot is not None}
             keys |= {concat.stream_signature(f).key() for f, p in zip(parts, pieces, strict=True) if not p.copy}
             if len(keys) > 1:
                 log.warning("re-encoded pieces do not share the clips' codec parameters; re-encoding all")
                 pieces = [Piece(0, plan.n_frames)]
-                parts = _make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7))
+                parts = _make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7), piece_cache, ids)
         except BaseException:
             if audio_job is not None:
                 audio_job.kill()
@@ -493,6 +620,8 @@ def assemble(
                     "this is a bug in the assembler; re-run with --reencode always as a workaround",
                 )
             offset = concat.av_offset_s(tmp_out)
+        if piece_cache is not None:
+            piece_cache.prune()
     assemble_s = time.perf_counter() - t0
 
     warnings: list[str] = []
@@ -507,7 +636,9 @@ def assemble(
     thumbs: Path | None = None
     if config.consistency:
         thumbs = Path(config.thumbnails_dir) if config.thumbnails_dir else report_dir / f"{out_path.stem}.thumbs"
-        per_shot, more = _measure(ctx, out_path, reference, thumbs, _step(progress, 0.75, 0.98))
+        per_shot, more = _measure(
+            ctx, out_path, reference, thumbs, _step(progress, 0.75, 0.98), pieces, _part_ids(ctx, pieces, ids)
+        )
         warnings.extend(more)
 
     shots = []

@@ -548,3 +548,44 @@ def test_audio_cache_reuses_the_encoded_song(tmp_path: Path) -> None:
     write_song(song, plan.song.duration_s, clicks_s=[0.5])  # another song: another cache entry
     assemble(plan, clips, song, tmp_path / "c.mp4", cfg)
     assert len(list((tmp_path / "cache").iterdir())) == 2
+
+
+def test_piece_and_measure_caches_redo_only_what_an_edit_touches(tmp_path: Path, monkeypatch) -> None:
+    """Change one clip: the cached re-assembly equals a fresh one, encoding and decoding only around it."""
+    import stages.assemble.core as core
+    from stages.assemble import consistency
+
+    plan = make_plan([24] * 6, size=(128, 72), transitions={1: ("crossfade", 1.0), 4: ("flash", 1.0)})
+    clips = write_clips(plan, tmp_path / "a", gop=6)
+    song = write_song(tmp_path / "song.wav", plan.song.duration_s)
+    caches = {"piece_cache": str(tmp_path / "pieces"), "measure_cache": str(tmp_path / "measure")}
+    cfg = FAST.model_copy(update={**caches, "consistency": True})
+    encoded: list[tuple[int, int]] = []
+    decoded: list[int] = []
+    real_encode, real_gather = core.encode_piece, consistency.gather_frames
+    monkeypatch.setattr(core, "encode_piece", lambda c, p, o: encoded.append((p.start, p.end)) or real_encode(c, p, o))
+    monkeypatch.setattr(
+        consistency, "gather_frames", lambda v, w, *a, **k: decoded.extend(w) or real_gather(v, w, *a, **k)
+    )
+    first = assemble(plan, clips, song, tmp_path / "one.mp4", cfg)
+    assert len(encoded) == 2 and decoded
+
+    # Re-draw shot 4 (entered by the flash) in another colour; everything else stays.
+    def changed(i: int, k: int, w: int, h: int) -> np.ndarray:
+        frame = np.empty((h, w, 3), np.uint8)
+        frame[:] = (250, 250, 250) if i == 4 else solid_colour(i)
+        return frame
+
+    new_clips = clips[:4] + write_clips(plan, tmp_path / "b", changed, gop=6)[4:5] + clips[5:]
+    encoded.clear()
+    decoded.clear()
+    second = assemble(plan, new_clips, song, tmp_path / "two.mp4", cfg)
+    ranges = shot_frame_ranges(plan)
+    assert len(encoded) == 1 and encoded[0][0] < ranges[4][1] and encoded[0][1] > ranges[4][0]
+    assert decoded and all(ranges[3][0] <= g < ranges[4][1] for g in decoded), "only shots next to the edit"
+    fresh = assemble(plan, new_clips, song, tmp_path / "fresh.mp4", FAST.model_copy(update={"consistency": True}))
+    assert np.array_equal(decode_video(tmp_path / "two.mp4"), decode_video(tmp_path / "fresh.mp4"))
+    assert [s.lab_mean for s in second.shots] == [s.lab_mean for s in fresh.shots]
+    assert second.shots[0].lab_mean == first.shots[0].lab_mean
+    assert second.shots[4].lab_mean != first.shots[4].lab_mean
+    assert len(list((tmp_path / "pieces").iterdir())) == 2, "pieces of the old edit are pruned"
