@@ -413,6 +413,7 @@ class ShotContext:
     reference: ReferenceInfo
     reference_image: Path
     song_path: Path
+    cache_dir: Path | None = None  # renderers' per-reference preparations; None where no shared disk
 
 
 @dataclass(frozen=True)
@@ -505,7 +506,8 @@ def render_shot_task(
     shot = ctx.plan.shot(task.shot_id)
     renderer = get_renderer(task.renderer, task.renderer_options)
     job = ShotJob(
-        ctx.plan, shot, ctx.analysis, ctx.reference, ctx.reference_image, ctx.song_path, previous_clip
+        ctx.plan, shot, ctx.analysis, ctx.reference, ctx.reference_image, ctx.song_path, previous_clip,
+        ctx.cache_dir,
     )
     with atomic_output(out_path or task.path) as tmp:
         metrics = renderer.render_shot(job, tmp, progress=progress) or {}
@@ -594,7 +596,9 @@ def render_shots(
     from mvdirector.executors import InlineExecutor
 
     tasks = plan_shot_tasks(req, wd, plan, analysis, reference)
-    ctx = ShotContext(plan, analysis, reference, req.reference.absolute(), req.song.absolute())
+    ctx = ShotContext(
+        plan, analysis, reference, req.reference.absolute(), req.song.absolute(), wd.path("cache").absolute()
+    )
     n_cached = sum(t.cached for t in tasks)
     rep.start("render", float(len(tasks)))
     rep.update("render", n_cached, f"{n_cached} cached")

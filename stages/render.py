@@ -30,6 +30,8 @@ class ShotJob:
     reference_image: Path
     song_path: Path
     previous_clip: Path | None = None
+    cache_dir: Path | None = None
+    """A folder where a renderer may keep per-reference preparations between runs (the work directory's)."""
 
     @property
     def n_frames(self) -> int:

@@ -9,6 +9,7 @@ the mouth opening with the vocal loudness on close-ups. Frames stream to ffmpeg.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -95,7 +96,7 @@ class ProceduralRenderer:
         )
         image = _reference_image(str(job.reference_image), job.reference.sha256)
         reference = _fit_reference(job.reference, image, job.reference_image)
-        sep = _separation(image, reference) if opts.parallax else None
+        sep = _separation(image, reference, job.cache_dir) if opts.parallax else None
         loud = self._loudness(job) if opts.mouth else None
         inputs = ShotInputs(
             plan=job.plan, shot=job.shot, analysis=job.analysis, reference=reference, image=image,
@@ -154,18 +155,28 @@ def _reference_image(path: str, sha: str) -> np.ndarray:
         return image
 
 
-def _separation(image: np.ndarray, reference: ReferenceInfo):
-    from .layers import separate
+def _separation(image: np.ndarray, reference: ReferenceInfo, cache_dir: Path | None = None):
+    """The subject separation of a reference: from memory, from ``cache_dir`` on disk, or computed."""
+    from .layers import load_separation, save_separation, separate
 
     face = reference.primary_face
     key = (reference.sha256, image.shape, None if face is None else face.box)
     with _CACHE_LOCK:
         sep = _SEPARATION_CACHE.get(key)
+        if sep is not None:
+            return sep
+        disk = None
+        if cache_dir is not None:
+            name = hashlib.sha256(repr((VERSION, *key)).encode()).hexdigest()[:24]
+            disk = Path(cache_dir) / f"separation-{name}.npz"
+            sep = load_separation(disk)
         if sep is None:
             sep = separate(image, reference)
             log.info("subject matte covers %.0f %% of the reference", 100 * sep.coverage)
-            _SEPARATION_CACHE.clear()
-            _SEPARATION_CACHE[key] = sep
+            if disk is not None:
+                save_separation(sep, disk)
+        _SEPARATION_CACHE.clear()
+        _SEPARATION_CACHE[key] = sep
         return sep
 
 

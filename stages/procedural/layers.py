@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -46,6 +47,28 @@ class Separation:
     def usable(self) -> bool:
         """A matte covering 2–70 % of the image; anything else is treated as 'no subject'."""
         return 0.02 <= self.coverage <= 0.7
+
+
+def save_separation(sep: Separation, path: Path) -> None:
+    """Keep a separation on disk (atomically) so another process can skip GrabCut and inpainting."""
+    from mvdirector.media.atomic import atomic_output
+
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, scale=sep.scale, matte=sep.matte, background=sep.background, coverage=sep.coverage)
+
+
+def load_separation(path: Path) -> Separation | None:
+    """A separation saved by `save_separation`, or None when missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return Separation(
+                scale=float(z["scale"]),
+                matte=z["matte"].astype(np.float32),
+                background=z["background"].astype(np.uint8),
+                coverage=float(z["coverage"]),
+            )
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def separate(image_rgb: np.ndarray, reference: ReferenceInfo, iterations: int = 4) -> Separation:

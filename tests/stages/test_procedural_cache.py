@@ -1,0 +1,38 @@
+"""The subject separation is kept in the work directory, so a new process skips GrabCut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import stages.procedural as proc
+from stages.procedural import layers
+from stages.reference import inspect_reference
+
+
+def test_separation_survives_a_new_process(tmp_path, portrait, monkeypatch):
+    from mvdirector.media.image import load_image
+
+    image = load_image(portrait)
+    ref = inspect_reference(portrait)
+    proc._SEPARATION_CACHE.clear()
+    first = proc._separation(image, ref, tmp_path)
+    saved = list(tmp_path.glob("separation-*.npz"))
+    assert len(saved) == 1
+
+    proc._SEPARATION_CACHE.clear()  # as if in a fresh process: only the disk remains
+
+    def no_grabcut(*a, **k):
+        raise AssertionError("separate() ran although a saved separation exists")
+
+    monkeypatch.setattr(layers, "separate", no_grabcut)
+    again = proc._separation(image, ref, tmp_path)
+    assert again.scale == pytest.approx(first.scale) and again.coverage == pytest.approx(first.coverage)
+    assert np.array_equal(again.matte, first.matte) and np.array_equal(again.background, first.background)
+
+
+def test_unreadable_saved_separation_is_ignored(tmp_path):
+    bad = tmp_path / "separation-x.npz"
+    bad.write_bytes(b"not an npz")
+    assert layers.load_separation(bad) is None
+    assert layers.load_separation(tmp_path / "missing.npz") is None
