@@ -351,12 +351,10 @@ def plan(
         song=song, reference=ref, workdir=workdir, lyrics=lyrics, style=style, templates_dir=templates,
         width=w, height=h, fps=_check_fps(fps), seed=seed, beats=beats, asr=asr, asr_model=asr_model,
     )
-    from mvdirector.media.audio import audio_info
-    from mvdirector.media.image import load_image
-
-    audio_info(song)
-    load_image(ref)
     from mvdirector.lock import WorkdirLock
+    from mvdirector.pipeline import check_inputs
+
+    check_inputs(req)  # unreadable song or portrait, unknown style: one line, before any analysis
 
     lock = WorkdirLock(req.resolved_workdir())
     lock.acquire()  # a render running on the same work directory is refused with one line

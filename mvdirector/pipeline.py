@@ -746,8 +746,12 @@ def check_inputs(req: RenderRequest) -> None:
         raise InputError(f"--force {unknown[0]} is not a stage", f"use one of {', '.join(FORCE_STAGES)}")
     audio_info(req.song)
     load_image(req.reference)
-    if req.plan is not None and not req.plan.exists():
-        raise InputError(f"plan file '{req.plan}' does not exist", "make one with `mvdirector plan`")
+    if req.plan is not None:
+        load_plan(req.plan)  # a malformed plan fails here, before any analysis
+    else:
+        from stages.templates import load_template
+
+        load_template(req.style, req.templates_dir)  # an unknown style fails before any analysis
     if req.lyrics is not None and not req.lyrics.exists():
         raise InputError(f"lyrics file '{req.lyrics}' does not exist", "check the path given to --lyrics")
     out = req.resolved_out()

@@ -95,3 +95,18 @@ def test_schema_prints_json_schema():
     proc = run_cli("schema")
     assert proc.returncode == 0
     assert "ShotPlan" in json.loads(proc.stdout)["title"]
+
+
+@pytest.mark.parametrize("command", ["render", "plan"])
+def test_unknown_style_and_broken_plan_fail_before_any_analysis(command, tmp_path, click_song, portrait):
+    wd = tmp_path / "wd"
+    proc = run_cli(command, str(click_song), "--ref", str(portrait), "--style", "nonsense", "--workdir", str(wd))
+    assert_one_line_error(proc, "style 'nonsense' is not a known shot template")
+    assert not (wd / "analysis.json").exists()
+    if command == "render":
+        broken = tmp_path / "plan.json"
+        broken.write_text('{"song": 1')
+        proc = run_cli("render", str(click_song), "--ref", str(portrait), "--plan", str(broken), "--workdir", str(wd))
+        assert_one_line_error(proc, "not valid JSON")
+        assert not (wd / "analysis.json").exists()
+
