@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
 from mvdirector import __version__
@@ -346,10 +345,10 @@ def ensure_plan(
 
 
 def render_order(plan: ShotPlan) -> list[str]:
-    """Shot ids in an order where every shot comes after the shot it continues from."""
-    g = plan.graph()
-    index = {s.id: i for i, s in enumerate(plan.shots)}
-    return list(nx.lexicographical_topological_sort(g, key=lambda n: index[n]))
+    """Shot ids in an order where every shot comes after the shot it continues from (plan order on ties)."""
+    from stages.direct.dag import render_order as dag_order
+
+    return dag_order(plan)
 
 
 def takes(plan: ShotPlan) -> list[list[str]]:
@@ -358,10 +357,9 @@ def takes(plan: ShotPlan) -> list[list[str]]:
     Takes are independent of each other and may render in parallel; inside a take every
     shot waits for the shot it continues from.
     """
-    order = render_order(plan)
-    pos = {sid: i for i, sid in enumerate(order)}
-    comps = [sorted(c, key=pos.__getitem__) for c in nx.weakly_connected_components(plan.graph())]
-    return sorted(comps, key=lambda c: pos[c[0]])
+    from stages.direct.dag import independent_takes
+
+    return independent_takes(plan)
 
 
 _RENDERER_CACHE: dict[tuple[str, str], Any] = {}
