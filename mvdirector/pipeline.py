@@ -656,6 +656,9 @@ def assemble_config(req: RenderRequest):  # noqa: ANN201 - returns stages.assemb
     return AssembleConfig(codec=req.codec, crf=req.crf, colour_match=req.colour_match)
 
 
+THUMBNAILS = "thumbs"
+"""Folder of the work directory holding the report's shot thumbnails."""
+
 IDENTITY_CACHE = "identity-cache.json"
 """Per-frame identity measurements the assembler reuses when re-assembling after an edit."""
 
@@ -713,7 +716,7 @@ def ensure_video(
     cfg = cfg.model_copy(
         update={"identity_cache": str(wd.path(IDENTITY_CACHE)), "audio_cache": str(wd.path("audio")),
                 "piece_cache": str(wd.path("pieces")), "measure_cache": str(wd.path("measure")),
-                "report_dir": str(wd.root)}
+                "report_dir": str(wd.root), "thumbnails_dir": str(wd.path(THUMBNAILS))}
     )
     report = assemble_stage.assemble(
         plan,
@@ -727,11 +730,6 @@ def ensure_video(
     wd.record_file(name, key, out)
     rep.finish("assemble", str(out))
     return report, False
-
-
-def report_path_stem(req: RenderRequest) -> str:
-    """Stem of the final video's name (thumbnails live in `<workdir>/<stem>.thumbs/`)."""
-    return req.resolved_out().stem
 
 
 def check_inputs(req: RenderRequest) -> None:
@@ -829,5 +827,5 @@ def render(
         if not reused:  # the contact sheet again, now with the whole run's timings and cache hits
             from stages.assemble import write_report_html
 
-            write_report_html(report, wd.path("report.html"), wd.path(f"{report_path_stem(req)}.thumbs"))
+            write_report_html(report, wd.path("report.html"), wd.path(THUMBNAILS))
         return report

@@ -192,24 +192,3 @@ def run_ffmpeg(args: list[str], what: str) -> None:
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()
         raise MvError(f"ffmpeg failed to {what}: {err[-400:]}")
-
-
-def mux_audio(video: str | Path, audio: str | Path, out: str | Path, audio_codec: str = "aac",
-              duration_s: float | None = None, faststart: bool = True) -> None:
-    """Copy the video stream of ``video`` and add ``audio`` as its sound track into ``out``.
-
-    ``duration_s`` trims or pads the audio to that length so the streams end together.
-    """
-    args = ["-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"]
-    if audio_codec == "copy":
-        args += ["-c:a", "copy"]
-    else:
-        args += ["-c:a", audio_codec, "-b:a", "192k"]
-    if duration_s is not None:
-        if audio_codec != "copy":
-            args += ["-af", f"apad=whole_dur={duration_s:.6f}"]
-        args += ["-t", f"{duration_s:.6f}"]
-    if faststart:
-        args += ["-movflags", "+faststart"]
-    args.append(str(out))
-    run_ffmpeg(args, f"mux the song into '{Path(out).name}'")
