@@ -64,7 +64,7 @@ def portrait(path: Path) -> Path:
 
 
 def request(song: Path, ref: Path, out: Path, w: int, h: int, fps: float):  # noqa: ANN201
-    from mvdirector.pipeline import RenderRequest
+    from mvdirector.request import RenderRequest
 
     return RenderRequest(
         song=song,

@@ -2,7 +2,7 @@
 
 Songs: every ``*.json`` under ``--fixtures`` (default ``tests/fixtures``) that parses as an
 ``AudioAnalysis``, plus synthetic songs with exactly known beats, sections and words
-(``stages.direct.synthetic``) at several tempos and meters. Per song × style × seed it
+(``tests/factories.py``) at several tempos and meters. Per song × style × seed it
 measures: share of cuts on beats (must be 100 %) and on downbeats, share of cuts inside a
 sung word, share of lyric lines that start a shot (a cut ¾ beat before to ¼ beat after the
 first word), share of section boundaries that are cuts, share of shots within the
@@ -29,6 +29,9 @@ from pydantic import ValidationError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from factories import synthetic_analysis  # noqa: E402
 
 from mvdirector.schemas import (  # noqa: E402
     AudioAnalysis,
@@ -44,7 +47,6 @@ from mvdirector.schemas import (  # noqa: E402
 )
 from stages.direct import DirectConfig, direct  # noqa: E402
 from stages.direct.cutting import BEAT_TOLERANCE  # noqa: E402
-from stages.direct.synthetic import synthetic_analysis  # noqa: E402
 from stages.templates import list_templates, load_template  # noqa: E402
 
 SYNTHETIC = {

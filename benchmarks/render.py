@@ -26,19 +26,17 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from factories import flat_analysis  # noqa: E402
 
 from mvdirector.schemas import (  # noqa: E402
     CAMERA_MOVES,
     FRAMINGS,
     AudioAnalysis,
-    AudioSource,
-    Beat,
     Camera,
-    EnergyCurve,
     LyricOverlay,
     RenderSettings,
-    Section,
-    Segment,
     Shot,
     ShotPlan,
     SongRef,
@@ -57,16 +55,7 @@ def max_rss_mb() -> float:
 
 
 def analysis(duration: float, bpm: float = 120.0) -> AudioAnalysis:
-    period = 60.0 / bpm
-    n = int(duration / period)
-    return AudioAnalysis(
-        source=AudioSource(path="song.wav", sha256="0" * 64, duration_s=duration, sample_rate=16000),
-        bpm=bpm, beats_per_bar=4,
-        beats=[Beat(t_s=i * period, bar=i // 4 + 1, position=i % 4 + 1) for i in range(n)],
-        sections=[Section(start_s=0, end_s=duration, label="chorus", energy=0.8)],
-        energy=EnergyCurve(fps=10, values=[0.8] * int(duration * 10)),
-        vocal_activity=[Segment(start_s=0.0, end_s=duration)],
-    )
+    return flat_analysis(duration, bpm=bpm, vocals=[(0.0, duration)])
 
 
 def write_song(path: Path, duration: float, sr: int = 16000) -> None:

@@ -1,86 +1,30 @@
-"""Batch production: a manifest of songs → validated render jobs → run them all, on this machine or Ray.
+"""Batch production: run every job of a manifest (`mvdirector.manifest`), on this machine or on Ray.
 
-A manifest is YAML (a list of jobs, or ``{defaults: {...}, jobs: [...]}``) or CSV (one job a
-row, a header naming the fields). Fields of a job:
-
-``song`` and ``reference`` (required), ``name``, ``style``, ``lyrics``, ``size`` (``WxH``),
-``fps``, ``seed``, ``renderer``, ``plan``, ``output``, ``workdir`` and ``overrides`` — any
-other `RenderRequest` field (``crf``, ``codec``, ``beats``, ``asr``, ``colour_match``, …) as a
-mapping (in CSV: JSON text or ``key=value;key=value``). Relative paths are relative to the
-manifest. The default work directory is ``<output stem>.mvd`` beside the output (or
-``<song>.mvd`` when there is no output), so every job must end up with its own.
-
-Every job is checked before anything runs and every problem is reported at once
-(`BatchError.problems`). A job that fails does not stop the others; re-running the manifest
-resumes, because each job's work directory caches what is finished.
+A job that fails does not stop the others; re-running the manifest resumes, because each job's
+work directory caches what is finished. ``local`` runs whole jobs in worker processes; ``ray``
+runs each job's analysis, plan and assembly in a driver thread and its shots as Ray tasks.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import multiprocessing
-import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import ValidationError
-
 from mvdirector.errors import InputError, MvError
-from mvdirector.pipeline import RenderRequest, render
+from mvdirector.manifest import BatchJob
+from mvdirector.pipeline import render
+from mvdirector.rules import STAGES
 
 log = logging.getLogger(__name__)
 
-JOB_FIELDS = {
-    "name",
-    "song",
-    "reference",
-    "ref",
-    "style",
-    "lyrics",
-    "size",
-    "fps",
-    "seed",
-    "renderer",
-    "plan",
-    "output",
-    "out",
-    "workdir",
-    "overrides",
-}
-PATH_FIELDS = ("song", "reference", "lyrics", "plan", "output", "workdir", "templates_dir", "asr_model")
-NOT_OVERRIDABLE = {"song", "reference", "out", "workdir", "lyrics", "plan"}
-RENDERERS = ("procedural", "dit")
-
 Event = tuple[int, str, str, float | None, str]
 """(job index, kind, task, value, message); kind is start, update, finish, warn, done or failed."""
-
-
-class BatchError(MvError):
-    """A manifest with problems; ``problems`` lists every one of them."""
-
-    def __init__(self, problems: list[str], manifest: Path) -> None:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(
-            f"{problems[0]}{more}", f"fix {manifest.name}; `mvdirector batch --check` lists them all"
-        )
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class BatchJob:
-    """One validated job of a manifest."""
-
-    index: int
-    name: str
-    request: RenderRequest
 
 
 @dataclass
@@ -95,246 +39,6 @@ class JobResult:
     rendered: int = 0
     cached: int = 0
     error: str | None = None
-
-
-# ------------------------------------------------------------------------ manifests
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``'1280x720'`` → (1280, 720); ValueError naming the rule otherwise."""
-    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(text))
-    if not m:
-        raise ValueError(f"size '{text}' is not WIDTHxHEIGHT (e.g. 1280x720)")
-    w, h = int(m.group(1)), int(m.group(2))
-    if not (16 <= w <= 7680 and 16 <= h <= 4320):
-        raise ValueError(f"size {w}x{h} is outside 16x16 .. 7680x4320")
-    if w % 2 or h % 2:
-        raise ValueError(
-            f"size {w}x{h} has an odd side; H.264 needs even sizes (use {w + w % 2}x{h + h % 2})"
-        )
-    return w, h
-
-
-def _parse_overrides(value: Any) -> dict[str, Any]:
-    """Overrides from YAML (a mapping) or CSV (JSON text or ``k=v;k=v``)."""
-    if value is None or value == "":
-        return {}
-    if isinstance(value, dict):
-        return dict(value)
-    text = str(value).strip()
-    if text.startswith("{"):
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("overrides must be a mapping")
-        return data
-    out: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in text.split(";"))):
-        k, sep, v = part.partition("=")
-        if not sep:
-            raise ValueError(f"override '{part}' is not key=value")
-        out[k.strip()] = yaml.safe_load(v.strip())
-    return out
-
-
-def read_manifest(path: Path) -> list[dict[str, Any]]:
-    """Raw job mappings of a YAML or CSV manifest, defaults applied (no validation yet)."""
-    if not path.exists():
-        raise InputError(f"manifest '{path}' does not exist", "give a .yaml or .csv list of jobs")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read manifest '{path}': {e}") from None
-    if path.suffix.lower() == ".csv":
-        rows = list(csv.DictReader(text.splitlines()))
-        return [
-            {
-                k.strip(): (v.strip() if isinstance(v, str) else v)
-                for k, v in r.items()
-                if k and v not in (None, "")
-            }
-            for r in rows
-        ]
-    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise InputError(f"manifest '{path.name}' is neither YAML nor CSV", "name it .yaml, .yml or .csv")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"manifest '{path}' is not valid YAML{where}", "fix the YAML syntax") from None
-    defaults: dict[str, Any] = {}
-    if isinstance(data, dict):
-        defaults = data.get("defaults") or {}
-        unknown = set(data) - {"defaults", "jobs"}
-        if unknown or not isinstance(defaults, dict):
-            raise InputError(
-                f"manifest '{path}' has top-level keys {sorted(unknown)}",
-                "use only 'defaults' (a mapping) and 'jobs' (a list)",
-            )
-        data = data.get("jobs")
-    if not isinstance(data, list) or not data:
-        raise InputError(
-            f"manifest '{path}' holds no jobs", "write a list of jobs, each with song and reference"
-        )
-    jobs = []
-    for item in data:
-        if isinstance(item, dict):
-            merged = {**defaults, **item}
-            if isinstance(defaults.get("overrides"), dict) and isinstance(item.get("overrides"), dict):
-                merged["overrides"] = {**defaults["overrides"], **item["overrides"]}
-            jobs.append(merged)
-        else:
-            jobs.append({"__invalid__": item})
-    return jobs
-
-
-def _check_job(i: int, raw: dict[str, Any], base: Path, problems: list[str]) -> BatchJob | None:
-    """Validate one raw job; append a line per problem; return the job when it has none."""
-    label = f"job {i + 1}"
-    if "__invalid__" in raw:
-        problems.append(f"{label}: is {type(raw['__invalid__']).__name__}, not a mapping of fields")
-        return None
-    if raw.get("song"):
-        label += f" ({Path(str(raw['song'])).name})"
-    n_before = len(problems)
-
-    def bad(msg: str) -> None:
-        problems.append(f"{label}: {msg}")
-
-    for k in sorted(set(raw) - JOB_FIELDS):
-        bad(f"unknown field '{k}' (fields: {', '.join(sorted(JOB_FIELDS - {'ref', 'out'}))})")
-    raw = dict(raw)
-    if "ref" in raw:
-        raw.setdefault("reference", raw.pop("ref"))
-    if "out" in raw:
-        raw.setdefault("output", raw.pop("out"))
-    try:
-        over = _parse_overrides(raw.get("overrides"))
-    except (ValueError, json.JSONDecodeError) as e:
-        bad(f"overrides: {e}")
-        over = {}
-    for k in sorted(set(over) & NOT_OVERRIDABLE):
-        bad(f"override '{k}' must be a job field, not an override")
-        over.pop(k)
-
-    def path_of(key: str, value: Any) -> Path | None:
-        if value in (None, ""):
-            return None
-        p = Path(str(value)).expanduser()
-        return p if p.is_absolute() else base / p
-
-    fields: dict[str, Any] = dict(over)
-    for key in ("song", "reference"):
-        p = path_of(key, raw.get(key))
-        if p is None:
-            bad(f"'{key}' is missing")
-        elif not p.is_file():
-            bad(f"{key} '{raw[key]}' does not exist")
-        fields[key] = p
-    for key in ("lyrics", "plan"):
-        p = path_of(key, raw.get(key))
-        if p is not None and not p.is_file():
-            bad(f"{key} '{raw[key]}' does not exist")
-        fields[key] = p
-    for key in ("templates_dir", "asr_model"):
-        if key in fields:
-            fields[key] = path_of(key, fields[key])
-    if "size" in raw:
-        try:
-            fields["width"], fields["height"] = parse_size(raw["size"])
-        except ValueError as e:
-            bad(str(e))
-    for key in ("style", "fps", "seed", "renderer"):
-        if key in raw:
-            fields[key] = raw[key]
-    if fields.get("renderer", "procedural") not in RENDERERS:
-        bad(f"renderer '{fields['renderer']}' is unknown (use procedural or dit)")
-    out = path_of("output", raw.get("output"))
-    wd = path_of("workdir", raw.get("workdir"))
-    if wd is None and out is not None:
-        wd = out.with_suffix(".mvd")
-    fields["out"], fields["workdir"] = out, wd
-    req: RenderRequest | None = None
-    if len(problems) == n_before:
-        try:
-            req = RenderRequest(**fields)
-        except ValidationError as e:
-            for err in e.errors():
-                where = ".".join(str(x) for x in err["loc"])
-                bad(f"{where}: {err['msg']}")
-    if req is None:
-        return None
-    n_before = len(problems)
-    _check_media(req, bad)
-    if len(problems) != n_before:
-        return None
-    name = str(raw.get("name") or (req.out.stem if req.out else req.song.stem))
-    return BatchJob(i, name, req)
-
-
-def _check_media(req: RenderRequest, bad: Callable[[str], None]) -> None:
-    """Open the song and portrait, check the style and the output name."""
-    from mvdirector.media.audio import audio_info
-    from mvdirector.media.image import load_image
-
-    try:
-        audio_info(req.song)
-    except MvError as e:
-        bad(e.one_line())
-    try:
-        load_image(req.reference)
-    except MvError as e:
-        bad(e.one_line())
-    try:
-        from stages.templates import load_template
-
-        load_template(req.style, req.templates_dir)
-    except MvError as e:
-        bad(e.one_line())
-    out = req.resolved_out()
-    suffixes = {
-        "h264": (".mp4", ".mov", ".mkv", ".m4v"),
-        "h265": (".mp4", ".mov", ".mkv"),
-        "prores": (".mov", ".mkv"),
-    }.get(req.codec)
-    if suffixes is None:
-        bad(f"codec '{req.codec}' is unknown (use h264, h265 or prores)")
-    elif out.suffix.lower() not in suffixes:
-        bad(f"output '{out.name}' cannot hold {req.codec}; name it with one of {', '.join(suffixes)}")
-
-
-def load_manifest(path: str | Path) -> list[BatchJob]:
-    """Read and validate a manifest; raise BatchError listing every problem of every job."""
-    path = Path(path)
-    raws = read_manifest(path)
-    base = path.resolve().parent
-    problems: list[str] = []
-    jobs = [j for i, r in enumerate(raws) if (j := _check_job(i, r, base, problems)) is not None]
-    seen_out: dict[Path, str] = {}
-    seen_wd: dict[Path, str] = {}
-    for j in jobs:
-        out, wd = j.request.resolved_out().resolve(), j.request.resolved_workdir().resolve()
-        label = f"job {j.index + 1} ({j.request.song.name})"
-        if out in seen_out:
-            problems.append(
-                f"{label}: output '{out}' is also the output of {seen_out[out]} — give each an output"
-            )
-        if wd in seen_wd:
-            problems.append(
-                f"{label}: work directory '{wd}' is shared with {seen_wd[wd]} — give each an output "
-                "or workdir"
-            )
-        seen_out.setdefault(out, label)
-        seen_wd.setdefault(wd, label)
-    names: dict[str, int] = {}
-    for j in jobs:
-        names[j.name] = names.get(j.name, 0) + 1
-    jobs = [
-        j if names[j.name] == 1 else BatchJob(j.index, f"{j.name}#{j.index + 1}", j.request) for j in jobs
-    ]
-    if problems:
-        raise BatchError(problems, path)
-    return jobs
 
 
 # ---------------------------------------------------------------------------- running
@@ -506,8 +210,6 @@ class JobRow:
 class BatchProgress:
     """Job and shot progress of a batch, built from events; ``table()`` draws it with rich."""
 
-    STAGES = ("analyze", "reference", "direct", "render", "assemble")
-
     def __init__(self, jobs: list[BatchJob]) -> None:
         self.rows = {j.index: JobRow(j.name) for j in jobs}
         self._lock = threading.Lock()
@@ -525,7 +227,7 @@ class BatchProgress:
                 row.stage, row.message, row.ended = kind, message, time.time()
             elif kind == "warn":
                 row.warnings.append(message)
-            elif task in self.STAGES:
+            elif task in STAGES:
                 row.stage = task if kind != "finish" or task != "assemble" else "assembled"
                 if task == "render":
                     if kind == "start":

@@ -1,27 +1,23 @@
 """The `mvdirector` command line: thin commands over the library (DESIGN §6).
 
-One place (`_guard`) turns known errors into a single stderr line and exit code 2;
-tracebacks appear only with ``MVDIRECTOR_DEBUG=1``.
+Each command parses its options into a typed request and calls the library; the request's
+``preflight()`` refuses a bad option in one line before any work, and `mvdirector.console`
+turns errors into that line and the exit code.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
-import os
-import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mvdirector.errors import InputError, MvError
+from mvdirector.console import err_console, guard, out_console, print_summary, reporting, setup_logging
+from mvdirector.errors import InputError
+from mvdirector.request import RenderRequest
 
 app = typer.Typer(
     name="mvdirector",
@@ -30,286 +26,154 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True, highlight=False)
-out_console = Console(highlight=False)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _guard(fn: F) -> F:
-    """Run a command; map MvError to one line + exit 2, other failures to one line + exit 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = os.environ.get("MVDIRECTOR_DEBUG") == "1"
-        try:
-            return fn(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except MvError as e:
-            if debug:
-                raise
-            err_console.print(f"[bold red]error:[/] {e.one_line()}", soft_wrap=True)
-            raise typer.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            err_console.print("interrupted — finished outputs are kept; run the same command to resume")
-            raise typer.Exit(130) from None
-        except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a clear line
-            if debug:
-                raise
-            err_console.print(
-                f"[bold red]internal error:[/] {type(e).__name__}: {e} (set MVDIRECTOR_DEBUG=1 for the traceback)",
-                soft_wrap=True,
-            )
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-class RichReporter:
-    """Progress bars per stage and per shot on stderr."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.progress = Progress(
-            TextColumn("[bold]{task.description:<18}"),
-            BarColumn(),
-            TextColumn("{task.fields[msg]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self.tasks: dict[str, TaskID] = {}
-
-    def __enter__(self) -> RichReporter:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def _task(self, task: str, total: float | None = None) -> TaskID:
-        if task not in self.tasks:
-            self.tasks[task] = self.progress.add_task(task, total=total, msg="")
-        return self.tasks[task]
-
-    def start(self, task: str, total: float | None = None) -> None:
-        """Show a new bar for ``task``."""
-        tid = self._task(task, total)
-        self.progress.update(tid, total=total, completed=0)
-
-    def update(self, task: str, completed: float, message: str = "") -> None:
-        """Move the bar of ``task``."""
-        self.progress.update(self._task(task), completed=completed, msg=message[:48])
-
-    def finish(self, task: str, message: str = "") -> None:
-        """Complete the bar of ``task``; per-shot bars are removed to keep the screen short."""
-        tid = self._task(task, 1.0)
-        total = self.progress.tasks[self.progress.task_ids.index(tid)].total or 1.0
-        self.progress.update(tid, completed=total, msg=message[:48])
-        if task.startswith("shot "):
-            self.progress.remove_task(tid)
-            del self.tasks[task]
-
-    def warn(self, message: str) -> None:
-        """Print a warning line above the bars."""
-        self.console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
-
-
-class QuietReporter:
-    """Reporter for --quiet/--json: warnings only."""
-
-    def start(self, task: str, total: float | None = None) -> None:
-        """Ignore."""
-
-    def update(self, task: str, completed: float, message: str = "") -> None:
-        """Ignore."""
-
-    def finish(self, task: str, message: str = "") -> None:
-        """Ignore."""
-
-    def warn(self, message: str) -> None:
-        """Print the warning to stderr."""
-        err_console.print(f"warning: {message}", soft_wrap=True)
-
-
-def parse_size(size: str) -> tuple[int, int]:
-    """Parse WIDTHxHEIGHT into even integers, or raise InputError."""
-    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", size)
-    if not m:
-        raise InputError(f"size '{size}' is not WIDTHxHEIGHT", "e.g. --size 1280x720, 720x1280 or 1080x1080")
-    w, h = int(m.group(1)), int(m.group(2))
-    if not (16 <= w <= 7680 and 16 <= h <= 4320):
-        raise InputError(f"size {w}x{h} is outside 16x16 .. 7680x4320")
-    if w % 2 or h % 2:
-        raise InputError(f"size {w}x{h} has an odd side; H.264 needs even sizes", f"use {w + w % 2}x{h + h % 2}")
-    return w, h
-
-
-def _check_fps(fps: float) -> float:
-    if not (1.0 <= fps <= 120.0):
-        raise InputError(f"fps {fps:g} is outside 1..120", "e.g. --fps 24, 25 or 30")
-    return fps
-
-
-def _setup_logging(verbose: bool) -> None:
-    # Warnings meant for a person travel through the Reporter; logs are for --verbose.
-    level = logging.INFO if verbose else logging.ERROR
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-
 
 SongArg = Annotated[Path, typer.Argument(help="The song: wav, flac, ogg, mp3 or m4a.")]
 RefOpt = Annotated[Path, typer.Option("--ref", help="Portrait of the singer (PNG/JPEG).")]
 LyricsOpt = Annotated[Path | None, typer.Option("--lyrics", help="Lyrics file (.txt, .lrc, .srt) to align.")]
-StyleOpt = Annotated[str, typer.Option("--style", help="Shot template style (see `mvdirector templates`).")]
+VocalsOpt = Annotated[Path | None, typer.Option(
+    "--vocals", help="Isolated vocal stem as long as the song: vocal activity and lyrics listen to it.")]
+LanguageOpt = Annotated[str | None, typer.Option(
+    "--language", help="Language of the lyrics, an ISO 639 code (en, es, de…); default: detect.")]
+StyleOpt = Annotated[str | None, typer.Option("--style", help="Shot template style [default: cinematic].")]
 TemplatesOpt = Annotated[Path | None, typer.Option("--templates", help="Extra directory of style YAML files.")]
-SizeOpt = Annotated[str, typer.Option("--size", help="Output WIDTHxHEIGHT, e.g. 1280x720 or 720x1280.")]
-FpsOpt = Annotated[float, typer.Option("--fps", help="Frames per second.")]
-SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed for the plan and the renders.")]
+RendererOpt = Annotated[str | None, typer.Option(
+    "--renderer", help="procedural (CPU) or dit (GPU + weights) [default: procedural].")]
+SizeOpt = Annotated[str | None, typer.Option("--size", help="Output WIDTHxHEIGHT [default: 1280x720].")]
+FpsOpt = Annotated[float | None, typer.Option("--fps", help="Frames per second, 1..120 [default: 24].")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for the plan and the renders [default: 0].")]
 WorkdirOpt = Annotated[Path | None, typer.Option("--workdir", help="Work directory (default: SONG.mvd).")]
-BeatsOpt = Annotated[str, typer.Option("--beats", help="Beat tracker: madmom or librosa.")]
-AsrOpt = Annotated[
-    str, typer.Option("--asr", help="Lyrics recogniser: auto, none, faster-whisper or openai-whisper:SIZE.")
-]
+BeatsOpt = Annotated[str | None, typer.Option("--beats", help="Beat tracker: madmom or librosa [default: madmom].")]
+AsrOpt = Annotated[str | None, typer.Option(
+    "--asr", help="Lyrics recogniser: auto, none, faster-whisper or openai-whisper:SIZE [default: auto].")]
 AsrModelOpt = Annotated[str | None, typer.Option("--asr-model", help="Directory of a Whisper/CTranslate2 model.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage does.")]
 
 
+def request(size: str | None = None, options: list[str] | None = None, **given: Any) -> RenderRequest:
+    """The request of a command: only the options a person gave, so a ``--plan`` knows what was asked."""
+    from mvdirector.rules import parse_size
+
+    fields = {k: v for k, v in given.items() if v is not None}
+    if size is not None:
+        try:
+            fields["width"], fields["height"] = parse_size(size)
+        except ValueError as e:
+            raise InputError(str(e), "check --size") from None
+    renderer_options: dict[str, Any] = {}
+    for item in options or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"-O '{item}' is not KEY=VALUE", "e.g. -O steps=40")
+        renderer_options[key.strip()] = value.strip()
+    if "weights" in fields:
+        renderer_options["weights"] = str(fields.pop("weights"))
+    if renderer_options:
+        fields["renderer_options"] = renderer_options
+    return RenderRequest.create(**fields)
+
+
 @app.command()
-@_guard
+@guard
 def render(
     song: SongArg,
     ref: RefOpt,
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Output video (default: WORKDIR/SONG.mp4).")] = None,
     lyrics: LyricsOpt = None,
-    style: StyleOpt = "cinematic",
+    vocals: VocalsOpt = None,
+    language: LanguageOpt = None,
+    style: StyleOpt = None,
     templates: TemplatesOpt = None,
-    renderer: Annotated[str, typer.Option("--renderer", help="procedural (CPU) or dit (GPU + weights).")] = (
-        "procedural"
-    ),
-    weights: Annotated[Path | None, typer.Option("--weights", help="Wan I2V diffusers checkpoint (dit).")] = None,
+    renderer: RendererOpt = None,
+    weights: Annotated[Path | None, typer.Option("--weights", help="Model checkpoint of the renderer (dit).")] = None,
     renderer_option: Annotated[list[str] | None, typer.Option(
         "--renderer-option", "-O", help="KEY=VALUE option of the renderer, e.g. -O steps=40 -O offload=model.",
     )] = None,
-    size: SizeOpt = "1280x720",
-    fps: FpsOpt = 24.0,
-    seed: SeedOpt = 0,
+    size: SizeOpt = None,
+    fps: FpsOpt = None,
+    seed: SeedOpt = None,
     plan: Annotated[Path | None, typer.Option("--plan", help="Render this (edited) plan.json.")] = None,
     workdir: WorkdirOpt = None,
-    beats: BeatsOpt = "madmom",
-    asr: AsrOpt = "auto",
+    beats: BeatsOpt = None,
+    asr: AsrOpt = None,
     asr_model: AsrModelOpt = None,
-    codec: Annotated[str, typer.Option("--codec", help="h264, h265 or prores.")] = "h264",
-    crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="Quality (lower is better).")] = 18,
+    codec: Annotated[str | None, typer.Option("--codec", help="h264, h265 or prores [default: h264].")] = None,
+    crf: Annotated[int | None, typer.Option("--crf", help="Quality 0..51, lower is better [default: 18].")] = None,
     colour_match: Annotated[bool, typer.Option("--colour-match", help="Even out grades within sections.")] = False,
     force: Annotated[list[str] | None, typer.Option("--force", help="Recompute a stage (repeatable).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Render independent takes in N processes.")] = 1,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Render independent takes in N processes.")] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Render SONG into a music video of the singer in --ref."""
-    from mvdirector.pipeline import RenderRequest
     from mvdirector.pipeline import render as run_render
 
-    _setup_logging(verbose)
-    w, h = parse_size(size)
-    if renderer not in ("procedural", "dit"):
-        raise InputError(f"unknown renderer '{renderer}'", "use --renderer procedural or --renderer dit")
-    if weights is not None and renderer != "dit":
-        raise InputError("--weights only applies to --renderer dit", "add --renderer dit or drop --weights")
-    options: dict[str, Any] = {"weights": weights} if renderer == "dit" else {}
-    for item in renderer_option or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--renderer-option '{item}' is not KEY=VALUE", "e.g. -O steps=40")
-        options[key.strip()] = value.strip()
-    if renderer == "dit":
-        from mvdirector.pipeline import get_renderer
-
-        get_renderer(renderer, options)  # fail fast on missing weights or bad options, before any analysis
-    req = RenderRequest(
-        song=song, reference=ref, out=out, workdir=workdir, plan=plan, lyrics=lyrics, style=style,
-        templates_dir=templates, renderer=renderer, renderer_options=options, width=w, height=h,
-        fps=_check_fps(fps), seed=seed, beats=beats, asr=asr, asr_model=asr_model, codec=codec, crf=crf,
-        colour_match=colour_match, force=tuple(force or ()), jobs=jobs,
+    setup_logging(verbose)
+    req = request(
+        size, renderer_option, song=song, reference=ref, out=out, workdir=workdir, plan=plan, lyrics=lyrics,
+        vocals=vocals, language=language, style=style, templates_dir=templates, renderer=renderer, weights=weights,
+        fps=fps, seed=seed, beats=beats, asr=asr, asr_model=asr_model, codec=codec, crf=crf,
+        colour_match=colour_match or None, force=tuple(force) if force else None, jobs=jobs,
     )
-    if lyrics is not None and not lyrics.exists():
-        raise InputError(f"lyrics file '{lyrics}' does not exist", "check the path given to --lyrics")
-    if quiet or as_json:
-        report = run_render(req, QuietReporter())
-    else:
-        with RichReporter(err_console) as rep:
-            report = run_render(req, rep)
+    with reporting(quiet or as_json) as rep:
+        report = run_render(req, rep)
     if as_json:
         out_console.print_json(report.model_dump_json())
-        return
-    if not quiet:
-        _print_summary(report)
-
-
-def _print_summary(report: Any) -> None:
-    """A short table of the shots and the totals."""
-    try:
-        from stages.assemble import format_summary_rows
-
-        rows = format_summary_rows(report)
-    except (ImportError, AttributeError):
-        rows = [(s.shot_id, f"{s.start_s:.2f}-{s.end_s:.2f}", s.framing, s.move, "cached" if s.cached else "new")
-                for s in report.shots]
-    if rows:
-        table = Table(show_header=False, box=None)
-        for r in rows[:60]:
-            table.add_row(*[str(x) for x in r])
-        err_console.print(table)
-    err_console.print(
-        f"[green]done[/] {report.video} — {report.duration_s:.2f} s, {report.frames} frames, "
-        f"{report.rendered} shot(s) rendered, {report.cache_hits} cached, {report.total_s:.1f} s"
-    )
-    if report.rendered == 0:
-        err_console.print("nothing changed: no shot was rendered (every clip came from the work directory's cache)")
-    for w in report.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+    elif not quiet:
+        print_summary(report)
 
 
 @app.command()
-@_guard
+@guard
 def analyze(
     song: SongArg,
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the analysis JSON here.")] = None,
     lyrics: LyricsOpt = None,
+    vocals: VocalsOpt = None,
+    language: LanguageOpt = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Draw the analysis timeline to a PNG.")] = None,
-    beats: BeatsOpt = "madmom",
-    asr: AsrOpt = "auto",
+    beats: BeatsOpt = None,
+    asr: AsrOpt = None,
     asr_model: AsrModelOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Analyse SONG: beats, downbeats, tempo, sections, energy, vocals, lyrics."""
+    from pydantic import ValidationError
+
     from mvdirector.media.atomic import write_json_atomic
-    from stages.analyze import AnalyzeConfig
+    from mvdirector.media.audio import audio_info
+    from mvdirector.request import check_vocals, describe
+    from mvdirector.rules import check_language
+    from stages.analyze import AnalyzeConfig, check_config, plot_analysis
     from stages.analyze import analyze as run_analyze
 
-    _setup_logging(verbose)
-    if lyrics is not None and not lyrics.exists():
-        raise InputError(f"lyrics file '{lyrics}' does not exist", "check the path given to --lyrics")
-    cfg = AnalyzeConfig(beats=beats, asr=asr, asr_model=asr_model, lyrics=str(lyrics) if lyrics else None)
-    if quiet:
-        result = run_analyze(song, cfg)
-    else:
-        with RichReporter(err_console) as rep:
-            rep.start("analyze", 1.0)
-            result = run_analyze(song, cfg, progress=lambda f, m: rep.update("analyze", f, m))
-            rep.finish("analyze")
+    setup_logging(verbose)
+    fields: dict[str, Any] = {k: str(v) for k, v in (("lyrics", lyrics), ("vocals", vocals)) if v is not None}
+    fields.update({k: v for k, v in (("beats", beats), ("asr", asr), ("asr_model", asr_model)) if v is not None})
+    try:
+        if language is not None:
+            fields["language"] = check_language(language)
+        cfg = AnalyzeConfig(**fields)
+    except ValidationError as e:
+        raise InputError(*describe(e.errors()[0])) from None
+    except ValueError as e:
+        raise InputError(str(e), "check --language") from None
+    song_s = audio_info(song).duration_s
+    check_config(cfg)
+    if vocals is not None:
+        check_vocals(vocals, song_s, RenderRequest.model_fields["fps"].default)
+    with reporting(quiet) as rep:
+        rep.start("analyze", 1.0)
+        result = run_analyze(song, cfg, progress=lambda f, m: rep.update("analyze", f, m))
+        rep.finish("analyze")
     if out is not None:
         write_json_atomic(out, result)
     else:
         out_console.print_json(result.model_dump_json())
     if plot is not None:
-        from stages.analyze.plot import plot_analysis
-
         plot_analysis(result, song, plot)
     if not quiet:
         n_words = sum(len(line.words) for line in result.lyrics.lines)
@@ -320,67 +184,51 @@ def analyze(
 
 
 @app.command()
-@_guard
+@guard
 def plan(
     song: SongArg,
     ref: RefOpt,
     out: Annotated[Path, typer.Option("-o", "--out", help="Where to write plan.json.")] = Path("plan.json"),
     lyrics: LyricsOpt = None,
-    style: StyleOpt = "cinematic",
+    vocals: VocalsOpt = None,
+    language: LanguageOpt = None,
+    style: StyleOpt = None,
     templates: TemplatesOpt = None,
-    size: SizeOpt = "1280x720",
-    fps: FpsOpt = 24.0,
-    seed: SeedOpt = 0,
+    renderer: RendererOpt = None,
+    size: SizeOpt = None,
+    fps: FpsOpt = None,
+    seed: SeedOpt = None,
     workdir: WorkdirOpt = None,
-    beats: BeatsOpt = "madmom",
-    asr: AsrOpt = "auto",
+    beats: BeatsOpt = None,
+    asr: AsrOpt = None,
     asr_model: AsrModelOpt = None,
     otio: Annotated[Path | None, typer.Option("--otio", help="Also export an OpenTimelineIO timeline.")] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Make an editable shot plan for SONG without rendering it."""
-    from mvdirector.pipeline import RenderRequest, Workdir, ensure_analysis, ensure_plan, ensure_reference
+    """Make an editable shot plan for SONG without rendering it (a render stopped after direct)."""
+    from mvdirector.pipeline import plan as run_plan
     from mvdirector.planio import save_plan
 
-    _setup_logging(verbose)
-    w, h = parse_size(size)
-    if lyrics is not None and not lyrics.exists():
-        raise InputError(f"lyrics file '{lyrics}' does not exist", "check the path given to --lyrics")
-    req = RenderRequest(
-        song=song, reference=ref, workdir=workdir, lyrics=lyrics, style=style, templates_dir=templates,
-        width=w, height=h, fps=_check_fps(fps), seed=seed, beats=beats, asr=asr, asr_model=asr_model,
+    setup_logging(verbose)
+    req = request(
+        size, song=song, reference=ref, workdir=workdir, lyrics=lyrics, vocals=vocals, language=language,
+        style=style, templates_dir=templates, renderer=renderer, fps=fps, seed=seed, beats=beats, asr=asr,
+        asr_model=asr_model,
     )
-    from mvdirector.lock import WorkdirLock
-    from mvdirector.pipeline import check_inputs
-
-    check_inputs(req)  # unreadable song or portrait, unknown style: one line, before any analysis
-
-    lock = WorkdirLock(req.resolved_workdir())
-    lock.acquire()  # a render running on the same work directory is refused with one line
-    wd = Workdir.open(req.resolved_workdir())
-    rep: Any = QuietReporter() if quiet else RichReporter(err_console)
-    if not quiet:
-        rep.__enter__()
-    try:
-        analysis = ensure_analysis(req, wd, rep)
-        reference = ensure_reference(req, wd, rep)
-        result = ensure_plan(req, wd, analysis, reference, rep)
-    finally:
-        lock.release()
-        if not quiet:
-            rep.__exit__(None, None, None)
-    save_plan(result, out)
+    with reporting(quiet) as rep:
+        made = run_plan(req, rep)
+    save_plan(made.plan, out)
     if otio is not None:
         from stages.otio_export import write_otio
 
-        write_otio(result, otio, analysis=analysis)
+        write_otio(made.plan, otio, analysis=made.analysis)
     if not quiet:
-        err_console.print(f"[green]done[/] {len(result.shots)} shots → {out}")
+        err_console.print(f"[green]done[/] {len(made.plan.shots)} shots → {out}")
 
 
 @app.command()
-@_guard
+@guard
 def validate(
     plan_file: Annotated[Path, typer.Argument(help="A plan.json to check.")],
     fix: Annotated[bool, typer.Option("--fix", help="Write back the plan with times snapped to the grid.")] = False,
@@ -394,12 +242,14 @@ def validate(
     from mvdirector.planio import load_plan, save_plan
     from mvdirector.schemas import AudioAnalysis
     from stages.direct import fill_keyframes, plan_warnings
+    from stages.render import renderer_spec
 
     try:
         result, warnings = load_plan(plan_file)
+        for name in sorted({result.render.renderer, *(s.renderer for s in result.shots if s.renderer)}):
+            renderer_spec(name)
     except PlanError as e:
-        problems = getattr(e, "problems", None) or [e.one_line()]
-        for p in problems:
+        for p in getattr(e, "problems", None) or [e.one_line()]:
             err_console.print(f"[bold red]error:[/] {p}", soft_wrap=True)
         raise typer.Exit(2) from None
     for w in warnings:
@@ -418,24 +268,23 @@ def validate(
 
 
 @app.command()
-@_guard
+@guard
 def schema(
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the JSON Schema here.")] = None,
 ) -> None:
     """Print the JSON Schema of plan.json, for editors that validate hand edits."""
+    from mvdirector.media.atomic import write_text_atomic
     from mvdirector.schemas import ShotPlan
 
     text = json.dumps(ShotPlan.model_json_schema(), indent=2)
     if out is not None:
-        from mvdirector.media.atomic import write_text_atomic
-
         write_text_atomic(out, text + "\n")
     else:
         sys.stdout.write(text + "\n")
 
 
 @app.command()
-@_guard
+@guard
 def preview(
     plan_file: Annotated[Path, typer.Argument(help="The plan.json to draw.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="storyboard.png or storyboard.html")] = Path(
@@ -450,15 +299,13 @@ def preview(
     from mvdirector.schemas import AudioAnalysis
     from stages.preview import write_storyboard
 
+    if out.suffix.lower() not in (".png", ".html"):
+        raise InputError(f"storyboard '{out}' must end in .png or .html", "e.g. -o storyboard.png")
     result, _ = load_plan(plan_file)
-    analysis = None
     if analysis_file is None:
         guess = plan_file.parent / "analysis.json"
         analysis_file = guess if guess.exists() else None
-    if analysis_file is not None:
-        analysis = AudioAnalysis.model_validate_json(analysis_file.read_text())
-    if out.suffix.lower() not in (".png", ".html"):
-        raise InputError(f"storyboard '{out}' must end in .png or .html")
+    analysis = AudioAnalysis.model_validate_json(analysis_file.read_text()) if analysis_file is not None else None
     write_storyboard(result, out, analysis=analysis, reference_image=ref)
     if otio is not None:
         from stages.otio_export import write_otio
@@ -468,12 +315,12 @@ def preview(
 
 
 @app.command()
-@_guard
+@guard
 def templates(
     templates_dir: TemplatesOpt = None,
 ) -> None:
     """List the shot template styles."""
-    from stages.templates import list_templates
+    from stages.direct import list_templates
 
     table = Table("style", "description")
     for t in list_templates(templates_dir):
@@ -482,7 +329,7 @@ def templates(
 
 
 @app.command()
-@_guard
+@guard
 def batch(
     manifest: Annotated[Path, typer.Argument(help="Jobs as YAML or CSV (song, reference, style, lyrics, size, "
                                                   "output, overrides…).")],
@@ -502,9 +349,10 @@ def batch(
     """Render every job of MANIFEST; a failed job does not stop the others; re-running resumes."""
     from rich.live import Live
 
-    from mvdirector.batch import BatchError, BatchProgress, load_manifest, run_batch
+    from mvdirector.batch import BatchProgress, run_batch
+    from mvdirector.manifest import BatchError, load_manifest
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     if executor not in ("local", "ray"):
         raise InputError(f"unknown executor '{executor}'", "use --executor local or --executor ray")
     if executor != "ray" and (address is not None or transfer != "shared"):

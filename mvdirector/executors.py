@@ -1,22 +1,21 @@
 """Where shots render: this process, a local process pool, or a Ray cluster.
 
-Every executor implements `mvdirector.pipeline.ShotExecutor`: ``capacity`` and
-``submit(ctx, task, previous_clip, progress) -> Future[ShotOutcome]``. The pipeline's
-scheduler submits a shot only once the shot it continues from is finished, so executors
-need not know about the DAG.
+Every executor implements `mvdirector.shots.ShotExecutor`: ``capacity`` and
+``submit(job, task, progress) -> Future[ShotOutcome]``. The scheduler submits a shot only
+once the shot it continues from is finished, so executors need not know about the DAG.
 
 Ray has two ways to get clips back to the work directory (``transfer``):
 
 - ``"shared"`` (default): every node sees the work directory at the same path (NFS, a
   shared volume, or a one-machine cluster). Tasks write ``shots/<id>.<key8>.mp4`` there
   themselves, atomically, exactly as a local run does.
-- ``"object"``: no shared file system. The song and portrait travel once per render
-  through Ray's object store, a task renders into a private temporary folder and returns the
+- ``"object"``: no shared file system. The song, portrait and vocal stem travel once per
+  render through Ray's object store, a task renders into a private temporary folder and returns the
   clip's bytes, and the driver writes them into the work directory (atomically). A shot that
   continues another receives the previous clip's bytes the same way.
 
-Tasks ask Ray for one GPU when the shot's renderer is ``dit`` and one CPU for
-``procedural``, so a cluster with GPU nodes places them accordingly.
+Tasks ask Ray for one GPU when the shot's renderer declares it needs one (``RendererSpec.gpu``)
+and for CPUs otherwise, so a cluster with GPU nodes places them accordingly.
 """
 
 from __future__ import annotations
@@ -27,12 +26,14 @@ import os
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 from mvdirector.errors import InputError
 from mvdirector.media.atomic import atomic_output
-from mvdirector.pipeline import ShotContext, ShotOutcome, ShotTask, render_shot_task
+from mvdirector.shots import ShotOutcome, ShotTask, render_shot_task
+from stages.render import ShotJob
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +89,11 @@ class InlineExecutor:
 
     capacity = 1
 
-    def submit(
-        self, ctx: ShotContext, task: ShotTask, previous_clip: Path | None, progress: Progress = None
-    ) -> Future[ShotOutcome]:
+    def submit(self, job: ShotJob, task: ShotTask, progress: Progress = None) -> Future[ShotOutcome]:
         """Render now; the returned future is already resolved (or holds the error)."""
         fut: Future[ShotOutcome] = Future()
         try:
-            fut.set_result(render_shot_task(ctx, task, previous_clip, progress=progress))
+            fut.set_result(render_shot_task(job, task, progress=progress))
         except Exception as e:  # noqa: BLE001 - handed to the scheduler through the future
             fut.set_exception(e)
         return fut
@@ -114,11 +113,9 @@ class LocalExecutor:
         self.capacity = max(1, workers or default_workers())
         self._pool = spawn_pool(self.capacity)
 
-    def submit(
-        self, ctx: ShotContext, task: ShotTask, previous_clip: Path | None, progress: Progress = None
-    ) -> Future[ShotOutcome]:
+    def submit(self, job: ShotJob, task: ShotTask, progress: Progress = None) -> Future[ShotOutcome]:
         """Queue the shot on the pool."""
-        return self._pool.submit(render_shot_task, ctx, task, previous_clip)
+        return self._pool.submit(render_shot_task, job, task)
 
     def shutdown(self) -> None:
         """Stop the worker processes (after the shots they are rendering)."""
@@ -134,28 +131,29 @@ class LocalExecutor:
 # --------------------------------------------------------------------------- Ray
 
 
-def _ray_render_shared(ctx: ShotContext, task: ShotTask, previous_clip: str | None) -> ShotOutcome:
+def _ray_render_shared(job: ShotJob, shot_id: str, task: ShotTask, previous_clip: str | None) -> ShotOutcome:
     """Ray task body, shared work directory: write the clip in place."""
-    return render_shot_task(ctx, task, Path(previous_clip) if previous_clip else None)
+    return render_shot_task(job.for_shot(shot_id, Path(previous_clip) if previous_clip else None), task)
 
 
 def _ray_render_object(
-    ctx: ShotContext, song: bytes, image: bytes, task: ShotTask, previous: bytes | None
+    job: ShotJob, shot_id: str, task: ShotTask, previous: bytes | None, names: tuple[str, ...], *blobs: bytes
 ) -> tuple[ShotOutcome, bytes]:
-    """Ray task body, no shared file system: materialise inputs locally, return the clip's bytes."""
+    """Ray task body, no shared file system: write the inputs (``names`` of job fields, their bytes in
+    ``blobs``) locally, render, and return the clip's bytes."""
     with tempfile.TemporaryDirectory(prefix="mvd-ray-") as td:
         root = Path(td)
-        song_path = root / f"song{ctx.song_path.suffix}"
-        image_path = root / f"reference{ctx.reference_image.suffix}"
-        song_path.write_bytes(song)
-        image_path.write_bytes(image)
+        local: dict[str, Path] = {}
+        for name, data in zip(names, blobs, strict=True):
+            local[name] = root / f"{name}{getattr(job, name).suffix}"
+            local[name].write_bytes(data)
         prev_path = None
         if previous is not None:
             prev_path = root / "previous.mp4"
             prev_path.write_bytes(previous)
-        local = ShotContext(ctx.plan, ctx.analysis, ctx.reference, image_path, song_path)
+        here = replace(job, cache_dir=None, **local).for_shot(shot_id, prev_path)
         out = root / "clip.mp4"
-        outcome = render_shot_task(local, task, prev_path, out_path=out)
+        outcome = render_shot_task(here, task, out_path=out)
         return outcome, out.read_bytes()
 
 
@@ -180,7 +178,7 @@ def _check_reachable(address: str) -> None:
 
 
 class RayExecutor:
-    """Shots as Ray tasks: one GPU each for ``dit``, ``cpus_per_shot`` CPUs each for ``procedural``.
+    """Shots as Ray tasks: one GPU each for a backend that declares ``gpu``, else ``cpus_per_shot`` CPUs.
 
     ``address`` is passed to ``ray.init`` (``None`` starts a local instance, ``"auto"`` joins
     the cluster this machine belongs to, ``"HOST:PORT"`` a given head node); extra keyword
@@ -223,37 +221,40 @@ class RayExecutor:
         self.capacity = 1 << 16  # Ray queues tasks against the cluster's resources itself
         self._shared = ray.remote(_ray_render_shared)
         self._object = ray.remote(_ray_render_object)
-        self._ctx_refs: dict[int, tuple[ShotContext, Any, Any, Any]] = {}
+        self._refs_of: dict[int, tuple[Any, Any, dict[str, Any]]] = {}
 
     def _options(self, task: ShotTask) -> dict[str, float]:
         if task.gpus > 0:
             return {"num_gpus": task.gpus, "num_cpus": 1}
         return {"num_cpus": self.cpus_per_shot}
 
-    def _refs(self, ctx: ShotContext) -> tuple[Any, Any, Any]:
-        """Object-store references of a render's shared inputs, put once per context."""
-        entry = self._ctx_refs.get(id(ctx))
-        if entry is None or entry[0] is not ctx:
+    def _refs(self, job: ShotJob) -> tuple[Any, dict[str, Any]]:
+        """Object-store references of a render's shared inputs, put once per plan."""
+        entry = self._refs_of.get(id(job.plan))
+        if entry is None or entry[0] is not job.plan:
             put = self.ray.put
-            song = put(ctx.song_path.read_bytes()) if self.transfer == "object" else None
-            image = put(ctx.reference_image.read_bytes()) if self.transfer == "object" else None
-            entry = (ctx, put(ctx), song, image)
-            self._ctx_refs[id(ctx)] = entry
-        return entry[1], entry[2], entry[3]
+            files: dict[str, Any] = {}
+            if self.transfer == "object":
+                for name in ("song_path", "reference_image", "vocals_path"):
+                    path = getattr(job, name)
+                    if path is not None:
+                        files[name] = put(Path(path).read_bytes())
+            entry = (job.plan, put(replace(job, previous_clip=None)), files)
+            self._refs_of[id(job.plan)] = entry
+        return entry[1], entry[2]
 
-    def submit(
-        self, ctx: ShotContext, task: ShotTask, previous_clip: Path | None, progress: Progress = None
-    ) -> Future[ShotOutcome]:
+    def submit(self, job: ShotJob, task: ShotTask, progress: Progress = None) -> Future[ShotOutcome]:
         """Start the shot as a Ray task; the future resolves once its clip is in the work directory."""
-        ctx_ref, song_ref, image_ref = self._refs(ctx)
+        job_ref, files = self._refs(job)
         opts = self._options(task)
+        previous_clip = job.previous_clip
         if self.transfer == "shared":
             ref = self._shared.options(**opts).remote(
-                ctx_ref, task, str(previous_clip) if previous_clip else None
+                job_ref, task.shot_id, task, str(previous_clip) if previous_clip else None
             )
             return ref.future()
         prev = previous_clip.read_bytes() if previous_clip else None
-        ref = self._object.options(**opts).remote(ctx_ref, song_ref, image_ref, task, prev)
+        ref = self._object.options(**opts).remote(job_ref, task.shot_id, task, prev, tuple(files), *files.values())
         out: Future[ShotOutcome] = Future()
 
         def land(f: Future[tuple[ShotOutcome, bytes]]) -> None:
@@ -268,13 +269,13 @@ class RayExecutor:
         ref.future().add_done_callback(land)
         return out
 
-    def forget(self, ctx: ShotContext) -> None:
+    def forget(self, job: ShotJob) -> None:
         """Drop the object-store copies of a finished render's inputs."""
-        self._ctx_refs.pop(id(ctx), None)
+        self._refs_of.pop(id(job.plan), None)
 
     def shutdown(self) -> None:
         """Stop Ray if this executor started it."""
-        self._ctx_refs.clear()
+        self._refs_of.clear()
         if self._started and self.ray.is_initialized():
             self.ray.shutdown()
             self._started = False

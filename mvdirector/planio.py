@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from mvdirector.errors import PlanError
 from mvdirector.media.atomic import write_json_atomic
-from mvdirector.schemas import ShotPlan, on_frame_grid, snap_to_grid
+from mvdirector.rules import on_frame_grid, snap_to_grid
+from mvdirector.schemas import ShotPlan
 
 
 def _snap(data: dict[str, Any], warnings: list[str]) -> None:
@@ -79,3 +80,19 @@ def load_plan(path: str | Path, snap: bool = True) -> tuple[ShotPlan, list[str]]
 def save_plan(plan: ShotPlan, path: str | Path) -> None:
     """Write a plan atomically as indented JSON."""
     write_json_atomic(path, plan)
+
+
+def with_render(plan: ShotPlan, **changes: object) -> ShotPlan:
+    """``plan`` with other render settings (size, fps, seed, renderer), checked like a loaded plan.
+
+    A new fps re-times the plan: every cut moves to the nearest frame of the new grid and the
+    last shot still ends with the song; a shot that would be shorter than a frame is a PlanError.
+    """
+    data = plan.model_dump(mode="json")
+    data["render"].update(changes)
+    fps = float(data["render"]["fps"])
+    if fps != plan.render.fps:
+        for shot in data["shots"]:
+            shot["start_s"], shot["end_s"] = snap_to_grid(shot["start_s"], fps), snap_to_grid(shot["end_s"], fps)
+        data["shots"][-1]["end_s"] = snap_to_grid(plan.song.duration_s, fps)
+    return parse_plan(data, snap=False)[0]

@@ -9,13 +9,15 @@ shot's start.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mvdirector import continuity
+from mvdirector.rules import Fps, Height, Width, frame_index, on_frame_grid, snap_to_grid
+
 SCHEMA_VERSION = 1
-FRAME_EPS = 1e-6
 
 SectionLabel = Literal[
     "intro", "verse", "pre_chorus", "chorus", "bridge", "instrumental", "outro"
@@ -32,7 +34,8 @@ CAMERA_MOVES: tuple[str, ...] = CameraMoveName.__args__  # type: ignore[attr-def
 
 Easing = Literal["linear", "ease_in", "ease_out", "ease_in_out"]
 TransitionKind = Literal["cut", "crossfade", "flash", "whip"]
-RendererName = Literal["procedural", "dit"]
+RendererName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
+"""A renderer backend's name; which names exist is the registry's rule (`stages.render.RENDERERS`)."""
 
 
 class Contract(BaseModel):
@@ -40,17 +43,6 @@ class Contract(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     schema_version: int = SCHEMA_VERSION
-
-
-def on_frame_grid(t_s: float, fps: float) -> bool:
-    """True when ``t_s`` is a whole number of frames at ``fps``."""
-    x = t_s * fps
-    return abs(x - round(x)) <= FRAME_EPS * max(1.0, abs(x))
-
-
-def snap_to_grid(t_s: float, fps: float) -> float:
-    """The frame-grid time nearest to ``t_s``."""
-    return round(t_s * fps) / fps
 
 
 # --------------------------------------------------------------------------- analysis
@@ -108,7 +100,7 @@ class EnergyCurve(Contract):
         """Energy at time ``t_s`` (nearest sample; 0.5 when the curve is empty)."""
         if not self.values:
             return 0.5
-        i = min(len(self.values) - 1, max(0, int(round(t_s * self.fps))))
+        i = min(len(self.values) - 1, max(0, frame_index(t_s, self.fps)))
         return self.values[i]
 
 
@@ -317,7 +309,7 @@ class Shot(Contract):
 
     def frame_range(self, fps: float) -> tuple[int, int]:
         """First frame and one-past-last frame of this shot at ``fps``."""
-        return int(round(self.start_s * fps)), int(round(self.end_s * fps))
+        return frame_index(self.start_s, fps), frame_index(self.end_s, fps)
 
     def n_frames(self, fps: float) -> int:
         """Number of frames of this shot at ``fps``."""
@@ -328,21 +320,12 @@ class Shot(Contract):
 class RenderSettings(Contract):
     """Output size, frame rate, renderer, style and global seed."""
 
-    width: int = Field(default=1280, ge=16, le=7680)
-    height: int = Field(default=720, ge=16, le=4320)
-    fps: float = Field(default=24.0, gt=0, le=120)
+    width: Width = 1280
+    height: Height = 720
+    fps: Fps = 24.0
     renderer: RendererName = "procedural"
     style: str = "cinematic"
     seed: int = Field(default=0, ge=0)
-
-    @model_validator(mode="after")
-    def _even(self) -> RenderSettings:
-        if self.width % 2 or self.height % 2:
-            raise ValueError(
-                f"size {self.width}x{self.height} has an odd side; H.264 needs even sizes, e.g. "
-                f"{self.width + self.width % 2}x{self.height + self.height % 2}"
-            )
-        return self
 
 
 class SongRef(Contract):
@@ -379,7 +362,7 @@ class ShotPlan(Contract):
     @property
     def n_frames(self) -> int:
         """Frames of the whole video at the plan's fps."""
-        return int(round(self.song.duration_s * self.render.fps))
+        return frame_index(self.song.duration_s, self.render.fps)
 
     def shot(self, shot_id: str) -> Shot:
         """The shot with id ``shot_id``."""
@@ -390,13 +373,19 @@ class ShotPlan(Contract):
 
     def graph(self) -> nx.DiGraph:
         """Continuity DAG: an edge a → b when shot b continues from shot a."""
-        g = nx.DiGraph()
-        for s in self.shots:
-            g.add_node(s.id)
-        for s in self.shots:
-            if s.continues_from:
-                g.add_edge(s.continues_from, s.id)
-        return g
+        return continuity.graph(self.shots)
+
+    def render_order(self) -> list[str]:
+        """Shot ids with every shot after the one it continues from (plan order on ties)."""
+        return continuity.render_order(self.shots)
+
+    def takes(self) -> list[list[str]]:
+        """Groups of shots that continue each other, each in render order; takes may render in parallel."""
+        return continuity.takes(self.shots)
+
+    def dependents(self, shot_id: str) -> list[str]:
+        """The shots to re-render when ``shot_id`` changes: itself and every shot continuing from it."""
+        return continuity.dependents(self.shots, shot_id)
 
 
 def plan_problems(plan: ShotPlan) -> list[str]:
@@ -404,7 +393,7 @@ def plan_problems(plan: ShotPlan) -> list[str]:
     problems: list[str] = []
     fps = plan.render.fps
     dur = plan.song.duration_s
-    end_frames = int(round(dur * fps))
+    end_frames = frame_index(dur, fps)
     if not plan.shots:
         return ["the plan has no shots — re-plan with `mvdirector plan`"]
     ids: set[str] = set()
@@ -435,27 +424,12 @@ def plan_problems(plan: ShotPlan) -> list[str]:
             )
         prev_end = s.end_s
     last = plan.shots[-1]
-    if int(round(last.end_s * fps)) != end_frames:
+    if frame_index(last.end_s, fps) != end_frames:
         problems.append(
             f"shot '{last.id}' ends at {last.end_s:.3f} s but the song is {dur:.3f} s — the last shot "
             f"must end at {end_frames / fps:.6f} s; shorten or extend it in plan.json or re-plan"
         )
-    for s in plan.shots:
-        if s.continues_from is not None and s.continues_from not in ids:
-            problems.append(
-                f"shot '{s.id}' continues_from '{s.continues_from}', which is not a shot in this plan"
-            )
-        if s.continues_from == s.id:
-            problems.append(f"shot '{s.id}' continues_from itself")
-    if not problems:
-        g = nx.DiGraph()
-        g.add_edges_from((s.continues_from, s.id) for s in plan.shots if s.continues_from)
-        try:
-            cycle = nx.find_cycle(g)
-            names = " → ".join(a for a, _ in cycle) + f" → {cycle[0][0]}"
-            problems.append(f"continues_from edges form a cycle: {names} — remove one of them")
-        except nx.NetworkXNoCycle:
-            pass
+    problems.extend(continuity.problems(plan.shots))
     return problems
 
 

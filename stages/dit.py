@@ -266,11 +266,9 @@ class DitRenderer:
 
     # ------------------------------------------------------------------ helpers
     def _camera_track(self, job, n_frames: int):
-        from models.camera import interpolate
-        from stages.procedural.frames import camera_keyframes
-        from stages.procedural.framing import BASE_FOV_DEG
+        from stages.render.camera_path import camera_track
 
-        return interpolate(camera_keyframes(job.shot, BASE_FOV_DEG), n_frames, BASE_FOV_DEG)
+        return camera_track(job.shot, n_frames)
 
     def _guide(self, job, work: Path) -> np.ndarray:
         """The shot rendered by the procedural renderer (no captions, grain or vignette)."""
@@ -364,7 +362,7 @@ class DitRenderer:
         t2 = time.perf_counter()
         captions = None
         if opts.captions and shot.lyric is not None and shot.lyric.line.strip():
-            from stages.procedural.captions import CaptionRenderer
+            from stages.render.captions import CaptionRenderer
 
             captions = CaptionRenderer(shot.lyric, r.width, r.height)
         with VideoWriter(out_path, r.width, r.height, r.fps) as writer:

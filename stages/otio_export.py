@@ -14,6 +14,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from mvdirector.media.atomic import atomic_output
+from mvdirector.rules import frame_index
 from mvdirector.schemas import AudioAnalysis, ShotPlan
 
 SECTION_MARKER_COLOURS = {
@@ -119,8 +120,8 @@ def markers(plan: ShotPlan, analysis: AudioAnalysis | None) -> list[otio.schema.
     total = plan.n_frames
 
     def rng(a_s: float, b_s: float) -> otio.opentime.TimeRange:
-        a = min(total - 1, max(0, int(round(a_s * fps))))
-        b = min(total, max(a + 1, int(round(b_s * fps))))
+        a = min(total - 1, max(0, frame_index(a_s, fps)))
+        b = min(total, max(a + 1, frame_index(b_s, fps)))
         return _range(a, b - a, fps)
 
     sections: list[tuple[float, float, str]] = []

@@ -176,8 +176,7 @@ def _window(ref: ReferenceInfo | None, image: np.ndarray, shot: Shot, w: int, h:
     if ref is None:
         ref = ReferenceInfo(path="", sha256="", width=iw, height=ih)
     try:
-        from stages.procedural.frames import frontal_side
-        from stages.procedural.framing import frame_window
+        from stages.render.framing import frame_window, frontal_side
 
         win = frame_window(ref, shot.framing, w, h, image, side=frontal_side(shot))
         return win.cx, win.cy, win.width, win.height

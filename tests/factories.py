@@ -1,4 +1,9 @@
-"""Builders shared by tests (importable as `factories`: pytest puts tests/ on sys.path)."""
+"""The one factory of test data: plans, analyses, jobs and a CLI runner (importable as `factories`).
+
+pytest puts ``tests/`` on ``sys.path``; benchmarks add it themselves. ``synthetic_analysis`` writes
+the ``AudioAnalysis`` a perfect analyzer would return for a song of a given structure (beats,
+sections and sung words known exactly), so the director can be measured against ground truth.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,202 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from mvdirector.schemas import RenderSettings, Shot, ShotPlan, SongRef
+import numpy as np
+
+from mvdirector.schemas import (
+    AudioAnalysis,
+    AudioSource,
+    Beat,
+    EnergyCurve,
+    LyricLine,
+    Lyrics,
+    RenderSettings,
+    Section,
+    Segment,
+    Shot,
+    ShotPlan,
+    SongRef,
+    Transition,
+    Word,
+)
 
 
-def make_plan(bounds=(0.0, 2.0, 4.0, 6.0), fps=24.0, duration=6.0, **shot_updates) -> ShotPlan:
+def make_plan(
+    bounds: Sequence[float] = (0.0, 2.0, 4.0, 6.0),
+    fps: float = 24.0,
+    duration: float | None = None,
+    *,
+    frames: Sequence[int] | None = None,
+    size: tuple[int, int] = (1280, 720),
+    bpm: float = 120.0,
+    transitions: dict[int, tuple[str, float]] | None = None,
+    sections: Sequence[str] | None = None,
+    renderer: str = "procedural",
+    ids: str = "verse1-{:02d}",
+    song: str = "s.wav",
+    **shot_updates: Any,
+) -> ShotPlan:
+    """A plan whose shots span ``bounds`` seconds (or last ``frames[i]`` frames each), tiling a song of
+    ``duration`` (default: to the last bound). ``transitions[i] = (kind, beats)`` enters shot i; every
+    shot gets ``shot_updates`` (``framing=``, ``camera=`` …); ids count from 1 in ``ids``."""
+    if frames is not None:
+        bounds = [float(x) / fps for x in np.concatenate([[0], np.cumsum(frames)])]
+    transitions = transitions or {}
     shots = []
     for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
-        shots.append(Shot(id=f"verse1-{i + 1:02d}", start_s=a, end_s=b, section="verse"))
-    return ShotPlan(song=SongRef(path="s.wav", sha256="0" * 64, duration_s=duration), render=RenderSettings(fps=fps),
-                    shots=shots)
+        kind, beats = transitions.get(i, ("cut", 0.0))
+        shots.append(
+            Shot(id=ids.format(i + 1), start_s=a, end_s=b, section=sections[i] if sections else "verse",
+                 transition_in=Transition(kind=kind, beats=beats), **shot_updates)
+        )
+    return ShotPlan(
+        song=SongRef(path=song, sha256="0" * 64, duration_s=duration or bounds[-1], bpm=bpm),
+        render=RenderSettings(width=size[0], height=size[1], fps=fps, renderer=renderer),
+        shots=shots,
+    )
 
 
-def plan_dict(**kw) -> dict:
+def plan_dict(**kw: Any) -> dict:
+    """``make_plan(**kw)`` as the JSON a person would edit."""
     return json.loads(make_plan(**kw).model_dump_json())
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    env.pop("MVDIRECTOR_DEBUG", None)
+def flat_analysis(
+    duration: float,
+    bpm: float = 120.0,
+    energy: float = 0.8,
+    vocals: Sequence[tuple[float, float]] = (),
+    beats: Sequence[float] | None = None,
+    label: str = "chorus",
+    sha: str = "0" * 64,
+    path: str = "song.wav",
+) -> AudioAnalysis:
+    """One section at constant ``energy``, a beat every 60/bpm s (or at ``beats``), 4/4, ``vocals`` spans."""
+    period = 60.0 / bpm
+    times = list(beats) if beats is not None else [i * period for i in range(int(duration / period) + 1)]
+    times = [t for t in times if t < duration]
+    return AudioAnalysis(
+        source=AudioSource(path=path, sha256=sha, duration_s=duration, sample_rate=16000),
+        bpm=bpm, beats_per_bar=4,
+        beats=[Beat(t_s=t, bar=i // 4 + 1, position=i % 4 + 1) for i, t in enumerate(times)],
+        sections=[Section(start_s=0, end_s=duration, label=label, energy=energy)],
+        energy=EnergyCurve(fps=10, values=[energy] * int(duration * 10)),
+        vocal_activity=[Segment(start_s=a, end_s=b) for a, b in vocals],
+    )
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+            ) -> subprocess.CompletedProcess[str]:
+    """``mvdirector ARGS`` in a fresh process (no debug tracebacks), output captured as text."""
+    full = {**os.environ, "COLUMNS": "200", **(env or {})}
+    if "MVDIRECTOR_DEBUG" not in (env or {}):
+        full.pop("MVDIRECTOR_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "mvdirector.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
+                          cwd=cwd, env=full, timeout=timeout)
+
+
+# ------------------------------------------------------------------- synthetic songs
+
+
+POP_STRUCTURE: tuple[tuple[str, int], ...] = (
+    ("intro", 4),
+    ("verse", 8),
+    ("pre_chorus", 4),
+    ("chorus", 8),
+    ("verse", 8),
+    ("chorus", 8),
+    ("bridge", 4),
+    ("chorus", 8),
+    ("outro", 4),
+)
+SECTION_ENERGY = {
+    "intro": 0.25,
+    "verse": 0.45,
+    "pre_chorus": 0.6,
+    "chorus": 0.85,
+    "bridge": 0.4,
+    "instrumental": 0.7,
+    "outro": 0.3,
+}
+_SUNG = {"verse", "pre_chorus", "chorus", "bridge"}
+_WORDS = "light falls over the city we run through the night and never look back again".split()
+
+
+def synthetic_analysis(
+    bpm: float = 120.0,
+    beats_per_bar: int = 4,
+    structure: Sequence[tuple[str, int]] = POP_STRUCTURE,
+    lead_in_s: float = 0.3,
+    tail_s: float = 1.2,
+    jitter_s: float = 0.0,
+    seed: int = 0,
+) -> AudioAnalysis:
+    """An analysis for a song of ``structure`` (label, bars) at ``bpm``, with lyrics in sung sections.
+
+    Sung sections get a lyric line every two bars starting a little after the downbeat
+    (words straddle beats, so a careless cut lands inside one). ``jitter_s`` adds seeded
+    timing noise to the beats, as a real beat tracker would.
+    """
+    rng = np.random.default_rng(seed)
+    period = 60.0 / bpm
+    n_beats = sum(bars for _, bars in structure) * beats_per_bar
+    times = lead_in_s + period * np.arange(n_beats)
+    if jitter_s > 0:
+        times = times + rng.uniform(-jitter_s, jitter_s, n_beats)
+    duration = float(times[-1] + period + tail_s)
+    beats = [
+        Beat(t_s=float(t), bar=i // beats_per_bar + 1, position=i % beats_per_bar + 1) for i, t in enumerate(times)
+    ]
+    sections: list[Section] = []
+    lines: list[LyricLine] = []
+    groups: dict[str, int] = {}
+    bar0 = 0
+    for k, (label, bars) in enumerate(structure):
+        start = 0.0 if k == 0 else float(times[bar0 * beats_per_bar])
+        end_bar = bar0 + bars
+        end = duration if k == len(structure) - 1 else float(times[end_bar * beats_per_bar])
+        groups.setdefault(label, len(groups))
+        sections.append(
+            Section(start_s=start, end_s=end, label=label, group=groups[label], energy=SECTION_ENERGY[label])
+        )
+        if label in _SUNG:
+            for b in range(bar0, end_bar - 1, 2):
+                t0 = float(times[b * beats_per_bar]) + 0.3 * period
+                n_words = int(rng.integers(4, 8))
+                span = 1.5 * beats_per_bar * period
+                lengths = rng.uniform(0.5, 1.5, n_words)
+                lengths = span * lengths / lengths.sum()
+                starts = t0 + np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
+                ends = starts + lengths - 0.04
+                texts = [_WORDS[int(rng.integers(len(_WORDS)))] for _ in range(n_words)]
+                words = [
+                    Word(start_s=round(float(a), 3), end_s=round(float(e), 3), text=w)
+                    for a, e, w in zip(starts, ends, texts, strict=True)
+                ]
+                lines.append(
+                    LyricLine(start_s=words[0].start_s, end_s=words[-1].end_s, text=" ".join(texts), words=words)
+                )
+        bar0 = end_bar
+    fps = 10.0
+    n = int(np.ceil(duration * fps))
+    values = np.zeros(n)
+    for s in sections:
+        a, b = int(s.start_s * fps), int(np.ceil(s.end_s * fps))
+        values[a:b] = s.energy
+    values = np.clip(values + rng.normal(0, 0.03, n), 0, 1)
+    vocals = [Segment(start_s=line.start_s, end_s=line.end_s) for line in lines]
+    return AudioAnalysis(
+        source=AudioSource(path=f"synthetic-{bpm:g}bpm.wav", sha256="0" * 64, duration_s=duration, sample_rate=44100),
+        bpm=bpm,
+        beats_per_bar=beats_per_bar,
+        beats=beats,
+        sections=sections,
+        energy=EnergyCurve(fps=fps, values=[round(float(v), 4) for v in values]),
+        vocal_activity=vocals,
+        lyrics=Lyrics(source="file", language="en", lines=lines),
+        provenance={"all": "tests/factories.synthetic_analysis"},
+    )

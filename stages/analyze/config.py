@@ -19,7 +19,8 @@ class AnalyzeConfig(BaseModel):
     ``meters`` are the bar lengths (in beats) the downbeat tracker chooses from: 2 covers 2/4
     and 6/8 (two dotted-quarter beats of three eighths), 3 covers 3/4, 4 covers 4/4.
     ``language`` (ISO code) is passed to a multilingual Whisper model; an English-only model
-    refuses any other language with a clear error.
+    refuses any other language with a clear error. ``vocals`` is an isolated vocal stem on the
+    song's clock: vocal activity and ASR listen to it instead of the mix.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -29,6 +30,7 @@ class AnalyzeConfig(BaseModel):
     asr_model: str | None = None
     lyrics: str | None = None
     language: str | None = None
+    vocals: str | None = None
     meters: tuple[int, ...] = (2, 3, 4)
     min_bpm: float = Field(default=55.0, gt=10, lt=400)
     max_bpm: float = Field(default=215.0, gt=10, lt=400)

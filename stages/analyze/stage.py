@@ -76,6 +76,25 @@ def _check_config(config: AnalyzeConfig) -> None:
             )
 
 
+def check_config(config: AnalyzeConfig) -> tuple[str, str] | None:
+    """Fail before any work on a bad option, lyrics file or missing ASR model; return the ASR backend."""
+    _check_config(config)
+    return lyrics_mod.resolve_backend(config.asr, config.asr_model)
+
+
+def _voice(y22: np.ndarray, config: AnalyzeConfig) -> np.ndarray:
+    """What vocal activity and ASR listen to: the user's vocal stem on the song's clock, else the mix."""
+    if config.vocals is None:
+        return y22
+    from mvdirector.media.audio import load_audio
+
+    stem, _ = load_audio(config.vocals, sr=SR_FEATURES, mono=True)
+    out = np.zeros_like(y22)
+    n = min(len(stem), len(y22))
+    out[:n] = stem[:n]
+    return out
+
+
 def decode(
     audio_path: Path, beats_stream: rhythm_mod.ActivationStream | None = None
 ) -> tuple[np.ndarray, AudioSource]:
@@ -132,8 +151,7 @@ def analyze_timed(
     clock = _Clock(timings)
     report = progress or (lambda _f, _m: None)
     audio_path = Path(audio_path)
-    _check_config(config)
-    backend = lyrics_mod.resolve_backend(config.asr, config.asr_model)  # a missing model fails before any work
+    backend = check_config(config)  # a missing model fails before any work
 
     clock.start()
     report(0.0, "decoding audio")
@@ -164,13 +182,14 @@ def analyze_timed(
 
     clock.start()
     report(0.5, "vocals")
-    score, voice_onset, score_fps = vocals_mod.vocal_score(y22, SR_FEATURES)
+    voice = _voice(y22, config)
+    score, voice_onset, score_fps = vocals_mod.vocal_score(voice, SR_FEATURES)
     classical = vocals_mod.segments_from_score(score, score_fps)
     clock.stop("vocals")
 
     clock.start()
     lyrics, asr, lyrics_by = _lyrics(
-        y22,
+        voice,
         source.duration_s,
         config,
         classical,
@@ -213,7 +232,7 @@ def analyze_timed(
             "sections": "bar-synchronous chroma+MFCC self-similarity novelty, repetition groups",
             "energy": "high-passed RMS loudness, 0.5 s power average, 30 dB range below the 98th percentile",
             "onset_strength": "librosa spectral-flux onset strength, max-pooled, 99th percentile = 1",
-            "vocal_activity": "harmonic voice-band MFCC motion"
+            "vocal_activity": "harmonic voice-band MFCC motion" + (" of the vocal stem" if config.vocals else "")
             + (f", cross-checked by {asr.backend} {asr.model}" if asr else ""),
             "lyrics": lyrics_by,
         },

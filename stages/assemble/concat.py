@@ -211,7 +211,7 @@ def audio_args(song: str | Path, out_suffix: str, mode: str, bitrate: str = "192
     if mode == "copy" and not copyable:
         raise InputError(
             f"the song's {codec} audio cannot be copied into a {out_suffix} file without changing its timing",
-            "use --audio aac (the default 'auto' does this)",
+            "assemble with audio='aac' or the default 'auto', which encodes AAC here",
         )
     if mode in ("copy", "auto") and copyable:
         return ["-c:a", "copy"], f"copy:{codec}"

@@ -10,8 +10,8 @@ produces; (4) re-encode those pieces, applying grades and transitions frame by f
 while the song's AAC track is encoded in the background; (5) join all parts with ffmpeg's
 concat demuxer (stream copy) and mux the song, to a temporary name renamed into place;
 (6) verify the frame count and measure the A/V offset; (7) measure identity and colour on
-sampled frames of the result, write thumbnails and ``report.html``, and return the
-``RenderReport``.
+sampled frames of the result, write thumbnails, and return the ``RenderReport`` (the
+pipeline writes it, with the whole run's timings, as ``report.json`` and ``report.html``).
 """
 
 from __future__ import annotations
@@ -22,100 +22,29 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from mvdirector.errors import InputError, MvError, PlanError
 from mvdirector.media.atomic import atomic_output
-from mvdirector.media.video import VideoWriter, probe_video
+from mvdirector.media.video import probe_video
+from mvdirector.rules import CODECS, check_container
 from mvdirector.schemas import ReferenceInfo, RenderReport, ShotClip, ShotPlan, ShotReport
 from stages.assemble import colour as colour_mod
 from stages.assemble import concat, consistency
 from stages.assemble import memo as memo_mod
-from stages.assemble.timeline import (
-    Piece,
-    TransitionWindow,
-    edit_pieces,
-    sample_frames,
-    shot_frame_ranges,
-    transition_windows,
-)
-from stages.assemble.transitions import compose, opening_frame
-
-VERSION = "1"
+from stages.assemble.config import VERSION, AssembleConfig
+from stages.assemble.pieces import Ctx, make_parts, part_ids, plan_pieces
+from stages.assemble.timeline import Piece, sample_frames, shot_frame_ranges, transition_windows
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None] | None
 
-SUFFIXES = {
-    "h264": (".mp4", ".mov", ".mkv", ".m4v"),
-    "h265": (".mp4", ".mov", ".mkv"),
-    "prores": (".mov", ".mkv"),
-}
-SEGMENT_SUFFIX = {"h264": ".mp4", "h265": ".mp4", "prores": ".mov"}
 FACE_FRAMINGS = ("extreme_close_up", "close_up", "medium")
 """Framings in which the singer's face should be found; a miss there is a warning."""
 COLOUR_JUMP_WARN_E = 25.0
 """ΔE between the means of neighbouring shots of one section above which a grade jump is reported."""
-
-
-class AssembleConfig(BaseModel):
-    """Output format and checks of the assembler.
-
-    ``identity_threshold`` is a dlib embedding *distance*: a shot whose singer is farther
-    than this from the reference face is listed as a warning (dlib's same-person rule is
-    0.6). ``reencode="always"`` re-encodes every shot (at ``crf``) instead of joining
-    compatible hard-cut clips as they are. Clips are joined as they are only when our
-    encoder at ``crf``/``preset`` would write the same parameter sets, so a ``crf`` other
-    than the clips' re-encodes everything at that ``crf``. ``audio``: ``auto`` copies the
-    song's stream when the container takes it without changing its timing (AAC from
-    m4a/mp4, PCM into .mov), else encodes AAC; ``aac`` always encodes; ``copy`` fails when
-    copying is impossible. ``consistency`` measures identity and colour on
-    ``samples_per_shot`` frames of every shot and writes thumbnails (``thumbnails_dir``,
-    default ``<report_dir>/<video stem>.thumbs/``); ``html`` writes ``report.html`` into
-    ``report_dir`` (default: beside the video; the pipeline uses the work directory).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    codec: Literal["h264", "h265", "prores"] = "h264"
-    crf: int = Field(default=18, ge=0, le=51)
-    preset: str = "veryfast"
-    colour_match: bool = False
-    identity_threshold: float = Field(default=0.6, gt=0)
-    faststart: bool = True
-    audio: Literal["auto", "aac", "copy"] = "auto"
-    reencode: Literal["auto", "always"] = "auto"
-    consistency: bool = True
-    samples_per_shot: int = Field(default=3, ge=1, le=32)
-    html: bool = True
-    thumbnails_dir: str | None = None
-    report_dir: str | None = None
-    """Folder for ``report.html`` and the thumbnails; None means beside the video."""
-    identity_cache: str | None = None
-    """JSON file memoising per-frame identity between runs (the pipeline puts it in the work directory)."""
-    audio_cache: str | None = None
-    """Folder keeping the song's encoded AAC track between runs (keyed by the song's content)."""
-    piece_cache: str | None = None
-    """Folder keeping re-encoded pieces (transitions, graded shots) between runs, keyed by their inputs."""
-    measure_cache: str | None = None
-    """Folder keeping each shot's measurement and thumbnail between runs, keyed by the parts it comes from."""
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    plan: ShotPlan
-    clips: list[ShotClip]
-    ranges: list[tuple[int, int]]
-    windows_in: dict[int, TransitionWindow]
-    transforms: dict[int, colour_mod.ColourTransform]
-    config: AssembleConfig
-    indexes: list[concat.ClipIndex]
 
 
 def _step(progress: Progress, lo: float, hi: float) -> Callable[[float, str], None]:
@@ -136,11 +65,10 @@ def check_inputs(
     from mvdirector.media.audio import audio_info
 
     fps = plan.render.fps
-    if out_path.suffix.lower() not in SUFFIXES[config.codec]:
-        raise InputError(
-            f"output '{out_path.name}' has suffix '{out_path.suffix}', which cannot hold {config.codec}",
-            f"name it with one of {', '.join(SUFFIXES[config.codec])}",
-        )
+    try:
+        check_container(config.codec, out_path)
+    except ValueError as e:
+        raise InputError(str(e)) from None
     want = [s.id for s in plan.shots]
     got = [c.shot_id for c in clips]
     if want != got:
@@ -181,191 +109,11 @@ def check_inputs(
     return song_s
 
 
-# ------------------------------------------------------------------------ re-encoding
-
-
-def _encoder_signature(plan: ShotPlan, config: AssembleConfig, folder: Path) -> concat.StreamSignature:
-    """The stream signature our encoder produces at the plan's size and rate (a 2-frame probe)."""
-    probe = folder / f"probe{SEGMENT_SUFFIX[config.codec]}"
-    frame = np.zeros((plan.render.height, plan.render.width, 3), np.uint8)
-    with VideoWriter(
-        probe,
-        plan.render.width,
-        plan.render.height,
-        plan.render.fps,
-        crf=config.crf,
-        codec=config.codec,
-        preset=config.preset,
-    ) as w:
-        w.write(frame)
-        w.write(frame)
-    return concat.stream_signature(probe)
-
-
-def _graded(ctx: _Ctx, i: int, frame: np.ndarray) -> np.ndarray:
-    t = ctx.transforms.get(i)
-    return frame if t is None else colour_mod.apply_transform(frame, t)
-
-
-def _one_frame(ctx: _Ctx, i: int, k: int) -> np.ndarray:
-    frames = list(concat.decode_range(ctx.indexes[i], k, 1))
-    if not frames:
-        raise MvError(f"clip of shot '{ctx.plan.shots[i].id}' has no frame {k}", "re-render the shot")
-    return _graded(ctx, i, frames[0])
-
-
-def encode_piece(ctx: _Ctx, piece: Piece, out: Path) -> int:
-    """Decode global frames ``[piece.start, piece.end)`` from their clips, grade them, apply the
-    transitions and encode them to ``out``; return the frames written."""
-    plan, cfg = ctx.plan, ctx.config
-    r = plan.render
-    prev_last: tuple[int, np.ndarray] | None = None  # (shot, its graded last frame) when decoded here
-    with VideoWriter(out, r.width, r.height, r.fps, crf=cfg.crf, codec=cfg.codec, preset=cfg.preset) as writer:
-        for i, (first, end) in enumerate(ctx.ranges):
-            lo, hi = max(first, piece.start), min(end, piece.end)
-            if lo >= hi:
-                continue
-            w_in = ctx.windows_in.get(i)
-            w_out = ctx.windows_in.get(i + 1)
-            a_last: np.ndarray | None = None
-            if i > 0 and w_in is not None and w_in.after and lo < w_in.end:
-                if prev_last is not None and prev_last[0] == i - 1:
-                    a_last = prev_last[1]
-                else:
-                    a_last = _one_frame(ctx, i - 1, ctx.ranges[i - 1][1] - ctx.ranges[i - 1][0] - 1)
-            b_first = None
-            if w_out is not None and w_out.before and hi > w_out.start:
-                b_first = _one_frame(ctx, i + 1, 0)
-            dir_in = plan.shots[i].camera.direction
-            dir_out = plan.shots[i + 1].camera.direction if w_out is not None else 1
-            written, frame = 0, None
-            for k, raw in enumerate(concat.decode_range(ctx.indexes[i], lo - first, hi - lo)):
-                g = lo + k
-                frame = _graded(ctx, i, raw)
-                out_frame = frame
-                if w_in is not None and g < w_in.end:
-                    a = a_last if a_last is not None else opening_frame(w_in.kind, frame)
-                    out_frame = compose(w_in, g, a, frame, dir_in)
-                elif w_out is not None and b_first is not None and g >= w_out.start:
-                    out_frame = compose(w_out, g, frame, b_first, dir_out)
-                writer.write(out_frame)
-                written += 1
-            if written != hi - lo:
-                raise MvError(
-                    f"clip of shot '{plan.shots[i].id}' decodes to too few frames "
-                    f"({written} of {hi - lo} from frame {lo - first})",
-                    "re-render the shot",
-                )
-            if hi == end and frame is not None:
-                prev_last = (i, frame)
-    return writer.frames
-
-
-def _plan_pieces(ctx: _Ctx, windows: list[TransitionWindow], tmp: Path) -> list[Piece]:
-    """Which output frames are copied from which clip and which are re-encoded."""
-    plan, cfg = ctx.plan, ctx.config
-    n = len(plan.shots)
-    if cfg.codec != "h264" or cfg.reencode == "always":
-        return [Piece(0, plan.n_frames)]
-    enc = _encoder_signature(plan, cfg, tmp)
-    redo = set(ctx.transforms) | {i for i, ix in enumerate(ctx.indexes) if not ix.signature.joinable(enc)}
-    resumes = [ix.resumes for ix in ctx.indexes]
-    cuts = [ix.cuts for ix in ctx.indexes]
-    pieces = edit_pieces(ctx.ranges, windows, redo, resumes, cuts)
-    if not any(p.copy for p in pieces) and n:
-        return [Piece(0, plan.n_frames)]
-    return pieces
-
-
-def _piece_key(ctx: _Ctx, piece: Piece, ids: memo_mod.ContentIds) -> str:
-    """Everything that decides the frames of a re-encoded piece, hashed."""
-    involved: set[int] = set()
-    for i in memo_mod.shots_overlapping(ctx.ranges, piece.start, piece.end):
-        involved.add(i)
-        w_in, w_out = ctx.windows_in.get(i), ctx.windows_in.get(i + 1)
-        if i > 0 and w_in is not None and w_in.after:
-            involved.add(i - 1)
-        if w_out is not None and w_out.before:
-            involved.add(i + 1)
-    r, cfg = ctx.plan.render, ctx.config
-    return memo_mod.digest(
-        {
-            "version": VERSION,
-            "piece": [piece.start, piece.end],
-            "encoder": [cfg.codec, cfg.crf, cfg.preset, r.width, r.height, r.fps],
-            "shots": {
-                str(i): {
-                    "clip": ids.of(ctx.indexes[i].path),
-                    "range": ctx.ranges[i],
-                    "window_in": ctx.windows_in.get(i),
-                    "transform": ctx.transforms.get(i),
-                    "direction": ctx.plan.shots[i].camera.direction,
-                }
-                for i in sorted(involved)
-            },
-            "window_after": ctx.windows_in.get(max(involved) + 1) if involved else None,
-        }
-    )
-
-
-def _part_ids(ctx: _Ctx, pieces: list[Piece], ids: memo_mod.ContentIds) -> list[str]:
-    """A content identity per piece: the clip and range it copies, or the key of its encode."""
-    out = []
-    for p in pieces:
-        if p.shot is not None:
-            first = ctx.ranges[p.shot][0]
-            out.append(f"copy:{ids.of(ctx.indexes[p.shot].path)}:{p.start - first}:{p.end - first}")
-        else:
-            out.append(f"enc:{_piece_key(ctx, p, ids)}")
-    return out
-
-
-def _make_parts(
-    ctx: _Ctx,
-    pieces: list[Piece],
-    tmp: Path,
-    step: Callable[[float, str], None],
-    cache: memo_mod.PieceCache | None = None,
-    ids: memo_mod.ContentIds | None = None,
-) -> list[Path]:
-    """One file per piece: the clip itself (or a remuxed part of it) when copied, else a new encode
-    (taken from ``cache`` when the same piece was encoded before)."""
-    ids = ids or memo_mod.ContentIds()
-    parts: list[Path] = []
-    total = max(1, sum(p.end - p.start for p in pieces if not p.copy))
-    done = 0
-    suffix = SEGMENT_SUFFIX[ctx.config.codec]
-    for k, piece in enumerate(pieces):
-        if piece.shot is not None:
-            ix = ctx.indexes[piece.shot]
-            first = ctx.ranges[piece.shot][0]
-            start, end = piece.start - first, piece.end - first
-            if (start, end) == (0, ix.frames):
-                parts.append(ix.path)
-            else:
-                part = tmp / f"part{k:04d}.mp4"
-                concat.copy_range(ix, part, start, end)
-                parts.append(part)
-            continue
-        step(done / total, f"re-encoding frames {piece.start}-{piece.end - 1}")
-        if cache is not None:
-            seg = cache.path(_piece_key(ctx, piece, ids))
-            if not seg.is_file():
-                encode_piece(ctx, piece, seg)
-        else:
-            seg = tmp / f"part{k:04d}{suffix}"
-            encode_piece(ctx, piece, seg)
-        parts.append(seg)
-        done += piece.end - piece.start
-    step(1.0, "pieces ready")
-    return parts
-
-
 # ------------------------------------------------------------------------ measurement
 
 
 def _shot_measure_keys(
-    ctx: _Ctx,
+    ctx: Ctx,
     pieces: list[Piece],
     part_ids: list[str],
     picks: list[list[int]],
@@ -395,7 +143,7 @@ def _shot_measure_keys(
 
 
 def _measure(
-    ctx: _Ctx,
+    ctx: Ctx,
     video: Path,
     reference: ReferenceInfo | None,
     thumbs: Path | None,
@@ -466,7 +214,7 @@ def _measure(
                         f"shot '{shot.id}': the singer's face is {ident.distance:.3f} from the reference "
                         f"(threshold {cfg.identity_threshold:g}, cosine {ident.similarity:.3f})"
                     )
-                    if renderer == "dit":
+                    if _generative(renderer):
                         m["needs_rerender"] = True
                         msg += " — marked for re-render; change its seed or prompt in plan.json"
                     m["warnings"].append(msg)  # type: ignore[union-attr]
@@ -511,6 +259,14 @@ def _audio_cache_file(config: AssembleConfig, song: Path, audio_args: list[str])
     return Path(config.audio_cache) / f"song-{key}.m4a"
 
 
+def _generative(renderer: str) -> bool:
+    """Whether a renderer's picture changes with the seed (then a shot that misses the singer is re-rendered)."""
+    from stages.render import RENDERERS
+
+    spec = RENDERERS.get(renderer)
+    return spec is not None and spec.generative
+
+
 def _relative(path: Path, base: Path) -> str:
     try:
         return path.resolve().relative_to(base.resolve()).as_posix()
@@ -544,8 +300,8 @@ def assemble(
 ) -> RenderReport:
     """Join the shot clips into ``out_path`` with transitions and the song; return the render report.
 
-    Also writes ``report.html`` (a contact sheet) next to the video when ``config.html``, with
-    thumbnails in ``config.thumbnails_dir`` (default ``<video stem>.thumbs/`` beside the video).
+    With ``config.consistency`` it also writes a thumbnail per shot to ``config.thumbnails_dir``
+    (default ``<video stem>.thumbs/`` beside the video).
     """
     t0 = time.perf_counter()
     song_path, out_path = Path(song_path), Path(out_path)
@@ -571,7 +327,7 @@ def assemble(
         _step(progress, 0.05, 0.1)(0.0, "matching colour")
         transforms = _colour_transforms(plan, clips, max(3, config.samples_per_shot))
     ranges = shot_frame_ranges(plan)
-    ctx = _Ctx(plan, clips, ranges, {w.index: w for w in windows}, transforms, config, indexes)
+    ctx = Ctx(plan, clips, ranges, {w.index: w for w in windows}, transforms, config, indexes)
     audio_args, audio_label = concat.audio_args(song_path, out_path.suffix.lower(), config.audio)
     tag = "hvc1" if config.codec == "h265" else None
 
@@ -588,17 +344,17 @@ def assemble(
             audio_job = concat.start_audio_encode(song_path, song_for_mux, audio_args)
         piece_cache = None
         if config.piece_cache:
-            piece_cache = memo_mod.PieceCache(config.piece_cache, SEGMENT_SUFFIX[config.codec])
+            piece_cache = memo_mod.PieceCache(config.piece_cache, CODECS[config.codec].segment_suffix)
         ids = memo_mod.ContentIds()
         try:
-            pieces = _plan_pieces(ctx, windows, tmp)
-            parts = _make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7), piece_cache, ids)
+            pieces = plan_pieces(ctx, windows, tmp)
+            parts = make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7), piece_cache, ids)
             keys = {ctx.indexes[p.shot].signature.key() for p in pieces if p.shot is not None}
             keys |= {concat.stream_signature(f).key() for f, p in zip(parts, pieces, strict=True) if not p.copy}
             if len(keys) > 1:
                 log.warning("re-encoded pieces do not share the clips' codec parameters; re-encoding all")
                 pieces = [Piece(0, plan.n_frames)]
-                parts = _make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7), piece_cache, ids)
+                parts = make_parts(ctx, pieces, tmp, _step(progress, 0.1, 0.7), piece_cache, ids)
         except BaseException:
             if audio_job is not None:
                 audio_job.kill()
@@ -617,7 +373,7 @@ def assemble(
             if info.frames != plan.n_frames:
                 raise MvError(
                     f"the joined video has {info.frames} frames but the plan has {plan.n_frames}",
-                    "this is a bug in the assembler; re-run with --reencode always as a workaround",
+                    "this is a bug in the assembler; please report it (AssembleConfig(reencode='always') avoids it)",
                 )
             offset = concat.av_offset_s(tmp_out)
         if piece_cache is not None:
@@ -632,12 +388,11 @@ def assemble(
         warnings.append(f"audio/video offset is {offset * 1000:.1f} ms (more than half a frame)")
 
     per_shot: list[dict[str, object]] = [{"warnings": []} for _ in plan.shots]
-    report_dir = Path(config.report_dir) if config.report_dir else out_path.parent
     thumbs: Path | None = None
     if config.consistency:
-        thumbs = Path(config.thumbnails_dir) if config.thumbnails_dir else report_dir / f"{out_path.stem}.thumbs"
+        thumbs = Path(config.thumbnails_dir) if config.thumbnails_dir else out_path.parent / f"{out_path.stem}.thumbs"
         per_shot, more = _measure(
-            ctx, out_path, reference, thumbs, _step(progress, 0.75, 0.98), pieces, _part_ids(ctx, pieces, ids)
+            ctx, out_path, reference, thumbs, _step(progress, 0.75, 0.98), pieces, part_ids(ctx, pieces, ids)
         )
         warnings.extend(more)
 
@@ -680,10 +435,6 @@ def assemble(
         reencoded_frames=reencoded_frames,
         assemble_s=round(assemble_s, 3),
     )
-    if config.html:
-        from stages.assemble.report_html import write_report_html
-
-        write_report_html(report, report_dir / "report.html", thumbs)
     _step(progress, 0.98, 1.0)(1.0, f"assembled {report.frames} frames")
     log.info(
         "assembled %s: %d shots (%d copied whole), %d of %d frames re-encoded, in %.2f s",

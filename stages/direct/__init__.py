@@ -1,19 +1,12 @@
-"""The MV-Director stage: ``direct(analysis, reference, config) -> ShotPlan`` and the shot DAG helpers."""
+"""The MV-Director stage: ``direct(analysis, reference, DirectConfig) -> ShotPlan``.
+
+Public entry: `direct`, `DirectConfig`, `VERSION` and `fingerprint` (the style file's content,
+for the cache key); for hand-edited plans `fill_keyframes` and `plan_warnings`; the styles it
+knows, `list_templates`.
+"""
 
 from stages.direct.checks import plan_warnings
-from stages.direct.dag import dependents, independent_takes, render_order, shot_graph
-from stages.direct.director import VERSION, DirectConfig, direct, fill_keyframes, fingerprint, shot_seed
+from stages.direct.director import VERSION, DirectConfig, direct, fill_keyframes, fingerprint
+from stages.templates import list_templates
 
-__all__ = [
-    "VERSION",
-    "DirectConfig",
-    "dependents",
-    "direct",
-    "fill_keyframes",
-    "fingerprint",
-    "independent_takes",
-    "plan_warnings",
-    "render_order",
-    "shot_graph",
-    "shot_seed",
-]
+__all__ = ["VERSION", "DirectConfig", "direct", "fill_keyframes", "fingerprint", "list_templates", "plan_warnings"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mvdirector.errors import InputError
+from mvdirector.rules import snap_to_grid
 from mvdirector.schemas import AudioAnalysis, ShotPlan
 from stages.direct.cutting import ASR_EDGE_S
 from stages.templates import load_template
@@ -105,7 +106,7 @@ def _song_warnings(plan: ShotPlan, a: AudioAnalysis) -> list[str]:
             if abs(near - t) > 1.5 / fps:
                 out.append(
                     f"shot '{s.id}' starts at {t:.3f} s, {abs(near - t):.3f} s off the nearest beat ({near:.3f} s) — "
-                    f"move its start_s and the previous shot's end_s to {round(near * fps) / fps:.6f}"
+                    f"move its start_s and the previous shot's end_s to {snap_to_grid(near, fps):.6f}"
                 )
         for ws, we, text in words:
             if ws + WORD_EDGE_S < t < we - WORD_EDGE_S:
@@ -113,7 +114,7 @@ def _song_warnings(plan: ShotPlan, a: AudioAnalysis) -> list[str]:
                 hint = ""
                 if free:
                     alt = min(free, key=lambda b: abs(b - t))
-                    hint = f" — move the cut to the beat at {round(alt * fps) / fps:.3f} s"
+                    hint = f" — move the cut to the beat at {snap_to_grid(alt, fps):.3f} s"
                 out.append(
                     f"shot '{s.id}' starts at {t:.3f} s inside the sung word '{text}' ({ws:.2f}–{we:.2f} s){hint}"
                 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mvdirector.rules import frame_index, snap_to_grid
 from mvdirector.schemas import AudioAnalysis
 
 # Costs, in "units" where a perfect shot costs 0. Seconds outside the style's range are the
@@ -74,10 +75,6 @@ class CutRules:
     accelerate: float = 0.0  # 0..1: the target length slides toward min_beats across the section
 
 
-def snap(t: float, fps: float) -> float:
-    """Nearest frame-grid time."""
-    return round(t * fps) / fps
-
 
 def beat_grid(analysis: AudioAnalysis, fps: float) -> BeatGrid:
     """The analysis' beats on the frame grid; a grid from ``bpm`` when it has fewer than two beats."""
@@ -92,7 +89,7 @@ def beat_grid(analysis: AudioAnalysis, fps: float) -> BeatGrid:
         t = np.arange(0.0, dur, period)
         pos = (np.arange(len(t)) % bpb) + 1
     frames = np.round(t * fps).astype(np.int64)
-    end_frame = int(round(dur * fps))
+    end_frame = frame_index(dur, fps)
     keep = (frames > 0) & (frames < end_frame)
     frames, pos = frames[keep], pos[keep]
     _, first = np.unique(frames, return_index=True)
@@ -105,7 +102,7 @@ def plan_sections(analysis: AudioAnalysis, grid: BeatGrid, fps: float, min_s: fl
     Gaps between the analysis' sections are given to the section before them; sections
     that would be shorter than ``min_s`` (or than one beat) are merged into a neighbour.
     """
-    end = int(round(analysis.source.duration_s * fps)) / fps
+    end = snap_to_grid(analysis.source.duration_s, fps)
     raw = sorted(analysis.sections, key=lambda s: s.start_s)
     if not raw:
         return [SectionSpan(0.0, end, "verse", 0, 0.5, 1)]
@@ -129,7 +126,7 @@ def plan_sections(analysis: AudioAnalysis, grid: BeatGrid, fps: float, min_s: fl
     for a, b, i in spans:
         s = raw[i]
         counts[s.label] = counts.get(s.label, 0) + 1
-        out.append(SectionSpan(snap(a, fps), snap(b, fps), s.label, s.group, s.energy, counts[s.label]))
+        out.append(SectionSpan(snap_to_grid(a, fps), snap_to_grid(b, fps), s.label, s.group, s.energy, counts[s.label]))
     return out
 
 

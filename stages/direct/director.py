@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mvdirector.errors import InputError, PlanError
+from mvdirector.rules import Fps, Height, Width, frame_index
 from mvdirector.schemas import (
     AudioAnalysis,
     Camera,
@@ -61,24 +62,25 @@ MOTIF_BOOST = 20.0  # weight on repeating the first occurrence's look in a repea
 
 
 class DirectConfig(BaseModel):
-    """Options of the director: style (and where extra styles live), output size, fps, seed, renderer."""
+    """Options of the director: style (and where extra styles live), output size, fps, seed, renderer.
+
+    Building one checks that the style exists (an ``InputError`` listing the styles otherwise).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     style: str = DEFAULT_STYLE
     templates_dir: str | None = None
-    width: int = Field(default=1280, ge=16, le=7680)
-    height: int = Field(default=720, ge=16, le=4320)
-    fps: float = Field(default=24.0, gt=0, le=120)
+    width: Width = 1280
+    height: Height = 720
+    fps: Fps = 24.0
     seed: int = Field(default=0, ge=0)
     renderer: RendererName = "procedural"
 
-    @field_validator("width", "height")
-    @classmethod
-    def _even(cls, v: int) -> int:
-        if v % 2:
-            raise ValueError(f"{v} is odd; H.264 needs even sizes, e.g. {v + 1}")
-        return v
+    @model_validator(mode="after")
+    def _known_style(self) -> DirectConfig:
+        load_template(self.style, self.templates_dir)
+        return self
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def direct(
     report = progress or (lambda _f, _m: None)
     tpl = load_template(config.style, config.templates_dir)
     fps = config.fps
-    if int(round(analysis.source.duration_s * fps)) < 1:
+    if frame_index(analysis.source.duration_s, fps) < 1:
         raise InputError(
             f"the song is {analysis.source.duration_s:.3f} s long, shorter than one frame at {fps:g} fps",
             "use a longer song",

@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, Shot, ShotPlan
+from stages.render.camera_path import camera_track
+from stages.render.framing import FrameWindow, frame_window, frontal_side
 
-from .framing import BASE_FOV_DEG, FrameWindow, frame_window
 from .grade import FrameGrader, beat_envelopes, grade_for, template_grades
 from .layers import Separation, ShotLayers, build_layers
 from .options import ProceduralOptions
@@ -41,32 +42,11 @@ class ShotInputs:
     vocal_loudness: np.ndarray | None = None  # per frame 0..1, None = no mouth motion
 
 
-def camera_keyframes(shot: Shot, base_fov_deg: float = BASE_FOV_DEG) -> list:
-    """The shot's explicit keyframes, or its named move expanded (``models.camera.Keyframe`` list)."""
-    from models.camera import Keyframe, expand_move
-
-    if shot.camera.keyframes:
-        return [
-            Keyframe(k.t, tuple(k.position), tuple(k.rotation_deg), k.fov_deg, k.easing) for k in shot.camera.keyframes
-        ]
-    cam = shot.camera
-    return expand_move(
-        cam.move, cam.intensity, cam.direction, cam.easing, shot.duration_s, seed=shot.seed, base_fov_deg=base_fov_deg
-    )
-
-
-def frontal_side(shot: Shot) -> int:
-    """Which third a frontal face goes on in medium and wider framings (alternates by seed)."""
-    if shot.framing in ("extreme_close_up", "close_up"):
-        return 0
-    return (-1, 0, 1)[shot.seed % 3]
-
-
 class ShotFrames:
     """Iterable of exactly ``len(self)`` RGB uint8 frames of one shot."""
 
     def __init__(self, inputs: ShotInputs, options: ProceduralOptions) -> None:
-        from models.camera import interpolate, intrinsics
+        from models.camera import intrinsics
 
         plan, shot = inputs.plan, inputs.shot
         self.inputs = inputs
@@ -77,7 +57,7 @@ class ShotFrames:
         self.window: FrameWindow = frame_window(
             inputs.reference, shot.framing, self.width, self.height, image_rgb=img, side=frontal_side(shot)
         )
-        self.track = interpolate(camera_keyframes(shot, self.window.fov_deg), self.n, self.window.fov_deg)
+        self.track = camera_track(shot, self.n, self.window.fov_deg)
         self.c2w = self.track.c2w()
         if self.c2w[:, 2, 3].max() > MAX_FORWARD:
             # A long take of push-ins can walk the camera into the picture plane; stop short of it.
@@ -111,7 +91,7 @@ class ShotFrames:
         """Caption and mouth renderers, when the shot calls for them."""
         shot, opts = self.inputs.shot, self.options
         if opts.captions and shot.lyric is not None and shot.lyric.line.strip():
-            from .captions import CaptionRenderer
+            from stages.render.captions import CaptionRenderer
 
             self.captions = CaptionRenderer(shot.lyric, self.width, self.height)
         face = self.inputs.reference.primary_face

@@ -23,8 +23,7 @@ import cv2
 import numpy as np
 
 from mvdirector.schemas import ReferenceInfo
-
-from .framing import FrameWindow, saliency_centre
+from stages.render.framing import FrameWindow, saliency_centre
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from factories import make_plan, run_cli
 
-from mvdirector.batch import BatchError, BatchProgress, load_manifest
+from mvdirector.batch import BatchProgress
 from mvdirector.errors import InputError
+from mvdirector.manifest import BatchError, load_manifest
 from mvdirector.planio import save_plan
 
 
@@ -68,7 +70,7 @@ def test_every_problem_of_every_job_is_reported_at_once(assets):
     assert "job 2 (missing.wav): song 'missing.wav' does not exist" in text
     assert "job 3 (a.wav): unknown field 'colour'" in text
     assert "job 3 (a.wav): reference 'nope.png' does not exist" in text
-    assert "job 3 (a.wav): size 161x90 has an odd side" in text
+    assert "job 3 (a.wav): size 161x90: width 161 is odd" in text
     assert any(p.startswith("job 4 (bad.wav):") for p in problems)
     assert any(p.startswith("job 5 (b.wav): crf") for p in problems)
     assert "job 6 (b.wav): output" in text and "also the output of job 1" in text
@@ -109,19 +111,40 @@ def test_cli_check_lists_all_problems_and_exits_2(assets):
     assert res.returncode == 0 and "ok: 1 job(s)" in res.stdout
 
 
+def test_the_same_preflight_as_render_refuses_codec_container_plan_and_renderer(assets):
+    save_plan(make_plan(fps=12.0), assets / "other.json")  # a plan for a 6 s song; the songs are 8 s
+    (assets / "m.yaml").write_text(
+        "- {song: a.wav, reference: singer.png, output: a.avi}\n"
+        "- {song: a.wav, reference: singer.png, output: b.mp4, overrides: {codec: foo}}\n"
+        "- {song: b.wav, reference: singer.png, output: c.mp4, plan: other.json}\n"
+        "- {song: b.wav, reference: singer.png, output: d.mp4, renderer: dit}\n"
+        "- {song: b.wav, reference: singer.png, output: e.mp4, language: english}\n"
+    )
+    res = run_cli("batch", str(assets / "m.yaml"), "--check")
+    assert res.returncode == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 5, res.stderr
+    for line, needle in zip(lines, ["'a.avi' cannot hold h264", "codec 'foo' is unknown",
+                                    "the plan is for a song of 6.000 s", "needs model weights",
+                                    "language 'english' is not an ISO 639 code"], strict=True):
+        assert needle in line, line
+
+
 def test_batch_failure_does_not_stop_others_exit_code_and_resume(assets):
-    save_plan(make_plan(fps=12.0), assets / "other.json")  # a plan for a 6 s song; the song is 8 s
+    import soundfile as sf
+
+    sf.write(assets / "silent.wav", np.zeros(8 * 22050, np.float32), 22050)  # passes the check, fails analysis
     (assets / "m.yaml").write_text(
         "defaults: {size: 160x90, fps: 12, overrides: {asr: none}}\n"
         "jobs:\n"
         "  - {song: a.wav, reference: singer.png, output: out/a.mp4}\n"
-        "  - {song: b.wav, reference: singer.png, output: out/b.mp4, plan: other.json}\n"
+        "  - {song: silent.wav, reference: singer.png, output: out/b.mp4}\n"
     )
     res = run_cli("batch", str(assets / "m.yaml"), "--workers", "2", "--json")
     assert res.returncode == 1, res.stderr
     a, b = json.loads(res.stdout)
     assert a["ok"] and a["rendered"] >= 2 and (assets / "out" / "a.mp4").exists()
-    assert not b["ok"] and "the plan is for a song of 6.000 s" in b["error"]
+    assert not b["ok"] and "is silent" in b["error"]
 
     # re-running resumes: the finished job renders nothing (one process this time)
     res = run_cli("batch", str(assets / "m.yaml"), "--workers", "1", "--json")

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from factories import make_plan
+from factories import flat_analysis, make_plan
 
 from mvdirector.cache import cache_key, canonical_json, model_fingerprint
-from mvdirector.pipeline import shot_keys, takes
 from mvdirector.schemas import (
     AudioAnalysis,
-    AudioSource,
-    Beat,
-    EnergyCurve,
     ReferenceInfo,
-    Section,
     ShotPlan,
 )
+from mvdirector.shots import shot_keys
 
 
 class FakeRenderer:
@@ -30,14 +26,7 @@ class FakeRenderer:
 
 
 def analysis(path: str = "s.wav", sha: str = "0" * 64, bpm: float = 120.0) -> AudioAnalysis:
-    return AudioAnalysis(
-        source=AudioSource(path=path, sha256=sha, duration_s=6.0, sample_rate=22050),
-        bpm=bpm,
-        beats_per_bar=4,
-        beats=[Beat(t_s=i * 0.5, bar=i // 4 + 1, position=i % 4 + 1) for i in range(12)],
-        sections=[Section(start_s=0.0, end_s=6.0, label="verse")],
-        energy=EnergyCurve(fps=10, values=[0.5] * 60),
-    )
+    return flat_analysis(6.0, bpm=bpm, energy=0.5, label="verse", sha=sha, path=path)
 
 
 def reference(path: str = "r.png", sha: str = "1" * 64) -> ReferenceInfo:
@@ -103,7 +92,7 @@ def test_model_fingerprint_ignores_paths_only():
 def test_takes_are_the_weakly_connected_components_in_render_order():
     plan = chained_plan()
     ids = [s.id for s in plan.shots]
-    assert takes(plan) == [ids[:3], ids[3:]]
+    assert plan.takes() == [ids[:3], ids[3:]]
 
 
 # The invalidation matrix: which shot keys change for each kind of change.
@@ -133,3 +122,6 @@ def test_shot_key_matrix():
     }
     for name, (p, rr, aa, fr, want) in cases.items():
         assert changed(base, shot_keys(p, rr, aa, fr)) == want, name
+    # a vocal stem is an input of every shot; without one the keys are those of before stems existed
+    assert changed(base, shot_keys(plan, r, a, ref, {"vocals": "f" * 64})) == set(ids)
+    assert shot_keys(plan, r, a, ref, None) == base

@@ -1,13 +1,25 @@
-"""The command line: bad input gets one clear line and exit code 2, never a traceback."""
+"""The command line: bad input gets one clear line and exit code 2 before any work; the paths people use.
+
+One small render (8 s song, 160x90, 12 fps) is made once with the rich progress bars and summary;
+the other tests reuse its work directory: ``--force``, ``--jobs``, ``--plan`` with flags, ``preview``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
-from factories import plan_dict, run_cli
+from factories import make_plan, plan_dict, run_cli
+
+from mvdirector.planio import save_plan
+
+SMALL = ["--size", "160x90", "--fps", "12", "--asr", "none"]
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:
@@ -40,11 +52,9 @@ def bad_files(tmp_path):
         ("missing_ref", "reference image"),
         ("corrupt_ref", "cannot read reference image"),
         ("unwritable_out", "cannot create output directory"),
-        ("bad_size", "is not WIDTHxHEIGHT"),
-        ("odd_size", "odd side"),
     ],
 )
-def test_render_bad_input(case, needle, bad_files, click_song, portrait):
+def test_render_bad_files(case, needle, bad_files, click_song, portrait):
     d = bad_files["dir"]
     song, ref, extra = str(click_song), str(portrait), []
     if case == "missing_song":
@@ -59,13 +69,200 @@ def test_render_bad_input(case, needle, bad_files, click_song, portrait):
         ref = str(bad_files["bad_img"])
     elif case == "unwritable_out":
         extra = ["-o", str(bad_files["blocker"] / "out.mp4")]
-    elif case == "bad_size":
-        extra = ["--size", "big"]
-    elif case == "odd_size":
-        extra = ["--size", "641x360"]
     proc = run_cli("render", song, "--ref", ref, "--workdir", str(d / "wd"), *extra)
     assert_one_line_error(proc, needle)
     assert not (bad_files["blocker"].parent / "out.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--codec", "foo"], "codec 'foo' is unknown"),
+        (["-o", "{d}/video.avi"], "'video.avi' cannot hold h264"),
+        (["--codec", "prores", "-o", "{d}/video.mp4"], "cannot hold prores; name it with one of .mov"),
+        (["--fps", "500"], "fps 500 is outside 1..120"),
+        (["--fps", "0.5"], "fps 0.5 is outside 1..120"),
+        (["--size", "big"], "is not WIDTHxHEIGHT"),
+        (["--size", "641x360"], "width 641 is odd"),
+        (["--crf", "99"], "--crf 99"),
+        (["--renderer", "foo"], "unknown renderer 'foo'"),
+        (["-O", "stepz=3"], "'stepz' is not an option of the procedural renderer"),
+        (["-O", "nonsense"], "is not KEY=VALUE"),
+        (["--weights", "{d}"], "--weights does not apply to the procedural renderer"),
+        (["--renderer", "dit"], "the dit renderer needs model weights"),
+        (["--renderer", "dit", "--weights", "{d}", "--size", "200x120"], "not a multiple of 16"),
+        (["--force", "rendr"], "--force rendr is not a stage"),
+        (["--jobs", "0"], "--jobs 0"),
+        (["--style", "nonsense"], "style 'nonsense' is not a known shot template"),
+        (["--language", "english"], "language 'english' is not an ISO 639 code"),
+        (["--lyrics", "{d}/none.lrc"], "lyrics file"),
+        (["--vocals", "{d}/none.wav"], "--vocals: audio file"),
+        (["--asr", "faster-whisper", "--asr-model", "{d}"], "not a CTranslate2 Whisper model directory"),
+    ],
+)
+def test_every_option_is_checked_before_any_work(args, needle, tmp_path, click_song, portrait):
+    wd = tmp_path / "wd"
+    args = [a.replace("{d}", str(tmp_path)) for a in args]
+    proc = run_cli("render", str(click_song), "--ref", str(portrait), "--workdir", str(wd), *args)
+    assert_one_line_error(proc, needle)
+    assert not wd.exists(), "refused before the work directory was touched"
+
+
+def test_a_vocal_stem_must_last_as_long_as_the_song(tmp_path, click_song, portrait):
+    import soundfile as sf
+
+    y, sr = sf.read(click_song)
+    sf.write(tmp_path / "short.wav", y[: int(7.5 * sr)], sr)
+    for command in ("render", "plan"):
+        proc = run_cli(command, str(click_song), "--ref", str(portrait), "--vocals", str(tmp_path / "short.wav"),
+                       "--workdir", str(tmp_path / "wd"))
+        assert_one_line_error(proc, "the vocal stem 'short.wav' lasts 7.500 s but the song 8.000 s")
+    proc = run_cli("analyze", str(click_song), "--vocals", str(tmp_path / "short.wav"))
+    assert_one_line_error(proc, "lasts 7.500 s but the song 8.000 s")
+    assert_one_line_error(run_cli("analyze", str(click_song), "--language", "xx-1"), "not an ISO 639 code")
+
+
+@pytest.mark.parametrize("command", ["render", "plan"])
+def test_unknown_style_and_broken_plan_fail_before_any_analysis(command, tmp_path, click_song, portrait):
+    wd = tmp_path / "wd"
+    proc = run_cli(command, str(click_song), "--ref", str(portrait), "--style", "nonsense", "--workdir", str(wd))
+    assert_one_line_error(proc, "style 'nonsense' is not a known shot template")
+    assert not (wd / "analysis.json").exists()
+    if command == "render":
+        broken = tmp_path / "plan.json"
+        broken.write_text('{"song": 1')
+        proc = run_cli("render", str(click_song), "--ref", str(portrait), "--plan", str(broken), "--workdir", str(wd))
+        assert_one_line_error(proc, "not valid JSON")
+        assert not (wd / "analysis.json").exists()
+
+
+def test_plan_refuses_flags_that_only_shape_a_new_plan(tmp_path, click_song, portrait):
+    plan = tmp_path / "plan.json"
+    save_plan(make_plan(bounds=(0.0, 4.0, 8.0)), plan)
+    base = ["render", str(click_song), "--ref", str(portrait), "--plan", str(plan), "--workdir", str(tmp_path / "w")]
+    assert_one_line_error(run_cli(*base, "--style", "dreamy"),
+                          "--style dreamy conflicts with --plan: the plan was directed in style 'cinematic'")
+    assert_one_line_error(run_cli(*base, "--templates", str(tmp_path)), "--templates")
+    assert_one_line_error(run_cli(*base, "--fps", "0.25"), "fps 0.25 is outside")
+    save_plan(make_plan(bounds=(0.0, 3.0, 6.0)), plan)
+    assert_one_line_error(run_cli(*base), "the plan is for a song of 6.000 s")
+    assert not (tmp_path / "w").exists()
+
+
+# ----------------------------------------------------------------------- rendering paths
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, click_song, portrait):
+    """One render with the rich progress bars and the summary (stderr is not a terminal here)."""
+    d = tmp_path_factory.mktemp("cli")
+    proc = run_cli("render", str(click_song), "--ref", str(portrait), "--workdir", str(d / "wd"), "-o",
+                   str(d / "video.mp4"), *SMALL)
+    assert proc.returncode == 0, proc.stderr
+    return d, proc
+
+
+def test_rich_progress_and_summary(rendered):
+    d, proc = rendered
+    err = proc.stderr
+    for stage in ("analyze", "reference", "direct", "render", "assemble"):
+        assert stage in err, stage
+    assert "video" in err and "picture" in err and "96 frames · 12 fps · 160x90" in err, err
+    assert f"done {d / 'video.mp4'}" in err and "0 cached" in err
+    report = json.loads((d / "wd" / "report.json").read_text())
+    assert report["stage_s"].keys() == {"analyze", "reference", "direct", "render", "assemble"}
+
+
+def _copy(rendered, tmp_path):
+    d, _ = rendered
+    shutil.copytree(d / "wd", tmp_path / "wd", symlinks=True)
+    return tmp_path / "wd"
+
+
+def test_force_and_jobs(rendered, tmp_path, click_song, portrait):
+    wd = _copy(rendered, tmp_path)
+    n = len(json.loads((wd / "plan.json").read_text())["shots"])
+    base = ["render", str(click_song), "--ref", str(portrait), "--workdir", str(wd), "-o", str(wd / "v.mp4"), *SMALL]
+    proc = run_cli(*base, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["rendered"] == 0
+    proc = run_cli(*base, "--force", "render", "--jobs", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["rendered"] == n and report["cache_hits"] == 0 and report["stage_s"]["analyze"] < 1.0
+
+
+def test_plan_takes_size_fps_and_seed_from_the_command_line(rendered, tmp_path, click_song, portrait):
+    from mvdirector.media.video import probe_video
+
+    d, _ = rendered
+    plan = tmp_path / "plan.json"
+    shutil.copy(d / "wd" / "plan.json", plan)
+    out = tmp_path / "video.mp4"
+    proc = run_cli("render", str(click_song), "--ref", str(portrait), "--plan", str(plan), "--workdir",
+                   str(tmp_path / "wd"), "-o", str(out), "--asr", "none", "--fps", "10", "--size", "128x72",
+                   "--seed", "3", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "rendering plan.json with --size 128x72 (plan: 160x90), --fps 10 (plan: 12" in proc.stderr
+    info = probe_video(out)
+    assert (info.width, info.height, info.fps, info.frames) == (128, 72, 10.0, 80)
+    run = json.loads((tmp_path / "wd" / "run.json").read_text())["request"]
+    assert (run["seed"], run["fps"]) == (3, 10.0)
+
+
+def test_preview_and_templates(rendered, tmp_path, portrait):
+    d, _ = rendered
+    proc = run_cli("templates")
+    assert proc.returncode == 0, proc.stderr
+    assert all(s in proc.stdout for s in ("cinematic", "performance", "lyric_video", "dreamy"))
+    board = tmp_path / "board.png"
+    proc = run_cli("preview", str(d / "wd" / "plan.json"), "-o", str(board), "--ref", str(portrait), "--otio",
+                   str(tmp_path / "plan.otio"))
+    assert proc.returncode == 0, proc.stderr
+    assert board.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "plan.otio").stat().st_size > 0
+    assert_one_line_error(run_cli("preview", str(d / "wd" / "plan.json"), "-o", str(tmp_path / "b.gif")),
+                          "must end in .png or .html")
+
+
+def test_ctrl_c_exits_130_and_keeps_what_is_finished(tmp_path, click_song, portrait):
+    wd = tmp_path / "wd"
+    env = {**os.environ}
+    env.pop("MVDIRECTOR_DEBUG", None)
+    cmd = [sys.executable, "-m", "mvdirector.cli", "render", str(click_song), "--ref", str(portrait), "--workdir",
+           str(wd), *SMALL, "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not (wd / "run.json").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted — finished outputs are kept" in err and "Traceback" not in err
+    assert (wd / "run.json").exists() and not list(wd.glob(".*.tmp*"))
+
+
+def test_an_internal_error_exits_1_with_a_bug_report_hint(monkeypatch, click_song, portrait, tmp_path):
+    from typer.testing import CliRunner
+
+    import mvdirector.pipeline
+    from mvdirector.cli import app
+
+    def broken(*a, **k):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(mvdirector.pipeline, "render", broken)
+    monkeypatch.delenv("MVDIRECTOR_DEBUG", raising=False)
+    args = ["render", str(click_song), "--ref", str(portrait), "--workdir", str(tmp_path / "wd"), "-q"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "internal error: ZeroDivisionError: division by zero" in result.stderr
+    assert "this is a bug: please report it" in result.stderr and "MVDIRECTOR_DEBUG=1" in result.stderr
+    assert "Traceback" not in result.stderr
+    monkeypatch.setenv("MVDIRECTOR_DEBUG", "1")
+    assert isinstance(CliRunner().invoke(app, args).exception, ZeroDivisionError)
+
+
+# ------------------------------------------------------------------------- plan files
 
 
 def test_validate_reports_every_problem(tmp_path):
@@ -77,6 +274,14 @@ def test_validate_reports_every_problem(tmp_path):
     proc = run_cli("validate", str(p))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "shot 'verse1-02' framing" in proc.stderr
+
+
+def test_validate_names_an_unknown_renderer(tmp_path):
+    d = plan_dict()
+    d["shots"][1]["renderer"] = "s3v"
+    p = tmp_path / "plan.json"
+    p.write_text(json.dumps(d))
+    assert_one_line_error(run_cli("validate", str(p)), "unknown renderer 's3v'")
 
 
 def test_validate_ok_and_fix_snaps(tmp_path):
@@ -95,18 +300,3 @@ def test_schema_prints_json_schema():
     proc = run_cli("schema")
     assert proc.returncode == 0
     assert "ShotPlan" in json.loads(proc.stdout)["title"]
-
-
-@pytest.mark.parametrize("command", ["render", "plan"])
-def test_unknown_style_and_broken_plan_fail_before_any_analysis(command, tmp_path, click_song, portrait):
-    wd = tmp_path / "wd"
-    proc = run_cli(command, str(click_song), "--ref", str(portrait), "--style", "nonsense", "--workdir", str(wd))
-    assert_one_line_error(proc, "style 'nonsense' is not a known shot template")
-    assert not (wd / "analysis.json").exists()
-    if command == "render":
-        broken = tmp_path / "plan.json"
-        broken.write_text('{"song": 1')
-        proc = run_cli("render", str(click_song), "--ref", str(portrait), "--plan", str(broken), "--workdir", str(wd))
-        assert_one_line_error(proc, "not valid JSON")
-        assert not (wd / "analysis.json").exists()
-

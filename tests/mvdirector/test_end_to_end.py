@@ -9,7 +9,7 @@ from factories import run_cli
 
 from mvdirector.media.video import probe_video, read_frames
 from mvdirector.planio import load_plan
-from mvdirector.schemas import on_frame_grid
+from mvdirector.rules import on_frame_grid
 
 W, H, FPS = 192, 108, 12
 

@@ -17,7 +17,8 @@ import stages.analyze
 import stages.reference
 from mvdirector.errors import InputError
 from mvdirector.media.video import read_frames
-from mvdirector.pipeline import RenderRequest, render
+from mvdirector.pipeline import render
+from mvdirector.request import RenderRequest
 
 W, H, FPS = 256, 144, 12.0
 
@@ -48,7 +49,7 @@ class Counter:
 
 
 def request(song: Path, ref: Path, wd: Path, **kw) -> RenderRequest:
-    return RenderRequest(
+    return RenderRequest.create(
         song=song,
         reference=ref,
         workdir=wd,
@@ -222,3 +223,26 @@ def test_local_process_pool_renders_the_same_clips(work, monkeypatch):
     report = _run(work, c, jobs=2)  # independent takes in two worker processes
     assert report.rendered == len(before) and c.analyze == 0
     assert {p.name: p.read_bytes() for p in shots.glob("*.mp4") if not p.name.startswith(".")} == before
+
+
+def test_a_vocal_stem_re_analyses_reaches_the_renderer_and_is_keyed_by_content(work, monkeypatch):
+    import soundfile as sf
+
+    from mvdirector.executors import InlineExecutor
+
+    y, sr = sf.read(work / "song.wav")
+    sf.write(work / "vocals.wav", (0.5 * y).astype(np.float32), sr)
+    seen = []
+    submit = InlineExecutor.submit
+    monkeypatch.setattr(
+        InlineExecutor, "submit", lambda self, job, *a, **k: seen.append(job) or submit(self, job, *a, **k)
+    )
+    c = Counter(monkeypatch)
+    report = _run(work, c, vocals=work / "vocals.wav")
+    analysis = json.loads((work / "wd" / "analysis.json").read_text())
+    assert c.analyze == 1 and "of the vocal stem" in analysis["provenance"]["vocal_activity"]
+    assert report.rendered == len(_plan(work)["shots"]), "the stem is an input of every shot"
+    assert seen and all(j.vocals_path == (work / "vocals.wav").absolute() for j in seen)
+    shutil.move(work / "vocals.wav", work / "stem.wav")  # another path, the same content: nothing to redo
+    c = Counter(monkeypatch)
+    assert _run(work, c, vocals=work / "stem.wav").rendered == 0 and c.analyze == 0

@@ -58,3 +58,20 @@ def test_malformed_files(tmp_path, text, match):
 def test_missing_file(tmp_path):
     with pytest.raises(PlanError, match="does not exist"):
         load_plan(tmp_path / "nope.json")
+
+
+def test_with_render_re_times_re_sizes_and_refuses_a_collapsed_shot():
+    from mvdirector.planio import with_render
+    from mvdirector.rules import on_frame_grid
+
+    plan = make_plan(bounds=(0.0, 1.0, 1.5, 3.0), fps=24.0, duration=3.01)  # the song ends off the 30 fps grid
+    moved = with_render(plan, fps=30.0, width=320, height=180, seed=4)
+    assert (moved.render.fps, moved.render.width, moved.render.height, moved.render.seed) == (30.0, 320, 180, 4)
+    assert all(on_frame_grid(t, 30.0) for s in moved.shots for t in (s.start_s, s.end_s))
+    assert moved.shots[-1].end_s == pytest.approx(3.0)
+    assert moved.n_frames == sum(s.n_frames(30) for s in moved.shots)
+    assert [s.id for s in moved.shots] == [s.id for s in plan.shots] and moved.shots[0].prompt == plan.shots[0].prompt
+    assert with_render(plan) == plan
+    short = make_plan(bounds=(0.0, 1 / 24, 2.0))
+    with pytest.raises(PlanError, match="shot 'verse1-0[12]'"):
+        with_render(short, fps=4.0)  # the 1-frame shot cannot keep a frame at 4 fps

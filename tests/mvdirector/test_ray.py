@@ -9,9 +9,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from mvdirector.batch import BatchJob, BatchProgress, run_batch  # noqa: E402
+from mvdirector.batch import BatchProgress, run_batch  # noqa: E402
+from mvdirector.manifest import BatchJob  # noqa: E402
 from mvdirector.media.video import probe_video  # noqa: E402
-from mvdirector.pipeline import RenderRequest, render  # noqa: E402
+from mvdirector.pipeline import render  # noqa: E402
+from mvdirector.request import RenderRequest  # noqa: E402
 
 W, H, FPS = 160, 90, 12.0
 

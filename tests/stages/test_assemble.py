@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import factories
 import numpy as np
 import pytest
 import soundfile as sf
@@ -15,13 +16,10 @@ from mvdirector.schemas import (
     Camera,
     ReferenceInfo,
     RenderReport,
-    Shot,
     ShotClip,
     ShotPlan,
-    SongRef,
-    Transition,
 )
-from stages.assemble import AssembleConfig, assemble, format_summary_rows
+from stages.assemble import AssembleConfig, assemble
 from stages.assemble.timeline import shot_frame_ranges
 
 SR = 22050
@@ -31,35 +29,12 @@ def make_plan(
     frames: Sequence[int],
     fps: float = 12.0,
     size: tuple[int, int] = (64, 36),
-    bpm: float = 120.0,
-    transitions: dict[int, tuple[str, float]] | None = None,
-    sections: Sequence[str] | None = None,
-    renderer: str = "procedural",
     framing: str = "wide",
-    song: str = "song.wav",
+    **kw,
 ) -> ShotPlan:
-    """A plan whose shots last ``frames[i]`` frames; ``transitions[i] = (kind, beats)`` enters shot i."""
-    transitions = transitions or {}
-    shots, t = [], 0
-    for i, n in enumerate(frames):
-        kind, beats = transitions.get(i, ("cut", 0.0))
-        shots.append(
-            Shot(
-                id=f"s{i:02d}",
-                start_s=t / fps,
-                end_s=(t + n) / fps,
-                section=(sections[i] if sections else "verse"),
-                framing=framing,
-                camera=Camera(move="static", direction=1),
-                transition_in=Transition(kind=kind, beats=beats),
-            )
-        )
-        t += n
-    return ShotPlan(
-        song=SongRef(path=song, sha256="0" * 64, duration_s=t / fps, bpm=bpm),
-        render={"width": size[0], "height": size[1], "fps": fps, "renderer": renderer},
-        shots=shots,
-    )
+    """A plan whose shots last ``frames[i]`` frames (see `factories.make_plan` for transitions, sections…)."""
+    return factories.make_plan(frames=frames, fps=fps, size=size, ids="s{:02d}", song="song.wav", framing=framing,
+                               camera=Camera(move="static", direction=1), **kw)
 
 
 def solid_colour(i: int) -> tuple[int, int, int]:
@@ -138,7 +113,7 @@ def decode_audio(path: Path) -> tuple[np.ndarray, int]:
 
 # ------------------------------------------------------------------------------- tests
 
-FAST = AssembleConfig(consistency=False, html=False)
+FAST = AssembleConfig(consistency=False)
 
 
 def shot_means(video: np.ndarray) -> np.ndarray:
@@ -213,7 +188,7 @@ def test_av_offset_is_zero_flash_frame_meets_click(tmp_path: Path, reencode: str
     clips = write_clips(plan, tmp_path, draw)
     song = write_song(tmp_path / "song.wav", plan.song.duration_s, clicks_s=[flash_at / fps])
     out = tmp_path / "out.mp4"
-    rep = assemble(plan, clips, song, out, AssembleConfig(consistency=False, html=False, reencode=reencode))
+    rep = assemble(plan, clips, song, out, AssembleConfig(consistency=False, reencode=reencode))
 
     video_t = int(np.argmax(shot_means(decode_video(out)).mean(axis=1))) / fps
     samples, sr = decode_audio(out)
@@ -288,7 +263,7 @@ def test_other_codecs_and_aspect_ratios(tmp_path: Path, codec: str, suffix: str,
     plan = make_plan([6, 9], size=size, transitions={1: ("flash", 0.5)})
     clips = write_clips(plan, tmp_path)
     out = tmp_path / f"out{suffix}"
-    cfg = AssembleConfig(codec=codec, consistency=False, html=False)
+    cfg = AssembleConfig(codec=codec, consistency=False)
     rep = assemble(plan, clips, write_song(tmp_path / "song.wav", plan.song.duration_s), out, cfg)
     info = probe_video(out)
     assert (info.video_codec, info.width, info.height, info.frames) == (name, size[0], size[1], 15)
@@ -305,13 +280,13 @@ def test_crf_and_faststart(tmp_path: Path) -> None:
     sizes = {}
     for crf in (10, 40):
         out = tmp_path / f"crf{crf}.mp4"
-        assemble(plan, clips, song, out, AssembleConfig(crf=crf, reencode="always", consistency=False, html=False))
+        assemble(plan, clips, song, out, AssembleConfig(crf=crf, reencode="always", consistency=False))
         sizes[crf] = out.stat().st_size
     assert sizes[40] < sizes[10] / 2
     head = (tmp_path / "crf10.mp4").read_bytes()
     assert head.index(b"moov") < head.index(b"mdat"), "faststart puts the index first"
     slow = tmp_path / "slow.mp4"
-    assemble(plan, clips, song, slow, AssembleConfig(faststart=False, consistency=False, html=False))
+    assemble(plan, clips, song, slow, AssembleConfig(faststart=False, consistency=False))
     data = slow.read_bytes()
     assert data.index(b"moov") > data.index(b"mdat")
 
@@ -350,8 +325,8 @@ def test_colour_match_evens_out_a_section(tmp_path: Path) -> None:
     plan = make_plan([12, 12, 12], sections=["verse", "verse", "chorus"])
     clips = write_clips(plan, tmp_path, grey)
     song = write_song(tmp_path / "song.wav", plan.song.duration_s)
-    plain = assemble(plan, clips, song, tmp_path / "plain.mp4", AssembleConfig(html=False))
-    matched = assemble(plan, clips, song, tmp_path / "matched.mp4", AssembleConfig(colour_match=True, html=False))
+    plain = assemble(plan, clips, song, tmp_path / "plain.mp4", AssembleConfig())
+    matched = assemble(plan, clips, song, tmp_path / "matched.mp4", AssembleConfig(colour_match=True))
 
     def jump(rep: RenderReport) -> float:
         return abs(rep.shots[0].lab_mean[0] - rep.shots[1].lab_mean[0])  # type: ignore[index]
@@ -372,7 +347,7 @@ def test_bad_inputs_fail_early_and_leave_no_output(tmp_path: Path) -> None:
         assemble(plan, clips[::-1], song, out, FAST)
     with pytest.raises(PlanError, match="needs 6"):
         assemble(plan, [clips[0].model_copy(update={"frames": 5}), clips[1]], song, out, FAST)
-    with pytest.raises(InputError, match="suffix"):
+    with pytest.raises(InputError, match="cannot hold prores; name it with one of .mov"):
         assemble(plan, clips, song, tmp_path / "out.mp4", AssembleConfig(codec="prores"))
     short = write_song(tmp_path / "short.wav", plan.song.duration_s - 0.5)
     with pytest.raises(PlanError, match="is 0.500 s but the plan was made for 1.000 s") as err:
@@ -390,24 +365,24 @@ def test_bad_inputs_fail_early_and_leave_no_output(tmp_path: Path) -> None:
     assert not out.exists() and leftovers == []
 
 
-def test_report_html_thumbnails_and_summary(tmp_path: Path) -> None:
+def test_report_thumbnails_and_measurements(tmp_path: Path) -> None:
+    from mvdirector.report import write_report
+
     plan = make_plan([8, 8, 8], transitions={1: ("crossfade", 1.0)})
     clips = write_clips(plan, tmp_path)
     out = tmp_path / "video" / "out.mp4"
     rep = assemble(plan, clips, write_song(tmp_path / "song.wav", plan.song.duration_s), out, AssembleConfig())
-    page = (out.parent / "report.html").read_text(encoding="utf-8")
+    assert not (out.parent / "report.html").exists(), "the assembler returns the report; the pipeline writes it"
     for shot in plan.shots:
-        assert shot.id in page
         assert (out.parent / "out.thumbs" / f"{shot.id}.jpg").is_file()
-    assert page.count("data:image/jpeg;base64,") == 3
     assert [s.thumbnail for s in rep.shots] == [f"out.thumbs/{s.id}.jpg" for s in plan.shots]
     assert all(s.lab_mean is not None and s.colour_delta_e is not None for s in rep.shots)
     assert "no reference face: identity was not measured" in rep.warnings
     assert RenderReport.model_validate_json(rep.model_dump_json()) == rep
-    rows = format_summary_rows(rep)
-    assert rows[0] == ("video", str(out)) and all(len(r) == 2 and all(isinstance(x, str) for x in r) for r in rows)
-    assert ("warnings", str(len(rep.warnings))) in rows
     assert [s.transition_in for s in rep.shots] == ["cut", "crossfade", "cut"]
+    write_report(rep, out.parent, out.parent / "out.thumbs")
+    page = (out.parent / "report.html").read_text(encoding="utf-8")
+    assert all(shot.id in page for shot in plan.shots) and page.count("data:image/jpeg;base64,") == 3
 
 
 def _portrait_canvas(w: int, h: int) -> np.ndarray:
@@ -436,7 +411,7 @@ def test_identity_per_shot_warnings_and_rerender_marks(tmp_path: Path) -> None:
     faces = FaceAnalyzer().analyze(canvas)
     assert faces, "the fixture portrait must hold a detectable face"
     ref = ReferenceInfo(path="astronaut.png", sha256="0" * 64, width=256, height=144, faces=faces[:1], primary=0)
-    cfg = AssembleConfig(samples_per_shot=2, html=False)
+    cfg = AssembleConfig(samples_per_shot=2)
     rep = assemble(plan, clips, song, tmp_path / "same.mp4", cfg, reference=ref)
     s0, s1, s2 = rep.shots
     assert s0.identity_distance is not None and s0.identity_distance < 0.25
@@ -537,7 +512,7 @@ def test_audio_cache_reuses_the_encoded_song(tmp_path: Path) -> None:
 
     clips = write_clips(plan, tmp_path, draw)
     song = write_song(tmp_path / "song.wav", plan.song.duration_s, clicks_s=[flash_at / fps])
-    cfg = AssembleConfig(consistency=False, html=False, audio_cache=str(tmp_path / "cache"))
+    cfg = AssembleConfig(consistency=False, audio_cache=str(tmp_path / "cache"))
     assemble(plan, clips, song, tmp_path / "a.mp4", cfg)
     (cached,) = (tmp_path / "cache").iterdir()
     stamp = cached.stat().st_mtime_ns
@@ -552,7 +527,7 @@ def test_audio_cache_reuses_the_encoded_song(tmp_path: Path) -> None:
 
 def test_piece_and_measure_caches_redo_only_what_an_edit_touches(tmp_path: Path, monkeypatch) -> None:
     """Change one clip: the cached re-assembly equals a fresh one, encoding and decoding only around it."""
-    import stages.assemble.core as core
+    import stages.assemble.pieces as pieces
     from stages.assemble import consistency
 
     plan = make_plan([24] * 6, size=(128, 72), transitions={1: ("crossfade", 1.0), 4: ("flash", 1.0)})
@@ -562,8 +537,8 @@ def test_piece_and_measure_caches_redo_only_what_an_edit_touches(tmp_path: Path,
     cfg = FAST.model_copy(update={**caches, "consistency": True})
     encoded: list[tuple[int, int]] = []
     decoded: list[int] = []
-    real_encode, real_gather = core.encode_piece, consistency.gather_frames
-    monkeypatch.setattr(core, "encode_piece", lambda c, p, o: encoded.append((p.start, p.end)) or real_encode(c, p, o))
+    real_encode, real_gather = pieces.encode_piece, consistency.gather_frames
+    monkeypatch.setattr(pieces, "encode_piece", lambda c, p, o: encoded.append((p.start, p.end)) or real_encode(c, p, o))
     monkeypatch.setattr(
         consistency, "gather_frames", lambda v, w, *a, **k: decoded.extend(w) or real_gather(v, w, *a, **k)
     )

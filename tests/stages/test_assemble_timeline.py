@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from factories import make_plan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mvdirector.schemas import Shot, ShotPlan, SongRef, Transition
+from mvdirector.schemas import ShotPlan
 from stages.assemble.colour import LabStats, apply_transform, lab_stats, match_transforms, pooled
 from stages.assemble.timeline import (
     Run,
@@ -23,23 +24,7 @@ from stages.assemble.transitions import compose, crossfade_alpha, effect_weight
 
 
 def plan_of(frames: list[int], kinds: list[tuple[str, float]], fps: float = 24.0, bpm: float = 120.0) -> ShotPlan:
-    shots, t = [], 0
-    for i, (n, (kind, beats)) in enumerate(zip(frames, kinds, strict=True)):
-        shots.append(
-            Shot(
-                id=f"s{i}",
-                start_s=t / fps,
-                end_s=(t + n) / fps,
-                section="verse",
-                transition_in=Transition(kind=kind, beats=beats),
-            )
-        )
-        t += n
-    return ShotPlan(
-        song=SongRef(path="x.wav", sha256="0", duration_s=t / fps, bpm=bpm),
-        render={"fps": fps, "width": 64, "height": 36},
-        shots=shots,
-    )
+    return make_plan(frames=frames, fps=fps, bpm=bpm, size=(64, 36), ids="s{}", transitions=dict(enumerate(kinds)))
 
 
 def test_transition_length_in_frames() -> None:

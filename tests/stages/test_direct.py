@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import synthetic_analysis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mvdirector.rules import on_frame_grid
 from mvdirector.schemas import (
     AudioAnalysis,
     AudioSource,
@@ -17,11 +19,9 @@ from mvdirector.schemas import (
     Face,
     ReferenceInfo,
     ShotPlan,
-    on_frame_grid,
 )
 from stages.direct import DirectConfig, direct, fill_keyframes
 from stages.direct.cutting import BeatGrid, CutRules, SectionSpan, choose_cuts
-from stages.direct.synthetic import synthetic_analysis
 
 STYLES = ("cinematic", "performance", "lyric_video", "dreamy")
 

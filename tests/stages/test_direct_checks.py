@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from factories import synthetic_analysis
 
 from mvdirector.schemas import ShotPlan, Transition
 from stages.direct import DirectConfig, direct, plan_warnings
-from stages.direct.synthetic import synthetic_analysis
 
 
 @pytest.fixture(scope="module")

@@ -124,7 +124,6 @@ def test_cli_renders_a_two_take_three_shot_plan(tiny_wan, short_song, portrait, 
         assert probe_video(p).frames in (10, 6, 8)
 
     # The shot that continues uses the first shot's clip as motion frames; check through the stage.
-    from mvdirector.pipeline import render_order  # noqa: F401  (pipeline importable)
     from mvdirector.schemas import ReferenceInfo
     from stages.dit import DitRenderer
     from stages.render import ShotJob

@@ -7,11 +7,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from factories import synthetic_analysis
 
 from mvdirector.errors import InputError
 from mvdirector.schemas import Face, ReferenceInfo, ShotPlan
 from stages.direct import DirectConfig, direct
-from stages.direct.synthetic import synthetic_analysis
 from stages.preview import FRAMING_COLOURS, MOVE_GLYPHS, build_timeline, thumbnails, write_storyboard
 
 

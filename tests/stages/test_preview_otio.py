@@ -6,10 +6,10 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
+from factories import synthetic_analysis
 
 from mvdirector.schemas import ShotPlan
 from stages.direct import DirectConfig, direct
-from stages.direct.synthetic import synthetic_analysis
 from stages.otio_export import write_otio
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from factories import flat_analysis
 from PIL import Image
 from skimage import data
 
@@ -13,13 +14,10 @@ from mvdirector.errors import InputError, PlanError
 from mvdirector.schemas import (
     CAMERA_MOVES,
     AudioAnalysis,
-    AudioSource,
-    Beat,
     Camera,
     EnergyCurve,
     LyricOverlay,
     RenderSettings,
-    Section,
     Shot,
     ShotPlan,
     SongRef,
@@ -45,15 +43,7 @@ def quiet():
 
 
 def analysis(duration: float, bpm: float = 120.0, energy: float = 0.8) -> AudioAnalysis:
-    period = 60.0 / bpm
-    beats = [Beat(t_s=i * period, bar=i // 4 + 1, position=i % 4 + 1) for i in range(int(duration / period) + 1)
-             if i * period < duration]
-    return AudioAnalysis(
-        source=AudioSource(path="song.wav", sha256="0" * 64, duration_s=duration, sample_rate=16000),
-        bpm=bpm, beats_per_bar=4, beats=beats,
-        sections=[Section(start_s=0, end_s=duration, label="chorus", energy=energy)],
-        energy=EnergyCurve(fps=10, values=[energy] * int(duration * 10)),
-    )
+    return flat_analysis(duration, bpm=bpm, energy=energy)
 
 
 def make_job(ref, framing="medium", move="static", intensity=0.5, direction=1, size=(256, 144), duration=0.5,
@@ -130,8 +120,8 @@ def test_every_framing_and_aspect_keeps_the_face_in_frame(ref, quiet, size):
 
 
 def test_close_up_puts_the_eyes_on_the_upper_third(ref, quiet):
-    from stages.procedural.framing import eye_point
     from stages.procedural.projection import apply_homography
+    from stages.render.framing import eye_point
 
     frames = quiet.frames(make_job(ref, framing="close_up", size=(320, 180)))
     ex, ey = apply_homography(frames.face_homography(0), np.array([eye_point(ref[1].primary_face)]))[0]

@@ -5,38 +5,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+from factories import flat_analysis
 from skimage import data
 
 from mvdirector.errors import InputError
 from mvdirector.schemas import (
     AudioAnalysis,
-    AudioSource,
-    Beat,
-    EnergyCurve,
     Face,
     LyricOverlay,
     ReferenceInfo,
-    Section,
-    Segment,
     Word,
 )
-from stages.procedural.captions import SAFE, CaptionRenderer, font_path
-from stages.procedural.framing import frame_window, saliency_centre
 from stages.procedural.grade import FrameGrader, Grade, beat_envelopes, colour_matrix, grade_for, tone_lut
 from stages.procedural.layers import build_layers, separate
 from stages.procedural.mouth import MouthWarper, VocalTrack, activity_mask
 from stages.procedural.options import ProceduralOptions
+from stages.render.captions import SAFE, CaptionRenderer, font_path
+from stages.render.framing import frame_window, saliency_centre
 
 
 def _analysis(duration=4.0, vocals=((1.0, 2.0),), beats=(0.0, 0.5, 1.0, 1.5)) -> AudioAnalysis:
-    return AudioAnalysis(
-        source=AudioSource(path="s.wav", sha256="0" * 64, duration_s=duration, sample_rate=16000),
-        bpm=120, beats_per_bar=4,
-        beats=[Beat(t_s=t, bar=i // 4 + 1, position=i % 4 + 1) for i, t in enumerate(beats)],
-        sections=[Section(start_s=0, end_s=duration, label="verse")],
-        energy=EnergyCurve(fps=10, values=[0.5] * int(duration * 10)),
-        vocal_activity=[Segment(start_s=a, end_s=b) for a, b in vocals],
-    )
+    return flat_analysis(duration, energy=0.5, vocals=vocals, beats=beats, label="verse", path="s.wav")
 
 
 def _synthetic_face(cx=100.0, cy=100.0, size=80.0) -> Face:
@@ -233,7 +222,7 @@ def test_caption_shows_the_whole_line_with_the_shots_words_timed():
 
 def test_framing_lens_matches_the_shared_camera_default():
     from models.camera import DEFAULT_FOV_DEG
-    from stages.procedural.framing import BASE_FOV_DEG
+    from stages.render.framing import BASE_FOV_DEG
 
     assert BASE_FOV_DEG == DEFAULT_FOV_DEG  # plans expanded by the director carry absolute dolly-zoom fovs
 

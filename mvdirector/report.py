@@ -1,4 +1,8 @@
-"""``report.html`` — a self-contained contact sheet of the render — and the CLI's summary rows."""
+"""The render's report, written once at the end of a run: ``report.json`` and ``report.html``.
+
+``report.html`` is a self-contained contact sheet (thumbnails inlined); ``format_summary_rows``
+gives the CLI its summary table.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import html
 import statistics
 from pathlib import Path
 
-from mvdirector.media.atomic import write_text_atomic
+from mvdirector.media.atomic import write_json_atomic, write_text_atomic
 from mvdirector.schemas import RenderReport, ShotReport
 
 SUMMARY_COLUMNS = ("item", "value")
@@ -95,6 +99,12 @@ def write_report_html(report: RenderReport, out_path: str | Path, thumbnails_dir
     thumbs = Path(thumbnails_dir) if thumbnails_dir is not None else None
     write_text_atomic(out, render_report_html(report, out.parent, thumbs))
     return out
+
+
+def write_report(report: RenderReport, folder: Path, thumbnails_dir: Path | None = None) -> None:
+    """Write ``report.json`` and ``report.html`` into ``folder`` (each atomically)."""
+    write_json_atomic(folder / "report.json", report)
+    write_report_html(report, folder / "report.html", thumbnails_dir)
 
 
 def format_summary_rows(report: RenderReport) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mvdirector.schemas import Face, ReferenceInfo
+from mvdirector.schemas import Face, ReferenceInfo, Shot
 
 # Frame size as a multiple of the face-box height, measured on the frame's shorter side.
 FACE_MULTIPLE: dict[str, float] = {
@@ -180,3 +180,10 @@ def frame_window(
     cx = _clamp_axis(cx, width, iw)
     cy = _clamp_axis(cy, height, ih)
     return FrameWindow(cx=cx, cy=cy, width=width, height=height, fov_deg=fov, face_centred=centred)
+
+
+def frontal_side(shot: Shot) -> int:
+    """Which third a frontal face goes on in medium and wider framings (alternates by seed)."""
+    if shot.framing in ("extreme_close_up", "close_up"):
+        return 0
+    return (-1, 0, 1)[shot.seed % 3]

@@ -9,11 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from mvdirector.pipeline import NullReporter, ShotOutcome, ShotTask, execute_shot_tasks
+from mvdirector.progress import NullReporter
+from mvdirector.shots import ShotOutcome, ShotTask, execute_shot_tasks
 
 
 def task(sid: str, index: int, previous: str | None = None, cached: bool = False) -> ShotTask:
-    return ShotTask(sid, index, f"k{sid}", Path(f"/clips/{sid}.mp4"), "fake", {}, previous, cached, 12)
+    return ShotTask(sid, index, f"k{sid}", Path(f"/clips/{sid}.mp4"), "fake", {}, previous, cached)
+
+
+class Job:
+    """Stands in for a `ShotJob`: the scheduler only asks it for each shot's job."""
+
+    def for_shot(self, shot_id: str, previous_clip: Path | None) -> tuple[str, Path | None]:
+        return shot_id, previous_clip
+
+
+JOB = Job()
 
 
 class RecordingExecutor:
@@ -29,7 +40,9 @@ class RecordingExecutor:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(8)
 
-    def _run(self, t: ShotTask, prev: Path | None) -> ShotOutcome:
+    def _run(self, t: ShotTask, job: tuple[str, Path | None]) -> ShotOutcome:
+        assert job[0] == t.shot_id
+        prev = job[1]
         with self._lock:
             self.events.append(("start", t.shot_id, prev))
             self.active += 1
@@ -42,8 +55,8 @@ class RecordingExecutor:
             raise RuntimeError(f"boom {t.shot_id}")
         return ShotOutcome(t.shot_id, self.seconds, {})
 
-    def submit(self, ctx, t, prev, progress=None) -> Future[ShotOutcome]:
-        return self._pool.submit(self._run, t, prev)
+    def submit(self, job, t, progress=None) -> Future[ShotOutcome]:
+        return self._pool.submit(self._run, t, job)
 
 
 # two takes: a → b → c and d → e; f alone
@@ -56,7 +69,7 @@ def _pos(events, kind, sid):
 
 def test_every_shot_starts_after_the_shot_it_continues_from():
     ex = RecordingExecutor(capacity=3)
-    out = execute_shot_tasks(None, TASKS, ex, NullReporter())
+    out = execute_shot_tasks(JOB, TASKS, ex, NullReporter())
     assert sorted(out) == list("abcdef")
     for t in TASKS:
         if t.previous:
@@ -69,7 +82,7 @@ def test_every_shot_starts_after_the_shot_it_continues_from():
 def test_capacity_one_renders_in_plan_order():
     ex = RecordingExecutor(capacity=1, seconds=0.0)
     seen: list[str] = []
-    execute_shot_tasks(None, TASKS, ex, NullReporter(), on_shot=lambda s, c: seen.append(s))
+    execute_shot_tasks(JOB, TASKS, ex, NullReporter(), on_shot=lambda s, c: seen.append(s))
     assert [e[1] for e in ex.events if e[0] == "start"] == list("abcdef") == seen
     assert ex.peak == 1
 
@@ -77,7 +90,7 @@ def test_capacity_one_renders_in_plan_order():
 def test_cached_shots_are_skipped_and_unblock_their_continuations():
     tasks = [task("a", 0, cached=True), task("b", 1, "a"), task("c", 2, "b", cached=True)]
     ex = RecordingExecutor(capacity=2)
-    out = execute_shot_tasks(None, tasks, ex, NullReporter())
+    out = execute_shot_tasks(JOB, tasks, ex, NullReporter())
     assert list(out) == ["b"]
     assert ex.events[0] == ("start", "b", Path("/clips/a.mp4"))
 
@@ -85,7 +98,7 @@ def test_cached_shots_are_skipped_and_unblock_their_continuations():
 def test_a_failure_lets_running_shots_finish_starts_nothing_new_and_raises():
     ex = RecordingExecutor(capacity=2, fail={"a"})
     with pytest.raises(RuntimeError, match="boom a"):
-        execute_shot_tasks(None, TASKS, ex, NullReporter())
+        execute_shot_tasks(JOB, TASKS, ex, NullReporter())
     started = {e[1] for e in ex.events if e[0] == "start"}
     ended = {e[1] for e in ex.events if e[0] == "end"}
     assert started == ended  # nothing left running

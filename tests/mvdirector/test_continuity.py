@@ -1,4 +1,4 @@
-"""The shot DAG: render order, independent takes, dependents, cycles and dangling edges."""
+"""The continuity DAG: render order, takes, dependents, cycles and dangling edges."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from mvdirector.continuity import dependents, graph, render_order, takes
 from mvdirector.errors import PlanError
 from mvdirector.schemas import Shot
-from stages.direct import dependents, independent_takes, render_order, shot_graph
 
 
 def _shots(edges: dict[str, str | None]) -> list[Shot]:
@@ -27,7 +27,7 @@ def test_render_order_puts_parents_first_and_keeps_plan_order() -> None:
 
 def test_independent_takes_group_chains() -> None:
     shots = _shots({"a": None, "b": "a", "c": None, "d": "b", "e": "c", "f": None})
-    assert independent_takes(shots) == [["a", "b", "d"], ["c", "e"], ["f"]]
+    assert takes(shots) == [["a", "b", "d"], ["c", "e"], ["f"]]
     assert dependents(shots, "b") == ["b", "d"]
     assert dependents(shots, "f") == ["f"]
     with pytest.raises(PlanError, match="'nope'"):
@@ -36,8 +36,8 @@ def test_independent_takes_group_chains() -> None:
 
 def test_dangling_reference_is_named() -> None:
     with pytest.raises(PlanError) as e:
-        shot_graph(_shots({"a": None, "b": "ghost"}))
-    assert "'b' → 'ghost'" in e.value.one_line()
+        graph(_shots({"a": None, "b": "ghost"}))
+    assert "shot 'b' continues_from 'ghost', which is not a shot" in e.value.one_line()
 
 
 def test_cycle_is_named() -> None:

@@ -1,0 +1,236 @@
+"""What a render is asked to do (`RenderRequest`) and the one check of it before any work (`preflight`).
+
+`render`, `plan` and `batch` (``--check`` too) build a request and call ``preflight()``: every
+option and input is checked in seconds — codec and container, frame rate and size, renderer,
+its options and weights, style, lyrics, vocal stem, language, a ``--plan`` and the flags that
+conflict with it — and the first problem is raised as one line, before the work directory is
+touched or the song analysed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mvdirector.errors import InputError, MvError, PlanError
+from mvdirector.rules import CodecName, ForceStage, Fps, Height, Language, Width, check_container
+from mvdirector.schemas import RendererName, ShotPlan
+
+OptionValue = str | int | float | bool | None
+
+FLAGS = {
+    "width": "--size", "height": "--size", "fps": "--fps", "seed": "--seed", "codec": "--codec", "crf": "--crf",
+    "force": "--force", "jobs": "--jobs", "language": "--language", "renderer": "--renderer", "beats": "--beats",
+    "asr": "--asr", "style": "--style", "renderer_options": "-O",
+}
+"""The command-line flag of each request field, for messages."""
+
+PLAN_FLAGS = ("width", "height", "fps", "seed", "renderer")
+"""Request fields a given ``--plan`` takes over: the plan is re-sized, re-timed, re-seeded or re-rendered."""
+
+
+class RenderRequest(BaseModel):
+    """Everything a render was asked to do, typed; fields a person did not set keep their defaults.
+
+    Which fields were set explicitly (``model_fields_set``) matters with ``plan``: a set size, fps,
+    seed or renderer is applied to the plan, a set style or templates folder is refused.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    song: Path
+    reference: Path
+    out: Path | None = None
+    workdir: Path | None = None
+    plan: Path | None = None
+    lyrics: Path | None = None
+    vocals: Path | None = None
+    language: Language | None = None
+    style: str = "cinematic"
+    templates_dir: Path | None = None
+    renderer: RendererName = "procedural"
+    renderer_options: dict[str, OptionValue] = Field(default_factory=dict)
+    width: Width = 1280
+    height: Height = 720
+    fps: Fps = 24.0
+    seed: int = Field(default=0, ge=0)
+    beats: Literal["madmom", "librosa"] = "madmom"
+    asr: str = "auto"
+    asr_model: str | None = None
+    codec: CodecName = "h264"
+    crf: int = Field(default=18, ge=0, le=51)
+    colour_match: bool = False
+    force: tuple[ForceStage, ...] = ()
+    jobs: int = Field(default=1, ge=1, le=256)
+
+    @classmethod
+    def create(cls, **fields: Any) -> RenderRequest:
+        """A request from command-line values; a bad value is one InputError naming its flag."""
+        try:
+            return cls(**fields)
+        except ValidationError as e:
+            raise InputError(*describe(e.errors()[0])) from None
+
+    def resolved_workdir(self) -> Path:
+        """The work directory: --workdir, else `<song>.mvd` beside the song."""
+        return self.workdir or self.song.with_suffix(".mvd")
+
+    def resolved_out(self) -> Path:
+        """The final video path: -o, else `<workdir>/<song stem>.mp4`."""
+        return self.out or self.resolved_workdir() / f"{self.song.stem}.mp4"
+
+    @property
+    def container(self) -> str:
+        """The output's container, from its suffix (``mp4``, ``mov``, ``mkv``, ``m4v``)."""
+        return self.resolved_out().suffix.lower().lstrip(".")
+
+    def forced(self, stage: str) -> bool:
+        """Whether ``--force`` asks to recompute ``stage``."""
+        return stage in self.force or "all" in self.force
+
+    # ------------------------------------------------------------------ the plan
+
+    def user_plan(self, song_s: float) -> tuple[ShotPlan, list[str]]:
+        """The ``--plan`` file, checked against the song (``song_s`` seconds) and the flags; with warnings.
+
+        A set size, fps, seed or renderer is applied to the plan (a new fps re-times its cuts);
+        a set style or templates folder is refused, since they only shape a plan being made.
+        """
+        from mvdirector.planio import load_plan, with_render
+
+        plan, warnings = load_plan(Path(str(self.plan)))
+        refused = []
+        if "style" in self.model_fields_set and self.style != plan.render.style:
+            refused.append(("--style", self.style, f"the plan was directed in style '{plan.render.style}'"))
+        if "templates_dir" in self.model_fields_set and self.templates_dir is not None:
+            refused.append(("--templates", self.templates_dir, "styles only shape a plan being made"))
+        for flag, value, why in refused:
+            raise InputError(
+                f"{flag} {value} conflicts with --plan: {why}",
+                f"drop {flag}, or make a new plan with `mvdirector plan {flag} {value}`",
+            )
+        changes = {k: getattr(self, k) for k in PLAN_FLAGS if k in self.model_fields_set}
+        changes = {k: v for k, v in changes.items() if getattr(plan.render, k) != v}
+        if changes:
+            old = plan.render
+            plan = with_render(plan, **changes)
+            said = []
+            if "width" in changes or "height" in changes:
+                said.append(f"--size {plan.render.width}x{plan.render.height} (plan: {old.width}x{old.height})")
+            if "fps" in changes:
+                said.append(f"--fps {plan.render.fps:g} (plan: {old.fps:g}; cuts moved to the new frame grid)")
+            said += [f"--{k} {changes[k]} (plan: {getattr(old, k)})" for k in ("seed", "renderer") if k in changes]
+            warnings.append(f"rendering {self.plan.name} with {', '.join(said)}")
+        if abs(plan.song.duration_s - song_s) > 1.0 / plan.render.fps:
+            raise PlanError(
+                f"the plan is for a song of {plan.song.duration_s:.3f} s but '{self.song}' is {song_s:.3f} s",
+                "re-plan with `mvdirector plan` for this song",
+            )
+        return plan, warnings
+
+    # ------------------------------------------------------------------ preflight
+
+    def preflight(self) -> None:
+        """Check every option and input before any work; raise the first problem as an MvError."""
+        from mvdirector.media.audio import audio_info
+        from mvdirector.media.image import load_image
+        from stages.analyze import check_config
+        from stages.direct import DirectConfig
+        from stages.render import make_renderer, renderer_spec
+
+        song_s = audio_info(self.song).duration_s
+        load_image(self.reference)
+        if self.plan is not None:
+            plan, _ = self.user_plan(song_s)
+            fps, width, height = plan.render.fps, plan.render.width, plan.render.height
+            renderer = plan.render.renderer
+            used = {renderer, *(s.renderer for s in plan.shots if s.renderer)}
+        else:
+            plan = None
+            DirectConfig(style=self.style, templates_dir=str(self.templates_dir) if self.templates_dir else None)
+            fps, width, height, renderer, used = self.fps, self.width, self.height, self.renderer, {self.renderer}
+        check_config(self.analyze_config())
+        if self.vocals is not None:
+            check_vocals(self.vocals, song_s, fps)
+        for name in sorted(used):
+            spec = renderer_spec(name)
+            options = dict(self.renderer_options) if name == renderer else {}
+            if "weights" in options and not spec.weights:
+                takes = [n for n in _renderers() if renderer_spec(n).weights]
+                raise InputError(f"--weights does not apply to the {name} renderer", f"it is for {', '.join(takes)}")
+            spec.check_size(width, height)
+            base = spec.parse_options(options)
+            for shot in plan.shots if plan is not None else ():
+                if (shot.renderer or renderer) == name and shot.renderer_options:
+                    spec.parse_options(shot.renderer_options, base=base, where=f"shot '{shot.id}' renderer_options")
+            make_renderer(name, **options)  # a missing or incomplete checkpoint fails here
+        out = self.resolved_out()
+        try:
+            check_container(self.codec, out)
+        except ValueError as e:
+            raise InputError(str(e), "or pick another --codec") from None
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(f"cannot create output directory '{out.parent}': {e.strerror or e}") from None
+
+    def analyze_config(self):  # noqa: ANN201 - stages.analyze.AnalyzeConfig
+        """The analyze stage's config for this request."""
+        from stages.analyze import AnalyzeConfig
+
+        return AnalyzeConfig(
+            beats=self.beats, asr=self.asr, asr_model=self.asr_model, lyrics=_str(self.lyrics),
+            language=self.language, vocals=_str(self.vocals),
+        )
+
+    def direct_config(self):  # noqa: ANN201 - stages.direct.DirectConfig
+        """The director's config for this request."""
+        from stages.direct import DirectConfig
+
+        return DirectConfig(
+            style=self.style, templates_dir=_str(self.templates_dir), width=self.width, height=self.height,
+            fps=self.fps, seed=self.seed, renderer=self.renderer,
+        )
+
+    def assemble_config(self):  # noqa: ANN201 - stages.assemble.AssembleConfig
+        """The assembler's config for this request (the work directory's memos are added by the pipeline)."""
+        from stages.assemble import AssembleConfig
+
+        return AssembleConfig(codec=self.codec, crf=self.crf, colour_match=self.colour_match)
+
+
+def check_vocals(vocals: Path, song_s: float, fps: float) -> None:
+    """A vocal stem must be readable audio lasting as long as the song, within one frame at ``fps``."""
+    from mvdirector.media.audio import audio_info
+
+    try:
+        stem_s = audio_info(vocals).duration_s
+    except MvError as e:
+        raise InputError(f"--vocals: {e.message}", e.hint) from None
+    if abs(stem_s - song_s) > 1.0 / fps:
+        raise InputError(
+            f"the vocal stem '{vocals.name}' lasts {stem_s:.3f} s but the song {song_s:.3f} s "
+            f"(more than one frame at {fps:g} fps apart)",
+            "export the stem from the same session, with the same start and length as the song",
+        )
+
+
+def describe(err: Any) -> tuple[str, str]:
+    """(message, hint) of one pydantic error of a request, naming the flag."""
+    field = str(err["loc"][0]) if err["loc"] else ""
+    flag = FLAGS.get(field, f"--{field.replace('_', '-')}")
+    if err["type"] == "value_error":
+        return err["msg"].removeprefix("Value error, "), f"check {flag}"
+    return f"{flag} {err.get('input')!r}: {err['msg']}", f"see `mvdirector render --help` for {flag}"
+
+
+def _str(p: Path | None) -> str | None:
+    return None if p is None else str(p)
+
+
+def _renderers() -> list[str]:
+    from stages.render import RENDERERS
+
+    return list(RENDERERS)

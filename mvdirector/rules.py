@@ -1,0 +1,147 @@
+"""The rules the contracts, the request and every command share, each written once.
+
+The frame grid, the bounds of a video (frame rate, even size), codecs and the containers that
+hold them, the stage names and language codes. `mvdirector.schemas` attaches them to its
+fields (``Fps``, ``Width``, ``Height``); the request's preflight, the CLI and the batch
+manifest call the same functions, so a value is accepted or refused one way everywhere.
+A rule raises ``ValueError`` naming the value and the fix; pydantic turns it into a field
+error, the request into one ``InputError`` line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+# ------------------------------------------------------------------------ frame grid
+
+FRAME_EPS = 1e-6
+
+
+def frame_index(t_s: float, fps: float) -> int:
+    """The frame at time ``t_s``: the one whole-frame boundary nearest to it."""
+    return int(round(t_s * fps))
+
+
+def on_frame_grid(t_s: float, fps: float) -> bool:
+    """True when ``t_s`` is a whole number of frames at ``fps``."""
+    x = t_s * fps
+    return abs(x - round(x)) <= FRAME_EPS * max(1.0, abs(x))
+
+
+def snap_to_grid(t_s: float, fps: float) -> float:
+    """The frame-grid time nearest to ``t_s``."""
+    return frame_index(t_s, fps) / fps
+
+
+# ------------------------------------------------------------------ frame rate and size
+
+FPS_RANGE = (1.0, 120.0)
+WIDTH_RANGE = (16, 7680)
+HEIGHT_RANGE = (16, 4320)
+
+
+def check_fps(fps: float) -> float:
+    """``fps`` when it lies in ``FPS_RANGE``."""
+    lo, hi = FPS_RANGE
+    if not lo <= fps <= hi:
+        raise ValueError(f"fps {fps:g} is outside {lo:g}..{hi:g} (e.g. 24, 25 or 30)")
+    return fps
+
+
+def _side(name: str, bounds: tuple[int, int]):  # noqa: ANN202 - a validator
+    def check(v: int) -> int:
+        lo, hi = bounds
+        if not lo <= v <= hi:
+            raise ValueError(f"{name} {v} is outside {lo}..{hi}")
+        if v % 2:
+            raise ValueError(f"{name} {v} is odd; H.264 needs even sizes (use {v + 1})")
+        return v
+
+    return check
+
+
+check_width = _side("width", WIDTH_RANGE)
+check_height = _side("height", HEIGHT_RANGE)
+
+Fps = Annotated[float, AfterValidator(check_fps)]
+Width = Annotated[int, AfterValidator(check_width)]
+Height = Annotated[int, AfterValidator(check_height)]
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``'1280x720'`` → (1280, 720), each side checked; ValueError naming the rule otherwise."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(text))
+    if not m:
+        raise ValueError(f"size '{text}' is not WIDTHxHEIGHT (e.g. 1280x720, 720x1280 or 1080x1080)")
+    w, h = int(m.group(1)), int(m.group(2))
+    try:
+        return check_width(w), check_height(h)
+    except ValueError as e:
+        raise ValueError(f"size {w}x{h}: {e}") from None
+
+
+# ------------------------------------------------------------------ codecs and containers
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A video codec the assembler writes, and the file suffixes that can hold it."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    segment_suffix: str  # what a piece re-encoded for joining is written as
+
+
+CODECS: dict[str, Codec] = {
+    c.name: c
+    for c in (
+        Codec("h264", (".mp4", ".mov", ".mkv", ".m4v"), ".mp4"),
+        Codec("h265", (".mp4", ".mov", ".mkv"), ".mp4"),
+        Codec("prores", (".mov", ".mkv"), ".mov"),
+    )
+}
+
+
+def check_codec(name: str) -> str:
+    """``name`` when it is a codec of ``CODECS``."""
+    if name not in CODECS:
+        raise ValueError(f"codec '{name}' is unknown (use {', '.join(CODECS)})")
+    return name
+
+
+def check_container(codec: str, path: Path) -> None:
+    """Raise when the file suffix of ``path`` cannot hold ``codec``."""
+    suffixes = CODECS[check_codec(codec)].suffixes
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"output '{path.name}' cannot hold {codec}; name it with one of {', '.join(suffixes)}")
+
+
+CodecName = Annotated[str, AfterValidator(check_codec)]
+
+# ------------------------------------------------------------------------ stages, language
+
+STAGES = ("analyze", "reference", "direct", "render", "assemble")
+"""The pipeline's cached stages, in order; ``--force`` takes one of them or ``all``."""
+
+
+def check_force(stage: str) -> str:
+    """``stage`` when ``--force`` can recompute it."""
+    if stage not in (*STAGES, "all"):
+        raise ValueError(f"--force {stage} is not a stage (use one of {', '.join((*STAGES, 'all'))})")
+    return stage
+
+
+def check_language(code: str) -> str:
+    """A lower-case ISO 639-1/-3 language code (``en``, ``de``, ``yue``)."""
+    if not re.fullmatch(r"[A-Za-z]{2,3}", code):
+        raise ValueError(f"language '{code}' is not an ISO 639 code (e.g. en, es, de or yue)")
+    return code.lower()
+
+
+ForceStage = Annotated[str, AfterValidator(check_force)]
+Language = Annotated[str, AfterValidator(check_language)]

@@ -1,0 +1,100 @@
+"""The work directory of a render: its files, the record of which cache key made each, and cleanup.
+
+``song.mvd/`` holds ``analysis.json``, ``reference.json``, ``plan.json``, ``run.json``,
+``report.json``/``report.html``, ``shots/<id>.<key8>.mp4``, ``keys.json`` (which key made
+which output) and the assembler's memos. Files are written under a temporary name and renamed
+into place, so the leftovers of a killed run are only ever dot-named temporaries.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mvdirector.errors import InputError
+from mvdirector.media.atomic import write_json_atomic
+
+THUMBNAILS = "thumbs"
+"""Folder holding the report's shot thumbnails."""
+IDENTITY_CACHE = "identity-cache.json"
+"""Per-frame identity measurements the assembler reuses when re-assembling after an edit."""
+
+
+@dataclass
+class Workdir:
+    """A work directory and its record of which cache key made each stage output."""
+
+    root: Path
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, root: Path) -> Workdir:
+        """Create (if needed) and open a work directory, checking that it is writable."""
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            (root / "shots").mkdir(exist_ok=True)
+            probe = root / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as e:
+            raise InputError(
+                f"cannot write to work directory '{root}': {e.strerror or e}",
+                "pick a writable place with --workdir",
+            ) from None
+        keys: dict[str, str] = {}
+        kf = root / "keys.json"
+        if kf.exists():
+            try:
+                keys = json.loads(kf.read_text())
+            except (json.JSONDecodeError, OSError):
+                keys = {}
+        return cls(root, keys)
+
+    def path(self, name: str) -> Path:
+        """Path of a file in the work directory."""
+        return self.root / name
+
+    def fresh(self, name: str, key: str) -> bool:
+        """True when ``name`` exists and was made under cache key ``key``."""
+        return self.keys.get(name) == key and self.path(name).exists()
+
+    def record(self, name: str, key: str) -> None:
+        """Remember that ``name`` was made under ``key`` (written atomically)."""
+        self.keys[name] = key
+        write_json_atomic(self.root / "keys.json", self.keys)
+
+    @staticmethod
+    def _stamp(path: Path) -> str:
+        st = path.stat()
+        return f"{st.st_size}:{st.st_mtime_ns}"
+
+    def fresh_file(self, name: str, key: str, path: Path) -> bool:
+        """True when ``path`` exists, was made under ``key`` and has not been replaced since."""
+        try:
+            return self.keys.get(name) == f"{key}@{self._stamp(path)}"
+        except OSError:
+            return False
+
+    def record_file(self, name: str, key: str, path: Path) -> None:
+        """Remember that ``path`` (possibly outside the work directory) was made under ``key``."""
+        self.record(name, f"{key}@{self._stamp(path)}")
+
+    def clean_temps(self) -> int:
+        """Remove temporary files and folders an interrupted run left behind; return how many.
+
+        Call it only while holding the work-directory lock: then no other run is writing here.
+        """
+        n = 0
+        folders = [self.root, *(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))]
+        for folder in folders:
+            for p in folder.iterdir():
+                name = p.name
+                if p.is_file() and name.startswith(".") and ".tmp" in name:
+                    p.unlink(missing_ok=True)
+                    n += 1
+                elif p.is_dir() and name.startswith(".assemble-"):
+                    shutil.rmtree(p, ignore_errors=True)
+                    n += 1
+        return n

@@ -1,0 +1,78 @@
+"""The shared rules: frame grid, fps and size bounds, codecs and containers, stages, language codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mvdirector.rules import (
+    CODECS,
+    STAGES,
+    check_container,
+    check_force,
+    check_fps,
+    check_language,
+    frame_index,
+    on_frame_grid,
+    parse_size,
+    snap_to_grid,
+)
+
+
+def test_frame_grid():
+    assert on_frame_grid(1.0 / 24 * 7, 24)
+    assert not on_frame_grid(0.01, 24)
+    assert snap_to_grid(0.01, 24) == 0.0
+    assert abs(snap_to_grid(1001 / 24000 * 5, 24000 / 1001) - 5 * 1001 / 24000) < 1e-12
+    assert frame_index(2.0 - 1e-9, 24) == 48 and frame_index(1 / 48 + 1e-9, 24) == 1
+
+
+def test_fps_bounds():
+    assert check_fps(1.0) == 1.0 and check_fps(120.0) == 120.0
+    for bad in (0.0, 0.99, 120.5, 500):
+        with pytest.raises(ValueError, match=r"is outside 1\.\.120"):
+            check_fps(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "size", "error"),
+    [
+        ("1280x720", (1280, 720), None),
+        (" 720 × 1280 ", (720, 1280), None),
+        ("16X16", (16, 16), None),
+        ("big", None, "is not WIDTHxHEIGHT"),
+        ("641x360", None, "width 641 is odd"),
+        ("640x361", None, "height 361 is odd"),
+        ("8x8", None, "width 8 is outside 16..7680"),
+        ("7680x4322", None, "height 4322 is outside 16..4320"),
+    ],
+)
+def test_parse_size(text, size, error):
+    if error is None:
+        assert parse_size(text) == size
+    else:
+        with pytest.raises(ValueError, match=error):
+            parse_size(text)
+
+
+def test_codec_containers():
+    assert set(CODECS) == {"h264", "h265", "prores"}
+    check_container("h264", Path("a.MP4"))
+    check_container("prores", Path("a.mov"))
+    with pytest.raises(ValueError, match=r"'x.avi' cannot hold h264; name it with one of \.mp4"):
+        check_container("h264", Path("x.avi"))
+    with pytest.raises(ValueError, match="cannot hold prores"):
+        check_container("prores", Path("x.mp4"))
+    with pytest.raises(ValueError, match="codec 'foo' is unknown"):
+        check_container("foo", Path("x.mp4"))
+
+
+def test_force_stages_and_language_codes():
+    assert [check_force(s) for s in (*STAGES, "all")] == [*STAGES, "all"]
+    with pytest.raises(ValueError, match="--force rendr is not a stage"):
+        check_force("rendr")
+    assert check_language("EN") == "en" and check_language("yue") == "yue"
+    for bad in ("english", "e", "en-US", "12"):
+        with pytest.raises(ValueError, match="not an ISO 639 code"):
+            check_language(bad)
