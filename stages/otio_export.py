@@ -17,6 +17,8 @@ from mvdirector.media.atomic import atomic_output
 from mvdirector.rules import frame_index
 from mvdirector.schemas import AudioAnalysis, ShotPlan
 
+__all__ = ["write_otio"]
+
 SECTION_MARKER_COLOURS = {
     "intro": otio.schema.MarkerColor.WHITE,
     "verse": otio.schema.MarkerColor.BLUE,

@@ -30,6 +30,8 @@ from mvdirector.schemas import AudioAnalysis, ReferenceInfo, Shot, ShotPlan
 
 log = logging.getLogger(__name__)
 
+__all__ = ["write_storyboard"]
+
 FRAMING_COLOURS = {
     "extreme_close_up": "#b2182b",
     "close_up": "#ef8a62",

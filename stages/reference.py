@@ -21,6 +21,8 @@ import numpy as np
 from mvdirector.errors import InputError, ModelError
 from mvdirector.schemas import Face, ReferenceInfo
 
+__all__ = ["VERSION", "FaceAnalyzer", "inspect_reference"]
+
 VERSION = "2"
 
 log = logging.getLogger(__name__)

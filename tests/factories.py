@@ -12,11 +12,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mvdirector.errors import InputError
 from mvdirector.schemas import (
     AudioAnalysis,
     AudioSource,
@@ -107,6 +109,45 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         full.pop("MVDIRECTOR_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "mvdirector.cli", *args], capture_output=True, text=True,
                           cwd=cwd, env=full, timeout=timeout)
+
+
+# ------------------------------------------------------------------- a stand-in backend
+
+
+@dataclass(frozen=True)
+class SolidOptions:
+    """Options of `SolidRenderer`: the grey level of its frames."""
+
+    level: int = 128
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any], base: SolidOptions | None = None,
+                     where: str = "renderer option") -> SolidOptions:
+        for key in set(values) - {"level"}:
+            raise InputError(f"{where} '{key}' is not an option of the solid renderer", "use level")
+        return replace(base or cls(), **{k: int(v) for k, v in values.items()})
+
+
+class SolidRenderer:
+    """A backend that draws every shot in one grey: registered in a test to see what the framework asks of one."""
+
+    name = "solid"
+    VERSION = "1"
+
+    def __init__(self, **options: Any) -> None:
+        self.options = SolidOptions.from_mapping(options)
+
+    def fingerprint(self) -> dict[str, str]:
+        return {"renderer": self.name, "level": str(self.options.level)}
+
+    def render_shot(self, job: Any, out_path: Path, progress: Any = None) -> dict[str, float]:
+        from mvdirector.media.video import VideoWriter
+
+        r = job.plan.render
+        with VideoWriter(out_path, r.width, r.height, r.fps) as w:
+            for _ in range(job.n_frames):
+                w.write(np.full((r.height, r.width, 3), self.options.level, np.uint8))
+        return {"frames": float(job.n_frames)}
 
 
 # ------------------------------------------------------------------- synthetic songs

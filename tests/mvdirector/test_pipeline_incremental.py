@@ -18,6 +18,7 @@ import stages.reference
 from mvdirector.errors import InputError
 from mvdirector.media.video import read_frames
 from mvdirector.pipeline import render
+from mvdirector.progress import NullReporter
 from mvdirector.request import RenderRequest
 
 W, H, FPS = 256, 144, 12.0
@@ -246,3 +247,31 @@ def test_a_vocal_stem_re_analyses_reaches_the_renderer_and_is_keyed_by_content(w
     shutil.move(work / "vocals.wav", work / "stem.wav")  # another path, the same content: nothing to redo
     c = Counter(monkeypatch)
     assert _run(work, c, vocals=work / "stem.wav").rendered == 0 and c.analyze == 0
+
+
+class Warnings(NullReporter):
+    """Keeps the warnings a run reports."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def warn(self, message: str) -> None:
+        self.lines.append(message)
+
+
+def test_a_new_backend_is_one_registry_entry_and_its_declaration_sets_the_policy(work, monkeypatch):
+    from stages.render import RENDERERS, RendererSpec
+
+    monkeypatch.setitem(RENDERERS, "solid", RendererSpec("solid", "factories:SolidRenderer", "factories:SolidOptions",
+                                                         gpu=True))
+    with pytest.raises(InputError, match="'colour' is not an option of the solid renderer"):
+        render(request(work / "song.wav", work / "singer.png", work / "wd", renderer="solid",
+                       renderer_options={"colour": 3}))
+    rep = Warnings()
+    c = Counter(monkeypatch)
+    report = render(request(work / "song.wav", work / "singer.png", work / "wd", renderer="solid", jobs=2,
+                            renderer_options={"level": 200}), rep, on_shot=c.on_shot)
+    assert "--jobs is ignored: the solid renderer takes a whole GPU for each shot" in rep.lines
+    assert c.analyze == 0 and report.rendered == len(_plan(work)["shots"])
+    frame = next(read_frames(work / "wd" / "video.mp4"))
+    assert abs(float(frame.mean()) - 200) < 3

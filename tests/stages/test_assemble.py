@@ -538,7 +538,9 @@ def test_piece_and_measure_caches_redo_only_what_an_edit_touches(tmp_path: Path,
     encoded: list[tuple[int, int]] = []
     decoded: list[int] = []
     real_encode, real_gather = pieces.encode_piece, consistency.gather_frames
-    monkeypatch.setattr(pieces, "encode_piece", lambda c, p, o: encoded.append((p.start, p.end)) or real_encode(c, p, o))
+    monkeypatch.setattr(
+        pieces, "encode_piece", lambda c, p, o: encoded.append((p.start, p.end)) or real_encode(c, p, o)
+    )
     monkeypatch.setattr(
         consistency, "gather_frames", lambda v, w, *a, **k: decoded.extend(w) or real_gather(v, w, *a, **k)
     )
