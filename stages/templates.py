@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from mvdirector.errors import InputError
 from mvdirector.schemas import CAMERA_MOVES, FRAMINGS, SECTION_LABELS, Easing
@@ -181,29 +181,17 @@ class ShotTemplate(_Strict):
     sections: dict[str, SectionGrammar] = Field(default_factory=dict)
     source: str | None = Field(default=None, description="file the style was loaded from (set by the loader)")
 
-    @field_validator("sections")
+    @field_validator("sections", "framing_phrases", "move_phrases")
     @classmethod
-    def _labels(cls, v: dict[str, SectionGrammar]) -> dict[str, SectionGrammar]:
-        allowed = (*SECTION_LABELS, "default")
+    def _known_keys(cls, v: dict, info: ValidationInfo) -> dict:
+        allowed, what = {
+            "sections": ((*SECTION_LABELS, "default"), "section"),
+            "framing_phrases": (FRAMINGS, "framing_phrases key"),
+            "move_phrases": (CAMERA_MOVES, "move_phrases key"),
+        }[info.field_name]
         for k in v:
             if k not in allowed:
-                raise ValueError(f"unknown section '{k}'; use one of {', '.join(allowed)}")
-        return v
-
-    @field_validator("framing_phrases")
-    @classmethod
-    def _fp(cls, v: dict[str, str]) -> dict[str, str]:
-        for k in v:
-            if k not in FRAMINGS:
-                raise ValueError(f"framing_phrases key '{k}' is not a framing; use one of {', '.join(FRAMINGS)}")
-        return v
-
-    @field_validator("move_phrases")
-    @classmethod
-    def _mp(cls, v: dict[str, str]) -> dict[str, str]:
-        for k in v:
-            if k not in CAMERA_MOVES:
-                raise ValueError(f"move_phrases key '{k}' is not a camera move; use one of {', '.join(CAMERA_MOVES)}")
+                raise ValueError(f"unknown {what} '{k}'; use one of {', '.join(allowed)}")
         return v
 
     @model_validator(mode="after")

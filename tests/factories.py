@@ -111,6 +111,16 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
                           cwd=cwd, env=full, timeout=timeout)
 
 
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``mvdirector ARGS`` in this process (its imports are shared, so it is fast); output captured as text."""
+    from typer.testing import CliRunner
+
+    from mvdirector.cli import app
+
+    res = CliRunner().invoke(app, list(args), env={"MVDIRECTOR_DEBUG": None})
+    return subprocess.CompletedProcess(list(args), res.exit_code, res.stdout, res.stderr)
+
+
 # ------------------------------------------------------------------- a stand-in backend
 
 

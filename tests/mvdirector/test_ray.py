@@ -76,6 +76,7 @@ def ray_batch(local_ray, songs):
     return jobs, run_batch(jobs, executor="ray", on_event=progress.handle), progress
 
 
+@pytest.mark.slow
 def test_ray_batch_renders_both_songs_and_the_cache_agrees(ray_batch):
     jobs, results, progress = ray_batch
     assert [r.ok for r in results] == [True, True], [r.error for r in results]
@@ -91,6 +92,7 @@ def test_ray_batch_renders_both_songs_and_the_cache_agrees(ray_batch):
     assert report.rendered == 0 and seen and all(c for _, c in seen)
 
 
+@pytest.mark.slow
 def test_object_transfer_gives_the_same_clips_as_the_shared_work_directory(ray_batch, songs):
     from mvdirector.executors import RayExecutor
 

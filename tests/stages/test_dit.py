@@ -79,6 +79,7 @@ def _plan(song: Path) -> ShotPlan:
     )
 
 
+@pytest.mark.slow
 def test_cli_renders_a_two_take_three_shot_plan(tiny_wan, short_song, portrait, tmp_path):
     from factories import run_cli
 
