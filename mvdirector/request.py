@@ -149,7 +149,7 @@ class RenderRequest(BaseModel):
             used = {renderer, *(s.renderer for s in plan.shots if s.renderer)}
         else:
             plan = None
-            DirectConfig(style=self.style, templates_dir=str(self.templates_dir) if self.templates_dir else None)
+            _config(DirectConfig, style=self.style, templates_dir=_str(self.templates_dir))
             fps, width, height, renderer, used = self.fps, self.width, self.height, self.renderer, {self.renderer}
         check_config(self.analyze_config())
         if self.vocals is not None:
@@ -180,8 +180,8 @@ class RenderRequest(BaseModel):
         """The analyze stage's config for this request."""
         from stages.analyze import AnalyzeConfig
 
-        return AnalyzeConfig(
-            beats=self.beats, asr=self.asr, asr_model=self.asr_model, lyrics=_str(self.lyrics),
+        return _config(
+            AnalyzeConfig, beats=self.beats, asr=self.asr, asr_model=self.asr_model, lyrics=_str(self.lyrics),
             language=self.language, vocals=_str(self.vocals),
         )
 
@@ -189,16 +189,16 @@ class RenderRequest(BaseModel):
         """The director's config for this request."""
         from stages.direct import DirectConfig
 
-        return DirectConfig(
-            style=self.style, templates_dir=_str(self.templates_dir), width=self.width, height=self.height,
-            fps=self.fps, seed=self.seed, renderer=self.renderer,
+        return _config(
+            DirectConfig, style=self.style, templates_dir=_str(self.templates_dir), width=self.width,
+            height=self.height, fps=self.fps, seed=self.seed, renderer=self.renderer,
         )
 
     def assemble_config(self):  # noqa: ANN201 - stages.assemble.AssembleConfig
         """The assembler's config for this request (the work directory's memos are added by the pipeline)."""
         from stages.assemble import AssembleConfig
 
-        return AssembleConfig(codec=self.codec, crf=self.crf, colour_match=self.colour_match)
+        return _config(AssembleConfig, codec=self.codec, crf=self.crf, colour_match=self.colour_match)
 
 
 def check_vocals(vocals: Path, song_s: float, fps: float) -> None:
@@ -224,6 +224,14 @@ def describe(err: Any) -> tuple[str, str]:
     if err["type"] == "value_error":
         return err["msg"].removeprefix("Value error, "), f"check {flag}"
     return f"{flag} {err.get('input')!r}: {err['msg']}", f"see `mvdirector render --help` for {flag}"
+
+
+def _config(cls: type[BaseModel], **fields: Any) -> Any:
+    """A stage's config from request values; a value the stage refuses is one InputError naming its flag."""
+    try:
+        return cls(**fields)
+    except ValidationError as e:
+        raise InputError(*describe(e.errors()[0])) from None
 
 
 def _str(p: Path | None) -> str | None:

@@ -97,6 +97,8 @@ def test_render_bad_files(case, needle, bad_files, click_song, portrait):
         (["--lyrics", "{d}/none.lrc"], "lyrics file"),
         (["--vocals", "{d}/none.wav"], "--vocals: audio file"),
         (["--asr", "faster-whisper", "--asr-model", "{d}"], "not a CTranslate2 Whisper model directory"),
+        (["--asr", "bogus"], "--asr 'bogus'"),
+        (["--beats", "aubio"], "--beats 'aubio': Input should be 'madmom' or 'librosa'"),
     ],
 )
 def test_every_option_is_checked_before_any_work(args, needle, tmp_path, click_song, portrait):
