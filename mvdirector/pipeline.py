@@ -69,7 +69,7 @@ def run(
     rep = rep or NullReporter()
     clock = StageClock()
     # 1. check every option and input, before any work
-    req.preflight()
+    req.preflight(video=until != "direct")
     # 2. lock the work directory, clean up after a killed run, record what was asked
     with WorkdirLock(req.resolved_workdir()):
         wd = Workdir.open(req.resolved_workdir())

@@ -132,8 +132,12 @@ class RenderRequest(BaseModel):
 
     # ------------------------------------------------------------------ preflight
 
-    def preflight(self) -> None:
-        """Check every option and input before any work; raise the first problem as an MvError."""
+    def preflight(self, video: bool = True) -> None:
+        """Check every option and input before any work; raise the first problem as an MvError.
+
+        ``video=False`` checks for a run that stops at the plan: the renderer's name, options and
+        size rules still count, its weights and the output video do not.
+        """
         from mvdirector.media.audio import audio_info
         from mvdirector.media.image import load_image
         from stages.analyze import check_config
@@ -165,7 +169,10 @@ class RenderRequest(BaseModel):
             for shot in plan.shots if plan is not None else ():
                 if (shot.renderer or renderer) == name and shot.renderer_options:
                     spec.parse_options(shot.renderer_options, base=base, where=f"shot '{shot.id}' renderer_options")
-            make_renderer(name, **options)  # a missing or incomplete checkpoint fails here
+            if video:
+                make_renderer(name, **options)  # a missing or incomplete checkpoint fails here
+        if not video:
+            return
         out = self.resolved_out()
         try:
             check_container(self.codec, out)

@@ -110,6 +110,13 @@ def test_every_option_is_checked_before_any_work(args, needle, tmp_path, click_s
     assert not wd.exists(), "refused before the work directory was touched"
 
 
+def test_plan_checks_the_renderer_but_needs_no_weights(tmp_path, click_song, portrait):
+    base = ["plan", str(click_song), "--ref", str(portrait), "--workdir", str(tmp_path / "wd"), "--renderer", "dit"]
+    assert_one_line_error(cli(*base, "--size", "200x120"), "not a multiple of 16, which the dit renderer needs")
+    assert_one_line_error(cli(*base, "--renderer", "foo"), "unknown renderer 'foo'")
+    assert not (tmp_path / "wd").exists()
+
+
 def test_a_vocal_stem_must_last_as_long_as_the_song(tmp_path, click_song, portrait):
     import soundfile as sf
 
