@@ -100,17 +100,14 @@ class RenderRequest(BaseModel):
         """
         from mvdirector.planio import load_plan, with_render
 
-        plan, warnings = load_plan(Path(str(self.plan)))
-        refused = []
-        if "style" in self.model_fields_set and self.style != plan.render.style:
-            refused.append(("--style", self.style, f"the plan was directed in style '{plan.render.style}'"))
-        if "templates_dir" in self.model_fields_set and self.templates_dir is not None:
-            refused.append(("--templates", self.templates_dir, "styles only shape a plan being made"))
-        for flag, value, why in refused:
-            raise InputError(
-                f"{flag} {value} conflicts with --plan: {why}",
-                f"drop {flag}, or make a new plan with `mvdirector plan {flag} {value}`",
-            )
+        if self.plan is None:
+            raise InputError("no --plan was given")
+        plan, warnings = load_plan(self.plan)
+        given = self.model_fields_set
+        if "style" in given and self.style != plan.render.style:
+            _conflict("--style", self.style, f"the plan was directed in style '{plan.render.style}'")
+        if "templates_dir" in given and self.templates_dir is not None:
+            _conflict("--templates", self.templates_dir, "styles only shape a plan being made")
         changes = {k: getattr(self, k) for k in PLAN_FLAGS if k in self.model_fields_set}
         changes = {k: v for k, v in changes.items() if getattr(plan.render, k) != v}
         if changes:
@@ -142,7 +139,7 @@ class RenderRequest(BaseModel):
         from mvdirector.media.image import load_image
         from stages.analyze import check_config
         from stages.direct import DirectConfig
-        from stages.render import make_renderer, renderer_spec
+        from stages.render import RENDERERS, make_renderer, renderer_spec
 
         song_s = audio_info(self.song).duration_s
         load_image(self.reference)
@@ -162,7 +159,7 @@ class RenderRequest(BaseModel):
             spec = renderer_spec(name)
             options = dict(self.renderer_options) if name == renderer else {}
             if "weights" in options and not spec.weights:
-                takes = [n for n in _renderers() if renderer_spec(n).weights]
+                takes = [s.name for s in RENDERERS.values() if s.weights]
                 raise InputError(f"--weights does not apply to the {name} renderer", f"it is for {', '.join(takes)}")
             spec.check_size(width, height)
             base = spec.parse_options(options)
@@ -233,6 +230,13 @@ def describe(err: Any) -> tuple[str, str]:
     return f"{flag} {err.get('input')!r}: {err['msg']}", f"see `mvdirector render --help` for {flag}"
 
 
+def _conflict(flag: str, value: object, why: str) -> None:
+    raise InputError(
+        f"{flag} {value} conflicts with --plan: {why}",
+        f"drop {flag}, or make a new plan with `mvdirector plan {flag} {value}`",
+    )
+
+
 def _config(cls: type[BaseModel], **fields: Any) -> Any:
     """A stage's config from request values; a value the stage refuses is one InputError naming its flag."""
     try:
@@ -243,9 +247,3 @@ def _config(cls: type[BaseModel], **fields: Any) -> Any:
 
 def _str(p: Path | None) -> str | None:
     return None if p is None else str(p)
-
-
-def _renderers() -> list[str]:
-    from stages.render import RENDERERS
-
-    return list(RENDERERS)
