@@ -20,12 +20,11 @@ from pathlib import Path
 import torch
 
 from models.s2v import S2VConfig, S2VTransformer, param_dtype
+from models.wan_checkpoint import DIT_CONFIG as CONFIG
+from models.wan_checkpoint import DIT_INDEX as INDEX
+from models.wan_checkpoint import DIT_SINGLE as SINGLE
+from models.wan_checkpoint import HINT
 from mvdirector.errors import ModelError
-
-CONFIG = "config.json"
-INDEX = "diffusion_pytorch_model.safetensors.index.json"
-SINGLE = "diffusion_pytorch_model.safetensors"
-HINT = "point --weights at a complete local copy of Wan-AI/Wan2.2-S2V-14B"
 
 
 def _weight_map(d: Path) -> tuple[dict[str, str] | None, list[str]]:
@@ -48,7 +47,7 @@ def _weight_map(d: Path) -> tuple[dict[str, str] | None, list[str]]:
     return None, [f"{INDEX} (or {SINGLE})"]
 
 
-def missing_s2v_files(weights_dir: Path) -> list[str]:
+def missing_dit_files(weights_dir: Path) -> list[str]:
     """What an S2V DiT checkpoint directory lacks: config, index, shards named by the index (empty when complete)."""
     d = Path(weights_dir)
     if not d.is_dir():
@@ -57,12 +56,17 @@ def missing_s2v_files(weights_dir: Path) -> list[str]:
     return missing + _weight_map(d)[1]
 
 
-def check_s2v_dir(weights_dir: Path) -> None:
-    """Raise ModelError naming every missing file of the S2V DiT checkpoint, before any heavy work."""
-    missing = missing_s2v_files(weights_dir)
+def check_dit_dir(weights_dir: Path) -> None:
+    """Raise ModelError naming every missing file of the DiT part, before any heavy work.
+
+    (``models.wan_checkpoint.check_s2v_dir`` checks the whole release; this checks only what the
+    DiT loader reads, so a DiT-only directory loads too.)
+    """
+    missing = missing_dit_files(weights_dir)
     if missing:
         raise ModelError(
-            f"weights directory {weights_dir} is not a complete Wan2.2-S2V checkpoint: missing {', '.join(missing)}",
+            f"weights directory {weights_dir} is not a complete Wan2.2-S2V DiT checkpoint: "
+            f"missing {', '.join(missing)}",
             hint=HINT,
         )
 
@@ -95,7 +99,7 @@ def load_s2v_transformer(
     from safetensors import SafetensorError, safe_open
 
     d = Path(weights_dir)
-    check_s2v_dir(d)
+    check_dit_dir(d)
     cfg = read_s2v_config(d)
     with torch.device("meta"):
         model = S2VTransformer(cfg)

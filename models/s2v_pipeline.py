@@ -140,7 +140,7 @@ class S2VRequest:
     reference: np.ndarray
     prompt_embeds: torch.Tensor  # (L, text_dim) UMT5 states of the prompt (L <= 512)
     negative_prompt_embeds: torch.Tensor  # (L', text_dim)
-    audio_embeds: torch.Tensor  # (25, audio_dim, A): wav2vec2 states at 16 fps, from `lead` frames before the shot
+    audio_embeds: torch.Tensor  # (25, audio_dim, A) or (1, 25, audio_dim, A): 16 fps, from `lead` frames before
     num_frames: int
     motion_frames: np.ndarray | None = None  # the previous shot's last raw frames (takes); up to 73 used
     guide_video: np.ndarray | None = None  # camera guide (>= num_frames frames): noised start
@@ -157,6 +157,11 @@ class S2VOutput:
     tail: np.ndarray
     audio_lead_frames: int
     metrics: dict[str, float]
+
+
+def _audio_3d(audio: torch.Tensor) -> torch.Tensor:
+    """Audio features as (layers, dim, frames); a leading batch of one (``SongAudioFeatures.window``) is dropped."""
+    return audio[0] if audio.ndim == 4 and audio.shape[0] == 1 else audio
 
 
 def _to_pixels(frames: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -201,7 +206,7 @@ class S2VPipeline:
                 raise InputError(f"{name} embeddings are {tuple(e.shape)}; expected {want}")
         has_motion = req.motion_frames is not None
         need = audio_lead_frames(has_motion, s) + req.num_frames
-        a = req.audio_embeds
+        a = _audio_3d(req.audio_embeds)
         if a.ndim != 3 or a.shape[1] != cfg.audio_dim or a.shape[2] < need:
             raise InputError(
                 f"audio features are {tuple(a.shape)}; expected (layers, {cfg.audio_dim}, >= {need}) "
@@ -261,7 +266,7 @@ class S2VPipeline:
         ctx_c = req.prompt_embeds.unsqueeze(0).to(dev, dt)
         ctx_u = req.negative_prompt_embeds.unsqueeze(0).to(dev, dt)
         n_audio = len(yields) * s.infer_frames
-        audio = req.audio_embeds.to(dev, torch.float32)[..., :n_audio]
+        audio = _audio_3d(req.audio_embeds).to(dev, torch.float32)[..., :n_audio]
         if audio.shape[-1] < n_audio:
             audio = torch.nn.functional.pad(audio, (0, n_audio - audio.shape[-1]))
         audio = audio.unsqueeze(0).to(dt)

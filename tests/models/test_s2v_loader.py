@@ -9,7 +9,7 @@ import torch
 from fixtures.tiny_s2v import S2V_FIXTURES, s2v_goldens, tiny_s2v_model
 from safetensors.torch import load_file
 
-from models.s2v_loader import INDEX, check_s2v_dir, load_s2v_transformer, save_s2v_checkpoint
+from models.s2v_loader import INDEX, check_dit_dir, load_s2v_transformer, save_s2v_checkpoint
 from mvdirector.errors import ModelError
 
 
@@ -61,7 +61,7 @@ def test_bf16_load_keeps_float32_parts(ckpt):
 
 def test_missing_parts_are_listed_in_one_line(ckpt, tmp_path):
     with pytest.raises(ModelError, match="the directory itself"):
-        check_s2v_dir(tmp_path / "nowhere")
+        check_dit_dir(tmp_path / "nowhere")
     bad = copy_ckpt(ckpt, tmp_path / "bad")
     (bad / "config.json").unlink()
     (bad / "diffusion_pytorch_model-00002-of-00003.safetensors").unlink()
@@ -72,7 +72,7 @@ def test_missing_parts_are_listed_in_one_line(ckpt, tmp_path):
     assert "config.json" in line and "diffusion_pytorch_model-00002-of-00003.safetensors" in line
     (bad / INDEX).unlink()
     with pytest.raises(ModelError, match=INDEX.replace(".", r"\.")):
-        check_s2v_dir(bad)
+        check_dit_dir(bad)
 
 
 def test_wrong_keys_shapes_and_corrupt_shards_are_model_errors(ckpt, tmp_path):

@@ -117,7 +117,8 @@ def test_two_clips_carry_the_motion_buffer(model):
 
 def test_negative_pass_uses_zeroed_audio_and_the_negative_prompt(model):
     spy = Spy(model)
-    S2VPipeline(spy, BoxVae())(request(num_frames=8))
+    audio = request().audio_embeds.unsqueeze(0)  # (1, layers, dim, frames), as SongAudioFeatures.window gives
+    S2VPipeline(spy, BoxVae())(request(num_frames=8, audio_embeds=audio))
     cond, uncond = spy.calls[0], spy.calls[1]
     assert cond["audio"].abs().sum() > 0 and torch.count_nonzero(uncond["audio"]) == 0
     assert cond["ctx"].shape[1] == 7 and uncond["ctx"].shape[1] == 5
