@@ -131,3 +131,11 @@ def test_unreleased_code_paths_are_refused():
     with pytest.raises(ValueError, match="would also match blocks"):
         injector_order([0, 1], num_layers=12)  # the official substring match would add blocks 10, 11
     assert injector_order([0, 4, 8, 12, 16, 20, 24, 27, 30, 33, 36, 39], 40)[39] == 11
+
+
+def test_attention_backend_hook(goldens):
+    model = tiny_s2v_model()
+    model.set_attention_backend("native")  # diffusers' dispatcher, PyTorch SDPA underneath
+    assert rel(run(model, goldens, "motion"), goldens["out_motion"]) < 1e-5
+    with pytest.raises(ValueError, match="not a valid"):
+        model.set_attention_backend("no-such-backend")
