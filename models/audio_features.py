@@ -16,17 +16,16 @@ What the official ``wan/modules/s2v/audio_encoder.py`` does, and what we do with
    (1, L, D, frames); the negative pass gets ``0.0 * audio`` — :meth:`SongAudioFeatures.window`,
    :func:`zero_audio_like`.
 
-Shots are windows of the same global bucket: a shot whose first frame is song frame ``s`` on
-the 16-fps clock gets exactly the columns the official loop would give frames ``s..s+n-1`` of a
-video generated over the whole song (for ``s = 80r`` that is the official clip ``r`` input,
-bit for bit), so the mouth follows the song's own clock across every cut. Frames past the
-song's end are zero, as in the official bucket's padding. Re-running the official code on the
-audio cut at the shot's start would NOT give the same numbers (wav2vec2 sees less context,
-the normalisation and the ``align_corners`` grid change). On the bucketing itself, the window
-equals the official bucket of the 30-Hz features cut ``15s/8`` frames in exactly when ``s`` is
-a multiple of 16 (one second; ``m = 0``); for other ``s`` one row in eight may take the
-neighbouring 30-Hz frame (33 ms; round-half-to-even is not shift-invariant), ours being the
-one nearest the row's true song time.
+Shots are windows of the same global bucket: a window starting at song frame ``s`` (16-fps
+clock) holds columns ``s .. s+n-1`` of it — for ``s = 80r`` exactly the official clip ``r``
+input, bit for bit — so the mouth follows the song's own clock across every cut. Columns
+before the song's start or after its end are zero, as in the official bucket's padding.
+Re-running the official code on the audio cut at the shot's start would NOT give the same
+numbers (wav2vec2 sees less context, the normalisation and the ``align_corners`` grid
+change). On the bucketing itself, the window equals the official bucket of the 30-Hz features
+cut ``15s/8`` frames in exactly when ``s`` is a multiple of 16 (one second; ``m = 0``); for
+other ``s`` one row in eight may take the neighbouring 30-Hz frame (33 ms; round-half-to-even
+is not shift-invariant), ours being the one nearest the row's true song time.
 
 Memory: a 5-minute song is T = 15 000 wav2vec2 frames; its 25 x 1024 hidden states are 1.5 GB
 in float32 while they exist (on the encoder's device); what is kept is 4 800 model frames
@@ -163,13 +162,17 @@ class SongAudioFeatures:
         dtype: torch.dtype = torch.float32,
         device: str | torch.device = "cpu",
     ) -> torch.Tensor:
-        """The model's audio input (1, L, (2m+1)·D, num_frames) for song frames ``start_frame ..`` (16 fps)."""
-        if start_frame < 0 or num_frames < 0:
-            raise ValueError(f"audio window start {start_frame} / length {num_frames} must not be negative")
+        """The model's audio input (1, L, (2m+1)·D, num_frames) for song frames ``start_frame ..`` (16 fps).
+
+        Frames before the song (a negative start, e.g. the first clip's 3-frame lead) and after
+        its end are zero.
+        """
+        if num_frames < 0:
+            raise ValueError(f"audio window length {num_frames} must not be negative")
         out = torch.zeros(num_frames, self.layers, self.width, dtype=dtype, device=device)
-        stop = min(start_frame + num_frames, self.frames)
-        if stop > start_frame:
-            out[: stop - start_frame] = self.rows[start_frame:stop].to(device=device, dtype=dtype)
+        lo, hi = max(start_frame, 0), min(start_frame + num_frames, self.frames)
+        if hi > lo:
+            out[lo - start_frame : hi - start_frame] = self.rows[lo:hi].to(device=device, dtype=dtype)
         return out.permute(1, 2, 0).unsqueeze(0)
 
     def zeros(

@@ -112,15 +112,17 @@ def test_off_second_start_differs_by_at_most_one_feature_frame(gold):
         assert (src[0] == global_idx) == (j % 8 != 4)
 
 
-def test_window_pads_past_the_song_end_with_zeros(gold):
+def test_window_pads_outside_the_song_with_zeros(gold):
     song = bucket_features(gold["features"], dtype=torch.float32)
     k = song.frames
     w = song.window(k - 3, 10)
     assert w.shape == (1, 25, 16, 10)
     assert w[..., :3].abs().sum() > 0 and not w[..., 3:].any()
     assert not song.window(k + 100, 5).any()
+    lead = song.window(-3, 10)  # before the song: silence
+    assert not lead[..., :3].any() and torch.equal(lead[..., 3:], song.window(0, 7))
     with pytest.raises(ValueError):
-        song.window(-1, 4)
+        song.window(0, -1)
 
 
 def test_zero_audio_for_the_negative_pass(gold):
