@@ -281,9 +281,12 @@ class S2VPipeline:
             buffer[:, :, -len(prev) :] = _to_pixels(prev, dev)
 
         # 4. Clip by clip: sample 20 latents after the motion tokens, decode, roll the buffer.
+        start_step = 0  # a camera guide starts part-way down the schedule
+        if req.guide_video is not None:
+            start_step = s.steps - min(s.steps, max(1, round(s.steps * req.guide_strength)))
         outs: list[torch.Tensor] = []
-        calls, done, start_step = 0, 0, 0
-        total_steps = len(yields) * s.steps
+        calls, done = 0, 0
+        total_steps = len(yields) * (s.steps - start_step)
         for r in range(len(yields)):
             drop = r == 0 and lead > 0
             motion_latents = self.vae.encode(buffer).float()
@@ -295,7 +298,6 @@ class S2VPipeline:
             if req.guide_video is not None:
                 context = ref_pixels if drop else buffer
                 guide = self._guide_latents(req, sum(yields[:r]), lead if r == 0 else 0, context, n_lat)
-                start_step = s.steps - min(s.steps, max(1, round(s.steps * req.guide_strength)))
                 timesteps = timesteps[start_step:]
                 sched.set_begin_index(start_step)
                 sigma = float(sched.sigmas[start_step])
