@@ -18,8 +18,8 @@ official                                        diffusers
 The decoder's flat list is cut into levels at each ``Resample``. The architecture (base width,
 levels, blocks per level, temporal downsampling) is read off the tensor shapes, so the same code
 loads the released VAE and the tiny test one. Latent normalisation follows the official
-``Wan2_1_VAE`` wrapper: ``(mu - mean) / std`` to encode, ``z * std + mean`` and a clamp to [-1, 1]
-to decode, with diffusers' default ``latents_mean``/``latents_std`` (the official 16 values).
+``Wan2_1_VAE`` wrapper: ``(mu - mean) * (1 / std)`` to encode, ``z / (1 / std) + mean`` and a clamp
+to [-1, 1] to decode, with diffusers' default ``latents_mean``/``latents_std`` (the official 16 values).
 """
 
 from __future__ import annotations
@@ -199,23 +199,24 @@ def load_wan_vae(
 
 
 def _stats(vae, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Latent mean and 1/std (1, z, 1, 1, 1) float32, the official ``scale`` pair."""
     shape = (1, -1, 1, 1, 1)
     mean = torch.tensor(vae.config.latents_mean, dtype=torch.float32, device=like.device).view(shape)
     std = torch.tensor(vae.config.latents_std, dtype=torch.float32, device=like.device).view(shape)
-    return mean, std
+    return mean, 1.0 / std
 
 
 @torch.no_grad()
 def encode_latents(vae, video: torch.Tensor) -> torch.Tensor:
     """Normalised latents (B, z, 1+(T-1)/4, H/8, W/8) float32 of a video (B, 3, T, H, W) in [-1, 1]."""
     mu = vae.encode(video.to(vae.dtype)).latent_dist.mode().float()
-    mean, std = _stats(vae, mu)
-    return (mu - mean) / std
+    mean, inv_std = _stats(vae, mu)
+    return (mu - mean) * inv_std
 
 
 @torch.no_grad()
 def decode_latents(vae, latents: torch.Tensor) -> torch.Tensor:
     """A video (B, 3, T, H, W) float32 in [-1, 1] of normalised latents."""
-    mean, std = _stats(vae, latents)
-    z = latents.float() * std + mean
+    mean, inv_std = _stats(vae, latents)
+    z = latents.float() / inv_std + mean
     return vae.decode(z.to(vae.dtype)).sample.float().clamp(-1, 1)
