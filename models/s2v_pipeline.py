@@ -54,7 +54,7 @@ class LatentVae(Protocol):
 
 
 class DiffusersWanVae:
-    """:class:`LatentVae` over a diffusers ``AutoencoderKLWan``: posterior mean, (z - mean) / std."""
+    """:class:`LatentVae` over a diffusers ``AutoencoderKLWan`` (``models.wan_vae_weights`` normalisation)."""
 
     def __init__(self, vae: Any) -> None:
         self.vae = vae
@@ -62,20 +62,18 @@ class DiffusersWanVae:
         self.mean = torch.tensor(c.latents_mean, dtype=torch.float32).view(1, -1, 1, 1, 1)
         self.std = torch.tensor(c.latents_std, dtype=torch.float32).view(1, -1, 1, 1, 1)
 
-    def _param(self) -> torch.Tensor:
-        return next(self.vae.parameters())
+    def _device(self) -> torch.device:
+        return next(self.vae.parameters()).device
 
-    @torch.no_grad()
     def encode(self, video: torch.Tensor) -> torch.Tensor:
-        p = self._param()
-        z = self.vae.encode(video.to(p.device, p.dtype)).latent_dist.mode().float()
-        return (z - self.mean.to(z.device)) / self.std.to(z.device)
+        from models.wan_vae_weights import encode_latents
 
-    @torch.no_grad()
+        return encode_latents(self.vae, video.to(self._device()))
+
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        p = self._param()
-        z = latents.float() * self.std.to(latents.device) + self.mean.to(latents.device)
-        return self.vae.decode(z.to(p.device, p.dtype)).sample.float().clamp(-1, 1)
+        from models.wan_vae_weights import decode_latents
+
+        return decode_latents(self.vae, latents.to(self._device()))
 
 
 @dataclass(frozen=True)
