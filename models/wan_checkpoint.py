@@ -98,7 +98,7 @@ def _wrong_kind(root: Path) -> str | None:
     if cfg is None:
         return None
     cls, kind = cfg.get("_class_name"), cfg.get("model_type")
-    if cls == DIT_CLASS or (cls is None and kind == "s2v"):
+    if cls == DIT_CLASS or kind == "s2v":
         return None
     if cls in (None, "WanModel") and kind is not None:
         return f"a Wan {kind!r} release (config.json: model_type {kind!r})"
@@ -135,6 +135,8 @@ def check_s2v_dir(path: Path | str) -> S2VLayout:
     missing: list[str] = []
     if not (root / DIT_CONFIG).is_file():
         missing.append(DIT_CONFIG)
+    elif _read_json(root / DIT_CONFIG) is None:
+        missing.append(f"a readable {DIT_CONFIG} (it is not a JSON object)")
     index, shards = _dit_parts(root, missing)
     for name in (VAE_FILE, T5_FILE):
         if not (root / name).is_file():

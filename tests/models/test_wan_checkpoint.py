@@ -107,6 +107,13 @@ def test_partial_release_names_only_what_is_missing(tmp_path):
     assert "00002" not in msg and "models_t5" not in msg and "tokenizer.json" not in msg  # spiece.model is there
 
 
+def test_unreadable_config(tmp_path):
+    fake_release(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ModelError, match=r"missing a readable config\.json"):
+        check_s2v_dir(tmp_path)
+
+
 def test_shards_without_their_index(tmp_path):
     fake_release(tmp_path, skip=("diffusion_pytorch_model.safetensors.index.json",))
     with pytest.raises(ModelError, match="index of the 4 shards present"):
