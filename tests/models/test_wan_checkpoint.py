@@ -159,6 +159,9 @@ def test_tiny_release_loads_every_part(tmp_path):
     layout = check_s2v_dir(root)
     assert len(layout.dit_shards) >= 2 and layout.dit_index is not None
     assert json.loads(layout.dit_config.read_text())["_class_name"] == "WanModel_S2V"
+    from models.s2v_loader import load_s2v_transformer
+
+    load_s2v_transformer(root)  # the DiT loads strictly from the shards
     vae = load_wan_vae(layout.vae)
     assert vae.config.z_dim == 16
     t5 = load_umt5_encoder(layout.t5)
