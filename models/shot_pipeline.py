@@ -78,6 +78,7 @@ class ShotOutput:
     latents: torch.Tensor
     metrics: dict[str, float]
 
+
 class ShotPipeline(WanRuntime):
     """Wan I2V: the runtime's encoders plus the transformer(s) in the camera wrapper; call with a request."""
 
@@ -92,7 +93,7 @@ class ShotPipeline(WanRuntime):
         self.boundary_ratio = boundary_ratio if parts.transformer_2 is not None else None
         self.model = CameraWanTransformer(parts.transformer, adapter)
         self.model_2 = CameraWanTransformer(parts.transformer_2, adapter) if parts.transformer_2 is not None else None
-        self.packers = [MotionPacker(m, MotionLayout()) for m in self._models()]
+        self._packers: dict[int, MotionPacker] = {}  # built on first use: motion tokens are opt-in
         if self.options.attention:
             for m in self._models():
                 try:
@@ -110,11 +111,10 @@ class ShotPipeline(WanRuntime):
                 hint="leave max_sequence_length at 512",
             )
         # The transformers keep the dtype they were loaded with; our small modules follow the compute dtype.
-        for m, p in zip(self._models(), self.packers, strict=True):
+        for m in self._models():
             m.eval().requires_grad_(False)
             if m.adapter is not None:
                 m.adapter.to(dtype=self.dtype)
-            p.to(self.device, dtype=self.dtype)  # small: always resident
             if self.options.offload == "none":
                 m.to(self.device)
         if self.options.offload == "group":
@@ -203,9 +203,13 @@ class ShotPipeline(WanRuntime):
                 f"guidance_scale_2={req.guidance_scale_2} needs a two-expert checkpoint (Wan2.2 A14B)",
                 hint="drop guidance_scale_2; guidance_scale sets the only expert's guidance",
             )
-        if req.history is not None and (req.history.ndim != 5 or req.history.shape[1] != self.z_dim):
+        lat = (req.height // self.s_scale, req.width // self.s_scale)
+        if req.history is not None and (
+            req.history.ndim != 5 or req.history.shape[1] != self.z_dim or tuple(req.history.shape[3:]) != lat
+        ):
             raise InputError(
-                f"motion history has shape {tuple(req.history.shape)}; expected (1, {self.z_dim}, T, h, w)"
+                f"motion history has shape {tuple(req.history.shape)}; "
+                f"expected (1, {self.z_dim}, T, {lat[0]}, {lat[1]})"
             )
         need_t = self._t_offset(req) + max(req.windows.window, req.windows.min_last) + 1
         if need_t > self.model.transformer.rope.max_seq_len:
@@ -227,7 +231,7 @@ class ShotPipeline(WanRuntime):
         self, model_idx: int, ref: torch.Tensor | None, history: torch.Tensor | None
     ) -> tuple[list[TokenGroup], list[TokenGroup]]:
         """Opt-in clean context tokens: (for windows that start the shot, for the other windows)."""
-        model, packer, dt = self._models()[model_idx], self.packers[model_idx], self.dtype
+        model, dt = self._models()[model_idx], self.dtype
         always: list[TokenGroup] = []
         if ref is not None:
             one = torch.ones(ref.shape[2], device=self.device)
@@ -236,7 +240,9 @@ class ShotPipeline(WanRuntime):
         if history is not None:
             h = history.to(self.device, dt)
             known = torch.ones(h.shape[2], device=self.device)
-            motion = packer.pack(self._cond_input(h, known, h), t_start=len(always))
+            if model_idx not in self._packers:  # small, always resident once built
+                self._packers[model_idx] = MotionPacker(model, MotionLayout()).to(self.device, dtype=dt)
+            motion = self._packers[model_idx].pack(self._cond_input(h, known, h), t_start=len(always))
         return always + motion, always
 
     # ------------------------------------------------------------------ call
