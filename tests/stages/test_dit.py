@@ -36,7 +36,7 @@ def short_song(tmp_path_factory) -> Path:
     return synth_song(tmp_path_factory.mktemp("song") / "song.wav", seconds=3.0)
 
 
-def _plan(song: Path, check: bool = True) -> ShotPlan:
+def _plan(song: Path) -> ShotPlan:
     from mvdirector.media.atomic import file_sha256
     from mvdirector.media.audio import audio_info
 
@@ -82,8 +82,7 @@ def _plan(song: Path, check: bool = True) -> ShotPlan:
         ),
     ]
     return ShotPlan(
-        song=SongRef(path=str(song), sha256=file_sha256(song) if check else "0" * 64,
-                     duration_s=audio_info(song).duration_s if check else 3.0),
+        song=SongRef(path=str(song), sha256=file_sha256(song), duration_s=audio_info(song).duration_s),
         render=RenderSettings(width=64, height=64, fps=FPS, renderer="dit", seed=3),
         shots=shots,
     )
@@ -245,7 +244,7 @@ def test_missing_or_incomplete_weights_are_one_line_errors(tmp_path, tiny_wan):
         make_renderer("dit", weights=tiny_wan, guide_strength=1.5)
 
 
-def test_options_are_typed_and_checked(tiny_wan, tiny_a14b):
+def test_options_are_typed_and_checked(tiny_wan, tiny_a14b, short_song):
     from stages.dit import DitOptions, DitRenderer
     from stages.render import make_renderer
 
@@ -267,7 +266,7 @@ def test_options_are_typed_and_checked(tiny_wan, tiny_a14b):
     single = DitRenderer(weights=tiny_wan)
     s = single.options.sampling(single.checkpoint.defaults, 64, 64)
     assert (s.steps, s.guidance_scale, s.guidance_scale_2, s.shift) == (40, 5.0, None, None)
-    shot = _plan(Path("x.wav"), check=False).shots[0]
+    shot = _plan(short_song).shots[0]
     shot = shot.model_copy(update={"renderer_options": {"guidance_scale_2": 2.0}})
     with pytest.raises(InputError, match="shot 'verse1-01' renderer_options guidance_scale_2"):
         single.shot_options(shot)
