@@ -7,9 +7,10 @@ made during one step (on CUDA: torch's peak allocation above the loaded model an
 CPU: storages tracked through a dispatch mode, deterministic unlike a process's resident
 set). FLOPs come from torch's FlopCounterMode (deterministic); time is the fastest of
 ``--steps`` timed steps after a warm-up step (noisy on a shared CPU). The model is a random
-Wan DiT from diffusers (2 layers, ``--width`` channels) wrapped as the renderer wraps it
-(camera adapter, reference and motion context tokens), so the scaling — not the absolute
-numbers — carries over to Wan 14B. Lengths are latent frames (1 latent = 4 video frames).
+Wan DiT from diffusers (2 layers, ``--width`` channels) called as the renderer's default path
+calls it (every window after the first led by the shot's first, image-conditioned latent frame;
+no adapter or context tokens), so the scaling — not the absolute numbers — carries over to Wan
+14B. Lengths are latent frames (1 latent = 4 video frames).
 """
 
 from __future__ import annotations
@@ -91,8 +92,6 @@ def run_one(length: int, mode: str, width: int, steps: int, device: str, grid: i
     import torch
     from diffusers import WanTransformer3DModel
 
-    from models.camera_adapter import CameraAdapter, CameraAdapterConfig
-    from models.motion import MotionPacker
     from models.wan_camera import CameraWanTransformer
     from models.windows import WindowConfig, denoise_windows
 
@@ -103,26 +102,22 @@ def run_one(length: int, mode: str, width: int, steps: int, device: str, grid: i
         patch_size=(1, 2, 2), num_attention_heads=heads, attention_head_dim=width // heads, in_channels=36,
         out_channels=16, text_dim=64, freq_dim=64, ffn_dim=width * 4, num_layers=2, rope_max_seq_len=256,
     ).eval()
-    adapter = CameraAdapter(CameraAdapterConfig(inner_dim=width, unshuffle=2, hidden_dim=32))
-    model = CameraWanTransformer(tr, adapter).to(device)
-    packer = MotionPacker(model).to(device)
+    model = CameraWanTransformer(tr).to(device)
     cfg = WindowConfig(window=21, overlap=5, shift_per_step=1, max_shift=4, min_last=9)
     if mode == "full":
         cfg = WindowConfig(window=length, overlap=0, shift_per_step=0, max_shift=0, min_last=1)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(1, 16, length, grid, grid, generator=g).to(device)
     cond = torch.randn(1, 20, length, grid, grid, generator=g).to(device)
-    rays = torch.randn(1, 24, length, grid, grid, generator=g).to(device)  # token grid × unshuffle 2
     text = torch.randn(1, 64, 64, generator=g).to(device)
-    ref = model.embed_clean(torch.randn(1, 36, 1, grid, grid, generator=g).to(device), 0)
-    motion = packer.pack(torch.randn(1, 36, 19, grid, grid, generator=g).to(device), 1)
+    state = {"x": x}  # the shot's latents at this step: later windows are led by its first frame
 
     def denoise(xw, w):
-        sl = slice(w.start, w.end)
-        ctx = [ref, *motion] if w.start == 0 else [ref]
-        inp = torch.cat([xw, cond[:, :, sl]], dim=1)
-        return model(inp, torch.tensor([500.0], device=device), text, camera_rays=rays[:, :, sl], context=ctx,
-                     t_offset=20)
+        if w.start > 0:
+            xw = torch.cat([state["x"][:, :, :1], xw], dim=2)
+        inp = torch.cat([xw, cond[:, :, : xw.shape[2]]], dim=1)
+        out = model(inp, torch.tensor([500.0], device=device), text)
+        return out if w.start == 0 else out[:, :, 1:]
 
     def sync() -> None:
         if device.startswith("cuda"):
@@ -137,7 +132,7 @@ def run_one(length: int, mode: str, width: int, steps: int, device: str, grid: i
     except (RuntimeError, AttributeError):  # already registered by a newer torch, or no such kernel
         pass
 
-    x = x - 0.1 * denoise_windows(x, 0, cfg, denoise)  # warm-up step, not measured
+    x = state["x"] = x - 0.1 * denoise_windows(x, 0, cfg, denoise)  # warm-up step, not measured
     sync()
     with FlopCounterMode(display=False) as flops:
         denoise_windows(x, 1, cfg, denoise)
@@ -154,7 +149,7 @@ def run_one(length: int, mode: str, width: int, steps: int, device: str, grid: i
     times = []
     for k in range(1, steps + 1):
         t0 = time.perf_counter()
-        x = x - 0.1 * denoise_windows(x, k, cfg, denoise)
+        x = state["x"] = x - 0.1 * denoise_windows(x, k, cfg, denoise)
         sync()
         times.append(time.perf_counter() - t0)
     dt = min(times)

@@ -52,6 +52,10 @@ class CameraTrack:
     def __len__(self) -> int:
         return int(self.position.shape[0])
 
+    def select(self, idx: np.ndarray) -> CameraTrack:
+        """The frames at indices ``idx`` (e.g. a retiming), in that order."""
+        return CameraTrack(self.position[idx], self.rotation[idx], self.yaw_pitch_roll_deg[idx], self.fov_deg[idx])
+
     def c2w(self) -> np.ndarray:
         """Camera-to-world 4x4 matrices in the OpenCV frame, shape (F, 4, 4)."""
         n = len(self)

@@ -5,9 +5,14 @@ patch-embedded at full resolution, the next ``n_2x`` with a kernel 2× larger in
 and width, and the oldest ``n_4x`` with a kernel 4× larger — so 19 latent frames cost about
 as many tokens as 1 + 2/8 + 16/64 full frames. The 2×/4× kernels start as the base patch
 embedding spread evenly over the larger kernel, which makes them equal to "average-pool,
-then the base embedding" — usable without any training. Their rotary positions are the
-average of the fine positions they cover. Missing history (a short previous shot) is
-zero-padded at the old end, as in FramePack.
+then the base embedding" — usable without any training. A coarse token's rotary position is
+the mean of the fine positions it covers (e.g. time 17.5 for a 2× cell over frames 17 and 18),
+rotated exactly at that position. (Averaging the fine tokens' cos/sin instead would shrink the
+fast-turning frequencies — to 0.47 for the 4× slot's highest time frequency. Official Wan2.2
+S2V's FramePack motioner picks whole positions spread over each bucket; the mean position is
+the same idea without the rounding.) Missing history (a short previous shot) is zero-padded at
+the old end, as in FramePack. The tokens are untrained context: the renderer uses them only
+when asked to (``motion_frames``).
 """
 
 from __future__ import annotations
@@ -82,15 +87,14 @@ class MotionPacker(nn.Module):
         pt, ph, pw = model.patch_size
         x = _pad_to(x, (pt * factor, ph * factor, pw * factor))
         tok = proj(x.to(proj.weight.dtype))
-        gt, gh, gw = model.token_grid(*x.shape[2:])
-        cos, sin = model.rope_grid(torch.arange(t_start, t_start + gt), gh, gw)
+        gt, gh, gw = tok.shape[2:]  # the coarse grid; fine tokens are factor× denser on every axis
 
-        def pool(r: torch.Tensor) -> torch.Tensor:
-            r = r.permute(3, 0, 1, 2).unsqueeze(0)  # (1, D, T, H, W)
-            r = F.avg_pool3d(r, kernel_size=factor, stride=factor)
-            return r.squeeze(0).permute(1, 2, 3, 0).reshape(1, -1, 1, r.shape[1])
+        def centres(n: int, start: int = 0) -> torch.Tensor:
+            return start + torch.arange(n, dtype=torch.float64) * factor + (factor - 1) / 2
 
-        return TokenGroup(tok.flatten(2).transpose(1, 2), pool(cos), pool(sin))
+        cos, sin = model.rope_at(centres(gt, t_start), centres(gh), centres(gw))
+        d = cos.shape[-1]
+        return TokenGroup(tok.flatten(2).transpose(1, 2), cos.reshape(1, -1, 1, d), sin.reshape(1, -1, 1, d))
 
     def pack(self, history: torch.Tensor, t_start: int) -> list[TokenGroup]:
         """Context groups for ``history`` (B, C_in, T, H, W), oldest first, placed from ``t_start``.

@@ -10,8 +10,9 @@ blocks, output head) in the transformer's order, with three additions:
   before the output head;
 * the noisy tokens' rotary time index starts at ``t_offset`` (after the context).
 
-With no adapter, no context and ``t_offset=0`` it computes exactly what the diffusers
-forward computes. Nothing in diffusers is forked or patched.
+With no camera rays, no context and ``t_offset=0`` (the default, plain Wan I2V path) it calls
+the diffusers forward itself, so that path is diffusers' computation by construction. Nothing
+in diffusers is forked or patched.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import torch
 from torch import nn
 
 from models.camera_adapter import CameraAdapter
+
+ROPE_THETA = 10000.0  # the rotary base of Wan (official rope_params and diffusers' WanRotaryPosEmbed)
 
 
 @dataclass
@@ -92,6 +95,37 @@ class CameraWanTransformer(nn.Module):
 
         return grid(cos_t, cos_h, cos_w), grid(sin_t, sin_h, sin_w)
 
+    def rope_at(
+        self, t_pos: torch.Tensor, h_pos: torch.Tensor, w_pos: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotary cos/sin (T, H, W, head_dim) at any, also fractional, positions along each axis.
+
+        Position ``p`` is rotated by ``p · θ^(−2j/d)`` (θ = 10000, as Wan and diffusers build the
+        table), computed in float64: an exact rotation of unit magnitude, which averaging the
+        table's cos/sin over several positions is not. At whole positions it equals the table.
+        """
+        rope = self.transformer.rope
+        cos_parts, sin_parts = [], []
+        for dim, pos in zip((rope.t_dim, rope.h_dim, rope.w_dim), (t_pos, h_pos, w_pos), strict=True):
+            freq = ROPE_THETA ** (-torch.arange(0, dim, 2, dtype=torch.float64)[: dim // 2] / dim)
+            angle = pos.to(torch.float64)[:, None] * freq.repeat_interleave(2)[None]
+            cos_parts.append(torch.cos(angle).to(rope.freqs_cos.dtype))
+            sin_parts.append(torch.sin(angle).to(rope.freqs_sin.dtype))
+        n_t, n_h, n_w = len(t_pos), len(h_pos), len(w_pos)
+
+        def grid(parts: list[torch.Tensor]) -> torch.Tensor:
+            ft, fh, fw = parts
+            return torch.cat(
+                [
+                    ft.view(n_t, 1, 1, -1).expand(n_t, n_h, n_w, -1),
+                    fh.view(1, n_h, 1, -1).expand(n_t, n_h, n_w, -1),
+                    fw.view(1, 1, n_w, -1).expand(n_t, n_h, n_w, -1),
+                ],
+                dim=-1,
+            )
+
+        return grid(cos_parts), grid(sin_parts)
+
     def token_grid(self, frames: int, height: int, width: int) -> tuple[int, int, int]:
         """The (T, H, W) token grid of a latent of that size."""
         pt, ph, pw = self.patch_size
@@ -120,6 +154,10 @@ class CameraWanTransformer(nn.Module):
     ) -> torch.Tensor:
         """Predict the flow for ``hidden_states`` (B, C_in, F, H, W) → (B, C_out, F, H, W)."""
         tr = self.transformer
+        if camera_rays is None and not context and t_offset == 0:
+            return tr(
+                hidden_states, timestep, encoder_hidden_states, encoder_hidden_states_image, return_dict=False
+            )[0]
         b, _, f, h, w = hidden_states.shape
         pt, ph, pw = self.patch_size
         gt, gh, gw = self.token_grid(f, h, w)

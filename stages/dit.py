@@ -1,175 +1,76 @@
-"""The ``dit`` renderer: a Wan image-to-video DiT with camera control and motion-frame continuity.
+"""The ``dit`` renderer: Wan image-to-video, generated at the model's native fps and retimed to the plan.
 
-Per shot: the reference portrait framed to the video's aspect is the identity latent;
-the planned camera becomes either Plücker rays through a trained camera adapter, or —
-training-free — a guide video rendered by the ``procedural`` renderer, VAE-encoded,
-noised to ``guide_strength`` and denoised from there, so the planned move and framing carry
-over (``camera="auto"`` uses the adapter when one is loaded, the guide otherwise; both can
-be combined). A shot that ``continues_from`` another takes that clip's last latents as
-FramePack motion context. Long shots use time-aware dynamic windows. The model code lives
-in ``models/``; this module only turns plan objects into a :class:`ShotRequest`.
+Per shot, by default, this is exactly Wan I2V (the model code is in ``models/``): the first
+frame is given — the previous shot's last raw frame when the shot continues another (``chain``),
+else the camera guide's first frame when guiding, else the reference portrait framed to the
+video's aspect — and the rest is generated. The planned camera comes either from a trained
+Plücker-ray adapter or, training-free, from a guide video rendered by the ``procedural``
+renderer, VAE-encoded, noised to ``guide_strength`` and denoised from there
+(``camera="auto"``: the adapter when one is loaded, the guide otherwise). Frames are generated
+at the checkpoint's native fps (16 for Wan2.1/2.2) and retimed to the plan's fps with
+:mod:`models.timebase`, so motion plays at the trained speed and the frame count is the plan's.
+Reference and FramePack motion tokens are opt-in (``reference_tokens``, ``motion_frames``).
 
-Options (constructor keywords; the per-shot ones may also come from a shot's
-``renderer_options``): see :class:`DitOptions`.
+Each clip's raw last frame (before captions) and last latents are kept in the work
+directory's ``cache/dit/``, keyed by the clip's content hash, for the shot that continues it:
+the renderer only sees a temporary name for its clip, and a content key also stays right when
+the work directory moves. Options: :class:`stages.dit_options.DitOptions`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mvdirector.errors import InputError, ModelError
+from stages.dit_options import DEFAULT_NEGATIVE, PER_SHOT, DitOptions
 
+__all__ = ["DEFAULT_NEGATIVE", "PER_SHOT", "DitOptions", "DitRenderer", "frame_reference", "weights_fingerprint"]
 log = logging.getLogger(__name__)
 
-VERSION = "1"
+VERSION = "2"
 Progress = Callable[[float, str], None] | None
-CAMERA_MODES = ("auto", "guide", "adapter", "both", "none")
-DEFAULT_NEGATIVE = (
-    "blurry, low quality, distorted face, deformed hands, extra fingers, static frame, watermark, text, "
-    "subtitles, jpeg artifacts, washed out colours"
-)
-# Options a shot's renderer_options may override; the rest belong to the loaded model.
-PER_SHOT = (
-    "camera",
-    "guide_strength",
-    "steps",
-    "guidance_scale",
-    "negative_prompt",
-    "motion_frames",
-    "captions",
-    "window",
-    "overlap",
-    "window_shift",
-    "window_max_shift",
-    "min_last",
-)
-
-
-@dataclass(frozen=True)
-class DitOptions:
-    """Options of the dit renderer (lengths of windows are in latent frames: 1 latent = 4 frames)."""
-
-    weights: str | None = None  # local diffusers Wan I2V checkpoint directory
-    adapter: str | None = None  # camera adapter directory (config.json + camera_adapter.safetensors)
-    camera: str = "auto"  # auto | guide | adapter | both | none
-    guide_strength: float = 0.7  # noise level the procedural guide is taken to (1 = ignore the guide)
-    steps: int = 30
-    guidance_scale: float = 5.0
-    negative_prompt: str = DEFAULT_NEGATIVE
-    motion_frames: bool = True  # continue from the previous shot's last latents
-    captions: bool = True  # draw the shot's lyric line over the generated frames
-    window: int = 21  # 81 frames, Wan's training length
-    overlap: int = 5
-    window_shift: int = 1
-    window_max_shift: int = 4
-    min_last: int = 9
-    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32
-    device: str = "auto"
-    offload: str = "none"  # none | model (each component on the GPU only while it runs)
-    vae_tiling: bool = False
-    attention: str | None = None  # diffusers attention backend, e.g. flash, sage, native
-    max_sequence_length: int = 512
-
-    @classmethod
-    def from_mapping(
-        cls, values: dict[str, Any], base: DitOptions | None = None, where: str = "dit renderer option"
-    ) -> DitOptions:
-        """Options from keyword values over ``base``, type-checked; unknown keys are an InputError.
-
-        With a ``base`` (per-shot overrides) only the options in ``PER_SHOT`` may change.
-        """
-        per_shot = base is not None
-        base = base or cls()
-        known = {f.name: f for f in fields(cls)}
-        changes: dict[str, Any] = {}
-        for key, value in values.items():
-            if key not in known:
-                raise InputError(f"{where} '{key}' is unknown", f"use one of {', '.join(sorted(known))}")
-            if per_shot and key not in PER_SHOT:
-                raise InputError(
-                    f"{where} '{key}' cannot change per shot", f"per-shot options: {', '.join(PER_SHOT)}"
-                )
-            changes[key] = _coerce(key, value, getattr(cls(), key), where)
-        opts = replace(base, **changes)
-        opts.validate(where)
-        return opts
-
-    def validate(self, where: str = "dit renderer option") -> None:
-        """Raise InputError for out-of-range values."""
-        if self.camera not in CAMERA_MODES:
-            raise InputError(f"{where} camera={self.camera!r} is not one of {', '.join(CAMERA_MODES)}")
-        if not 0.0 < self.guide_strength <= 1.0:
-            raise InputError(
-                f"{where} guide_strength={self.guide_strength} is outside (0, 1]",
-                "0.6–0.8 keeps the planned move and framing",
-            )
-        if self.steps < 1 or self.guidance_scale < 0:
-            raise InputError(
-                f"{where} steps={self.steps} / guidance_scale={self.guidance_scale} out of range"
-            )
-        if self.offload not in ("none", "model"):
-            raise InputError(f"{where} offload={self.offload!r} is not 'none' or 'model'")
-        try:
-            self.window_config()
-        except ValueError as e:
-            raise InputError(f"{where} windows: {e}") from e
-
-    def window_config(self):
-        """The :class:`models.windows.WindowConfig` of these options."""
-        from models.windows import WindowConfig
-
-        return WindowConfig(
-            self.window, self.overlap, self.window_shift, self.window_max_shift, self.min_last
-        )
-
-
-def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
-    if isinstance(value, Path):
-        value = str(value)
-    if default is None or value is None:
-        return value if value is None or isinstance(value, str) else str(value)
-    kind = type(default)
-    try:
-        if kind is bool:
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "1", "yes", "on")
-            return bool(value)
-        if kind is int:
-            if float(value) != int(float(value)):
-                raise ValueError(value)
-            return int(float(value))
-        return kind(value)
-    except (TypeError, ValueError) as e:
-        raise InputError(f"{where} {key}={value!r} is not a {kind.__name__}") from e
+# What a checkpoint's fingerprint reads: weights, configs and tokenizer files — not READMEs, images,
+# download metadata (.cache/huggingface/…, *.metadata, *.lock) or hub refs.
+FINGERPRINT_SUFFIXES = (".safetensors", ".json", ".model", ".txt", ".bin", ".pth", ".pt", ".gguf")
+_CHUNK = 1 << 20
 
 
 def weights_fingerprint(weights_dir: Path) -> str:
-    """A fast fingerprint of a checkpoint: small files in full, large ones by size and first/last MiB."""
+    """A fast content fingerprint of a checkpoint's weight, config and tokenizer files.
+
+    Files in hidden folders (a hub download's ``.cache/``) and anything else (READMEs, refs,
+    locks, download metadata) are ignored, so re-downloading the same weights keeps every cached
+    shot. Files up to 4 MiB are hashed whole; larger ones by size and their first, middle and
+    last MiB (a safetensors file starts with its tensor index).
+    """
     h = hashlib.sha256()
     d = Path(weights_dir)
-    for p in sorted(x for x in d.rglob("*") if x.is_file() and not x.name.startswith(".")):
-        rel = p.relative_to(d).as_posix()
+    files = sorted(
+        p
+        for p in d.rglob("*")
+        if p.suffix in FINGERPRINT_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(d).parts)
+        and p.is_file()
+    )
+    for p in files:
         size = p.stat().st_size
-        h.update(f"{rel}:{size}\n".encode())
+        h.update(f"{p.relative_to(d).as_posix()}:{size}\n".encode())
         with p.open("rb") as f:
-            if p.suffix in (".json", ".txt", ".model") or size <= 2 << 20:
+            if size <= 4 * _CHUNK:
                 h.update(f.read())
-            else:
-                h.update(f.read(1 << 20))
-                f.seek(size - (1 << 20))
-                h.update(f.read(1 << 20))
+                continue
+            for offset in (0, size // 2, size - _CHUNK):
+                f.seek(offset)
+                h.update(f.read(_CHUNK))
     return h.hexdigest()
 
 
@@ -190,6 +91,48 @@ def frame_reference(
     return np.ascontiguousarray(cv2.resize(crop, (width, height), interpolation=interp))
 
 
+@dataclass(frozen=True)
+class RawTail:
+    """What a shot leaves for the shot that continues it: its last raw frame and last latents."""
+
+    last_frame: np.ndarray  # (H, W, 3) uint8, as generated (no captions, no H.264)
+    latents: np.ndarray  # (1, C, T, h, w) float32, normalised, at the native fps
+
+
+def raw_tail_path(cache_dir: Path, clip: Path) -> Path:
+    """Where the raw tail of ``clip`` is kept: keyed by the clip's content hash."""
+    h = hashlib.sha256()
+    with Path(clip).open("rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return Path(cache_dir) / "dit" / f"tail-{h.hexdigest()[:32]}.npz"
+
+
+def save_raw_tail(cache_dir: Path, clip: Path, tail: RawTail) -> Path:
+    """Write ``tail`` for ``clip`` atomically; returns its path."""
+    from mvdirector.media.atomic import atomic_output
+
+    path = raw_tail_path(cache_dir, clip)
+    with atomic_output(path) as tmp:
+        np.savez(tmp, last_frame=tail.last_frame, latents=tail.latents)
+    return path
+
+
+def load_raw_tail(cache_dir: Path | None, clip: Path | None) -> RawTail | None:
+    """The raw tail kept for ``clip``, or None when there is none (no cache, another renderer, deleted)."""
+    if cache_dir is None or clip is None or not Path(clip).is_file():
+        return None
+    path = raw_tail_path(cache_dir, clip)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            return RawTail(z["last_frame"], z["latents"])
+    except (OSError, ValueError, KeyError) as e:
+        log.warning("ignoring unreadable raw tail %s: %s", path, e)
+        return None
+
+
 class DitRenderer:
     """``ShotRenderer`` backend ``dit``: options as keyword arguments (see :class:`DitOptions`)."""
 
@@ -197,23 +140,38 @@ class DitRenderer:
     VERSION = VERSION
 
     def __init__(self, **options: Any) -> None:
+        from models.i2v_checkpoint import inspect_checkpoint
+
         self.options = DitOptions.from_mapping(options)
         if self.options.weights is None:
             raise ModelError(
                 "the dit renderer needs model weights",
-                hint="pass --weights DIR (a local Wan I2V "
-                "diffusers checkpoint, e.g. Wan2.1-I2V-14B-480P-Diffusers)",
+                hint="pass --weights DIR (a local Wan I2V diffusers checkpoint, e.g. Wan2.1-I2V-14B-480P-Diffusers)",
             )
-        from models.shot_pipeline import check_weights_dir
-
-        check_weights_dir(Path(self.options.weights))
+        self.checkpoint = inspect_checkpoint(Path(self.options.weights))
         if self.options.adapter is not None and not Path(self.options.adapter).is_dir():
             raise ModelError(
                 f"camera adapter directory {self.options.adapter} does not exist",
                 hint="drop the adapter option to use training-free camera guidance",
             )
+        self._check_experts(self.options, "dit renderer option")
         self._pipe = None
         self._fingerprint: dict[str, str] | None = None
+
+    def _check_experts(self, opts: DitOptions, where: str) -> None:
+        if opts.guidance_scale_2 is not None and not self.checkpoint.two_experts:
+            raise InputError(
+                f"{where} guidance_scale_2={opts.guidance_scale_2} needs a two-expert checkpoint (Wan2.2 A14B); "
+                f"{self.checkpoint.path} has one transformer",
+                "use guidance_scale",
+            )
+
+    def shot_options(self, shot) -> DitOptions:
+        """The options of one shot: its ``renderer_options`` over the renderer's, validated."""
+        where = f"shot '{shot.id}' renderer_options"
+        opts = DitOptions.from_mapping(dict(shot.renderer_options), base=self.options, where=where)
+        self._check_experts(opts, where)
+        return opts
 
     def fingerprint(self) -> dict[str, str]:
         """Options and weight fingerprints that change the pixels (they enter the shot cache key)."""
@@ -222,15 +180,12 @@ class DitRenderer:
             import torch
 
             o = self.options
-            fp = {
-                k: str(v)
-                for k, v in asdict(o).items()
-                if k not in ("weights", "adapter", "device", "offload", "attention", "vae_tiling")
-            }
+            fp = o.fingerprint()
             fp["weights"] = weights_fingerprint(Path(o.weights))  # type: ignore[arg-type]
             fp["adapter"] = weights_fingerprint(Path(o.adapter)) if o.adapter else "none"
+            fp["family"] = self.checkpoint.defaults.family
             # Guided shots start from the procedural render, so its version and options matter too.
-            fp["guide_renderer"] = json.dumps(_guide_renderer().fingerprint(), sort_keys=True)
+            fp["guide_renderer"] = repr(sorted(_guide_renderer().fingerprint().items()))
             fp.update(
                 renderer=self.name,
                 version=VERSION,
@@ -257,9 +212,7 @@ class DitRenderer:
             )
             t0 = time.perf_counter()
             self._pipe = ShotPipeline.from_pretrained(
-                Path(o.weights),
-                Path(o.adapter) if o.adapter else None,
-                options=popts,  # type: ignore[arg-type]
+                Path(o.weights), Path(o.adapter) if o.adapter else None, options=popts  # type: ignore[arg-type]
             )
             log.info("loaded Wan checkpoint %s in %.1f s", o.weights, time.perf_counter() - t0)
         return self._pipe
@@ -270,8 +223,8 @@ class DitRenderer:
 
         return camera_track(job.shot, n_frames)
 
-    def _guide(self, job, work: Path) -> np.ndarray:
-        """The shot rendered by the procedural renderer (no captions, grain or vignette)."""
+    def _guide(self, job) -> np.ndarray:
+        """The shot rendered by the procedural renderer at the plan's fps (no captions, grain or vignette)."""
         from mvdirector.media.video import read_frames
 
         proc = _guide_renderer()
@@ -279,44 +232,39 @@ class DitRenderer:
         guide_job = replace(
             job, shot=job.shot.model_copy(update={"renderer_options": {}, "renderer": "procedural"})
         )
-        clip = work / "guide.mp4"
-        proc.render_shot(guide_job, clip)
-        return np.stack(list(read_frames(clip)))
+        with tempfile.TemporaryDirectory(prefix="mvd-dit-") as tmp:
+            clip = Path(tmp) / "guide.mp4"
+            proc.render_shot(guide_job, clip)
+            return np.stack(list(read_frames(clip)))
 
-    def _history(self, job, pipe) -> Any:
-        """Normalised latents of the previous clip's last frames (FramePack context), or None."""
-        from models.motion import MotionLayout
-
-        if job.previous_clip is None or not Path(job.previous_clip).is_file():
+    def _previous_tail(self, job, opts: DitOptions, shape: tuple[int, int, int]) -> RawTail | None:
+        """The raw tail of the shot this one continues, when chaining or motion tokens want it."""
+        if not job.shot.continues_from or not (opts.chain or opts.motion_frames):
             return None
-        from mvdirector.media.video import probe_video, read_frames
-
-        need = (MotionLayout().total - 1) * pipe.t_scale + 1
-        n = probe_video(job.previous_clip).frames
-        frames = np.stack(list(read_frames(job.previous_clip, start=max(0, n - need))))
-        r = job.plan.render
-        if frames.shape[1:3] != (r.height, r.width):
-            raise InputError(
-                f"previous clip {job.previous_clip} is {frames.shape[2]}x{frames.shape[1]}, "
-                f"not the plan's {r.width}x{r.height}",
-                "re-render the shot it continues from",
+        tail = load_raw_tail(job.cache_dir, job.previous_clip)
+        if tail is None or tail.last_frame.shape != shape:
+            log.warning(
+                "shot '%s' continues '%s' but no raw last frame of it is kept in the work directory "
+                "(rendered by another renderer, or its cache was cleared): starting it unchained",
+                job.shot.id,
+                job.shot.continues_from,
             )
-        # Only whole latent frames: keep 1 + 4k frames so the newest latent holds the last frame.
-        keep = (frames.shape[0] - 1) // pipe.t_scale * pipe.t_scale + 1
-        return pipe.encode_video(frames[-keep:])
+            return None
+        return tail
 
     # ------------------------------------------------------------------ rendering
     def render_shot(self, job, out_path: Path, progress: Progress = None) -> dict[str, float]:
         """Render ``job.shot`` to ``out_path`` (H.264, yuv420p, no audio); returns timing metrics."""
+        import torch
+
         from models.shot_pipeline import ShotRequest
+        from models.timebase import native_frame_count, retime_indices
         from mvdirector.media.image import load_image
         from mvdirector.media.video import VideoWriter
 
         t0 = time.perf_counter()
         shot, r = job.shot, job.plan.render
-        opts = DitOptions.from_mapping(
-            dict(shot.renderer_options), base=self.options, where=f"shot '{shot.id}' renderer_options"
-        )
+        opts = self.shot_options(shot)
         report = progress or (lambda f, m: None)
         pipe = self.pipeline
         m = pipe.grid_multiple()
@@ -325,10 +273,6 @@ class DitRenderer:
                 f"size {r.width}x{r.height} is not a multiple of {m}, which the dit renderer needs",
                 f"use e.g. --size {r.width // m * m}x{r.height // m * m}",
             )
-        n = job.n_frames
-        face = job.reference.primary_face
-        centre = None if face is None else ((face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2)
-        reference = frame_reference(load_image(job.reference_image), r.width, r.height, centre)
         mode = opts.camera
         if mode == "auto":
             mode = "adapter" if pipe.has_adapter else "guide"
@@ -337,48 +281,68 @@ class DitRenderer:
                 f"shot '{shot.id}' asks for camera={mode} but no camera adapter is loaded",
                 hint="pass the adapter option or use camera=guide",
             )
-        history = self._history(job, pipe) if opts.motion_frames and shot.continues_from else None
-        with tempfile.TemporaryDirectory(prefix="mvd-dit-") as tmp:
-            guide = self._guide(job, Path(tmp)) if mode in ("guide", "both") else None
-        track = self._camera_track(job, n) if mode in ("adapter", "both") else None
+        sampling = opts.sampling(self.checkpoint.defaults, r.width, r.height)
+        n = job.n_frames
+        n_native = native_frame_count(n, r.fps, sampling.native_fps, pipe.t_scale)
+        to_native = retime_indices(n_native, sampling.native_fps, n, r.fps)  # native frame -> plan frame
+
+        face = job.reference.primary_face
+        centre = None if face is None else ((face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2)
+        reference = frame_reference(load_image(job.reference_image), r.width, r.height, centre)
+        guide = self._guide(job)[to_native] if mode in ("guide", "both") else None
+        track = self._camera_track(job, n).select(to_native) if mode in ("adapter", "both") else None
+        tail = self._previous_tail(job, opts, (r.height, r.width, 3))
+        chained = tail is not None and opts.chain
+        image = tail.last_frame if chained else guide[0] if guide is not None else reference
+        history = torch.from_numpy(tail.latents) if tail is not None and opts.motion_frames else None
         req = ShotRequest(
             prompt=shot.prompt,
             negative_prompt=opts.negative_prompt,
-            reference=reference,
-            num_frames=n,
+            image=np.ascontiguousarray(image),
+            num_frames=n_native,
             height=r.height,
             width=r.width,
+            num_inference_steps=sampling.steps,
+            guidance_scale=sampling.guidance_scale,
+            guidance_scale_2=sampling.guidance_scale_2 if self.checkpoint.two_experts else None,
+            shift=sampling.shift,
+            seed=_shot_seed(r.seed, shot.seed, shot.id),
+            windows=opts.window_config(),
             camera=track,
             guide_video=guide,
             guide_strength=opts.guide_strength,
+            reference=reference if opts.reference_tokens else None,
             history=history,
-            num_inference_steps=opts.steps,
-            guidance_scale=opts.guidance_scale,
-            seed=_shot_seed(r.seed, shot.seed, shot.id),
-            windows=opts.window_config(),
         )
         t1 = time.perf_counter()
         out = pipe(req, progress=lambda f, msg: report(0.95 * f, f"{shot.id}: {msg}"))
         t2 = time.perf_counter()
+        frames = out.frames[retime_indices(n, r.fps, n_native, sampling.native_fps)]
         captions = None
         if opts.captions and shot.lyric is not None and shot.lyric.line.strip():
             from stages.render.captions import CaptionRenderer
 
             captions = CaptionRenderer(shot.lyric, r.width, r.height)
         with VideoWriter(out_path, r.width, r.height, r.fps) as writer:
-            for i, frame in enumerate(out.frames):
+            for i, frame in enumerate(frames):
                 frame = np.ascontiguousarray(frame)
-                if captions is not None:
-                    frame = captions.apply(frame, i / r.fps)
-                writer.write(frame)
+                writer.write(captions.apply(frame, i / r.fps) if captions is not None else frame)
+        if job.cache_dir is not None:
+            from models.motion import MotionLayout
+
+            keep = out.latents[:, :, -MotionLayout().total :].numpy()
+            save_raw_tail(job.cache_dir, out_path, RawTail(np.ascontiguousarray(frames[-1]), keep))
         report(1.0, f"{shot.id}: written")
         metrics = dict(out.metrics)
         metrics.update(
             frames=float(n),
+            dit_native_frames=float(n_native),
+            dit_native_fps=float(sampling.native_fps),
+            dit_chained=float(chained),
+            dit_camera_guide=float(guide is not None),
             prepare_s=round(t1 - t0, 4),
             denoise_s=round(t2 - t1, 4),
             render_s=round(time.perf_counter() - t0, 4),
-            dit_camera_guide=float(guide is not None),
         )
         return metrics
 

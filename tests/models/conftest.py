@@ -31,6 +31,14 @@ def transformer():
 
 
 @pytest.fixture(scope="session")
+def tiny_wan_variant(tmp_path_factory):
+    """``variant -> path`` of the tiny random checkpoints (single, wan21, a14b), each built once."""
+    from fixtures.make_tiny_wan import cached_tiny_wan
+
+    return lambda variant: cached_tiny_wan(tmp_path_factory.getbasetemp(), variant=variant)
+
+
+@pytest.fixture(scope="session")
 def tiny_wan_dir(tmp_path_factory):
     """A tiny random diffusers-format Wan I2V checkpoint plus a camera adapter (built once)."""
     from fixtures.make_tiny_wan import cached_tiny_wan, make_tiny_adapter

@@ -31,12 +31,29 @@ def test_pack_token_counts_and_time_positions(transformer):
     exp = model.embed_clean(history[:, :, -1:], 19)
     torch.testing.assert_close(g1.tokens, exp.tokens)
     torch.testing.assert_close(g1.cos, exp.cos)
-    # The 2x slot's positions average times 17 and 18.
-    c17, _ = model.rope_grid(torch.tensor([17]), 8, 8)
-    c18, _ = model.rope_grid(torch.tensor([18]), 8, 8)
-    mean_t = (c17[0, 0, 0] + c18[0, 0, 0]) / 2
+    # The 2x slot sits at the mean of the times it covers (17 and 18), rotated exactly there.
     t_dim = transformer.rope.t_dim
-    torch.testing.assert_close(g2.cos[0, 0, 0, :t_dim], mean_t[:t_dim])
+    c, s = model.rope_at(torch.tensor([17.5]), torch.tensor([0.5]), torch.tensor([0.5]))
+    torch.testing.assert_close(g2.cos[0, 0, 0, :t_dim], c[0, 0, 0, :t_dim].to(g2.cos))
+    torch.testing.assert_close(g2.sin[0, 0, 0, :t_dim], s[0, 0, 0, :t_dim].to(g2.sin))
+    # At whole positions the exact rotation is the transformer's own table.
+    ci, si = model.rope_at(torch.arange(3.0), torch.arange(4.0), torch.arange(5.0))
+    ct, st = model.rope_grid(torch.arange(3), 4, 5)
+    torch.testing.assert_close(ci, ct, rtol=0, atol=1e-6)
+    torch.testing.assert_close(si, st, rtol=0, atol=1e-6)
+
+
+def test_coarse_rotary_keeps_unit_magnitude(transformer):
+    """Averaging cos/sin over a 4x cell would shrink the fastest time frequency to ~0.47; rotations stay 1."""
+    model = CameraWanTransformer(transformer)
+    with torch.no_grad():
+        groups = MotionPacker(model).pack(torch.randn(1, 36, 19, 16, 16), t_start=1)
+    for g in groups:
+        torch.testing.assert_close(g.cos.pow(2) + g.sin.pow(2), torch.ones_like(g.cos), rtol=0, atol=1e-6)
+    # What the old averaging gave for the 4x slot's highest time frequency (pairs repeat, so index 0).
+    cos, sin = model.rope_grid(torch.arange(1, 5), 1, 1)
+    mean_mag = (cos[:, 0, 0, 0].mean() ** 2 + sin[:, 0, 0, 0].mean() ** 2).sqrt()
+    assert mean_mag < 0.5
 
 
 def test_short_history_is_zero_padded_and_odd_sizes_are_padded(transformer):
