@@ -439,6 +439,19 @@ class ShotOutcome:
     metrics: dict[str, float]
 
 
+def metrics_path(clip: Path) -> Path:
+    """Where a clip's metrics are kept: ``shots/<id>.<key8>.json`` beside ``shots/<id>.<key8>.mp4``."""
+    return Path(clip).with_suffix(".json")
+
+
+def _saved_metrics(clip: Path) -> dict[str, float]:
+    try:
+        data = json.loads(metrics_path(clip).read_text())
+        return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
 def clip_name(shot_id: str, key: str) -> str:
     """Work-directory-relative file name of a shot's clip: ``shots/<id>.<key8>.mp4``."""
     return f"shots/{shot_id}.{key[:8]}.mp4"
@@ -514,6 +527,8 @@ def render_shot_task(
             raise RuntimeError(
                 f"renderer wrote {frames} frames for shot '{task.shot_id}', expected {task.n_frames}"
             )
+        # The clip's metrics (identity, colour the renderer measured) travel with it to later runs.
+        write_json_atomic(metrics_path(out_path or task.path), {k: float(v) for k, v in metrics.items()})
     return ShotOutcome(
         task.shot_id, round(time.perf_counter() - t0, 3), {k: float(v) for k, v in metrics.items()}
     )
@@ -618,7 +633,7 @@ def render_shots(
             cache_key=t.key,
             cached=o is None,
             render_s=o.render_s if o else 0.0,
-            metrics=o.metrics if o else {},
+            metrics=o.metrics if o else _saved_metrics(t.path),
         )
     n_new = len(tasks) - n_cached
     if n_new == 0:

@@ -31,10 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mvdirector.errors import InputError, MvError, PlanError
 from mvdirector.media.atomic import atomic_output
-from mvdirector.media.video import VideoWriter, probe_video
+from mvdirector.media.video import CLIP_PRESET, VideoWriter, probe_video
 from mvdirector.schemas import ReferenceInfo, RenderReport, ShotClip, ShotPlan, ShotReport
 from stages.assemble import colour as colour_mod
-from stages.assemble import concat, consistency
+from stages.assemble import concat, consistency, measured
 from stages.assemble import memo as memo_mod
 from stages.assemble.timeline import (
     Piece,
@@ -85,7 +85,7 @@ class AssembleConfig(BaseModel):
 
     codec: Literal["h264", "h265", "prores"] = "h264"
     crf: int = Field(default=18, ge=0, le=51)
-    preset: str = "veryfast"
+    preset: str = CLIP_PRESET
     colour_match: bool = False
     identity_threshold: float = Field(default=0.6, gt=0)
     faststart: bool = True
@@ -411,7 +411,9 @@ def _measure(
     plan, cfg = ctx.plan, ctx.config
     windows = list(ctx.windows_in.values())
     index = concat.clip_index(video)
-    picks = [sample_frames(a, b, cfg.samples_per_shot, windows, index.resumes) for a, b in ctx.ranges]
+    given = [measured.from_metrics(c.metrics) for c in ctx.clips]  # what the renderer measured itself
+    picks = [sample_frames(a, b, 1 if g[0] is not None and g[1] is not None else cfg.samples_per_shot, windows,
+                           index.resumes) for (a, b), g in zip(ctx.ranges, given, strict=True)]
     ref_emb = reference.primary_face.embedding if reference and reference.primary_face else None
     shot_memo = memo_mod.MeasureMemo(cfg.measure_cache) if cfg.measure_cache and pieces and part_ids else None
     mkeys = _shot_measure_keys(ctx, pieces, part_ids, picks, ref_emb, thumbs) if shot_memo else []
@@ -444,18 +446,20 @@ def _measure(
             continue
         imgs = [frames[g] for g in pick if g in frames]
         m = {"warnings": []}
-        st = None
-        if imgs:
+        st, ident = given[i]
+        if st is None and imgs:
             st = colour_mod.lab_stats(imgs)
+        if st is not None:
             stats.append(st)
             m["lab_mean"] = tuple(round(x, 3) for x in st.mean)
             m["lab_std"] = tuple(round(x, 3) for x in st.std)
-            if thumbs is not None:
-                name = f"{shot.id}.jpg"
-                consistency.write_thumbnail(imgs[len(imgs) // 2], thumbs / name)
-                m["thumbnail"] = _relative(thumbs / name, thumbs.parent)
-        if ref_emb and imgs:
+        if imgs and thumbs is not None:
+            name = f"{shot.id}.jpg"
+            consistency.write_thumbnail(imgs[len(imgs) // 2], thumbs / name)
+            m["thumbnail"] = _relative(thumbs / name, thumbs.parent)
+        if ident is None and ref_emb and imgs:
             ident = consistency.shot_identity(imgs, ref_emb, memo)
+        if ref_emb and ident is not None and ident.frames_sampled:
             m["identity_frames"] = ident.frames_with_face
             if ident.distance is not None and ident.similarity is not None:
                 m["identity_distance"] = round(ident.distance, 4)
@@ -472,7 +476,7 @@ def _measure(
                     m["warnings"].append(msg)  # type: ignore[union-attr]
             elif shot.framing in FACE_FRAMINGS:
                 m["warnings"].append(  # type: ignore[union-attr]
-                    f"shot '{shot.id}' ({shot.framing}): no face found in {len(imgs)} sampled frame(s)"
+                    f"shot '{shot.id}' ({shot.framing}): no face found in {ident.frames_sampled} sampled frame(s)"
                 )
         per_shot.append(m)
         if shot_memo is not None:
@@ -680,6 +684,8 @@ def assemble(
         reencoded_frames=reencoded_frames,
         assemble_s=round(assemble_s, 3),
     )
+    if config.consistency and thumbs is not None:
+        measured.mouth_strip(plan, clips, thumbs)
     if config.html:
         from stages.assemble.report_html import write_report_html
 
