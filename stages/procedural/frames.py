@@ -30,6 +30,7 @@ from .rig import FaceRig, RigSetup
 log = logging.getLogger(__name__)
 
 MAX_FORWARD = 0.8  # the camera never comes closer than 0.2 subject distances to the subject plane
+SOFT_BACKGROUND = ("extreme_close_up", "close_up")  # framings whose background layer is filmed at half size
 MIN_PARALLAX_PX = 2.0  # below this the two layers barely move apart: render one flat layer (half the cost)
 
 
@@ -167,6 +168,7 @@ class ShotFrames:
             shape = (self.height, self.width, 4)
             self._bufs = {k: np.empty(shape, np.uint8) for k in ("bg", "fg", "inv")}
             self._bufs["alpha"] = np.empty(shape[:2], np.uint8)  # views of these serve smaller regions
+            self._bufs["bg_half"] = np.empty((self.height // 2, self.width // 2, 4), np.uint8)
         return self._bufs
 
     def camera_frame(self, i: int, rgbx: bool = False, rig: bool = True) -> np.ndarray:
@@ -182,8 +184,17 @@ class ShotFrames:
         if not self.layered:
             out = cv2.warpPerspective(face, h_fg, size, dst=b["bg"], flags=flags, borderMode=cv2.BORDER_REPLICATE)
         else:
-            bg = cv2.warpPerspective(self.layers.background, self.homography(i, self.options.background_depth), size,
-                                     dst=b["bg"], flags=flags, borderMode=cv2.BORDER_REPLICATE)
+            h_bg = self.homography(i, self.options.background_depth)
+            if self.inputs.shot.framing in SOFT_BACKGROUND:
+                # Close framings film the background at half resolution: it reads as the lens' depth
+                # of field behind the singer, and costs a quarter of the warp.
+                half = (self.width // 2, self.height // 2)
+                small = cv2.warpPerspective(self.layers.background, np.diag([0.5, 0.5, 1.0]) @ h_bg, half,
+                                            dst=b["bg_half"], flags=flags, borderMode=cv2.BORDER_REPLICATE)
+                bg = cv2.resize(small, size, dst=b["bg"], interpolation=cv2.INTER_LINEAR)
+            else:
+                bg = cv2.warpPerspective(self.layers.background, h_bg, size, dst=b["bg"], flags=flags,
+                                         borderMode=cv2.BORDER_REPLICATE)
             x0, y0, x1, y1 = self._subject_box(h_fg)
             if x1 > x0 and y1 > y0:
                 # Warp the subject only where it lands, then premultiplied "over": bg · (1 − α) + fg.

@@ -23,7 +23,7 @@ from mvdirector.schemas import ReferenceInfo
 from .interior import InteriorPainter, look_from_layer
 from .mesh import OUTER_LOWER_EXTRA, RigMesh, build_mesh
 from .pose import FaceState, MouthGeometry, displace
-from .warp import GRID_STEP, MeshWarp, bounding_region, project
+from .warp import EXACT_PIXELS, GRID_STEP, MeshWarp, bounding_region, project
 
 __all__ = ["FaceRig", "RigSetup", "rig_setup", "VERSION"]
 
@@ -139,7 +139,9 @@ class FaceRig:
         self.plan()
         holes = self.mesh.hole_triangles
         order = np.concatenate([np.flatnonzero(holes), np.flatnonzero(~holes)])
-        self.warp = MeshWarp(self.mesh.triangles, order=order, step=GRID_STEP)
+        w, h = self.region.size
+        self.warp = MeshWarp(self.mesh.triangles, order=order, step=1 if w * h <= EXACT_PIXELS else GRID_STEP)
+        self.interp: int | None = None  # chosen at the first frame, from how much the camera enlarges the layer
         lips = set(range(48, 74))
         near = np.array([bool(set(t) & lips) for t in self.mesh.triangles.tolist()])
         self.lip_triangles = order[near[order]]  # drawn at full resolution around the mouth
@@ -196,9 +198,16 @@ class FaceRig:
         if "mouth" in self.mesh.fit:
             lips = np.concatenate([dst[48:60], dst[list(OUTER_LOWER_EXTRA)]])
             detail = bounding_region(lips, r.x1, r.y1, margin=int(0.25 * np.linalg.norm(dst[54] - dst[48])) + 3)
+        if self.warp.step == 1:
+            detail = None
         coords = self.warp.map(dst, self.src, None, r, detail, self.lip_triangles)
+        if self.interp is None:
+            # The camera's own warp resamples again; where it enlarges the layer, bicubic keeps the face
+            # as sharp as the photo (bilinear twice would soften it visibly).
+            zoom = float(np.sqrt(abs(np.linalg.det(layer_to_out[:2, :2]))))
+            self.interp = cv2.INTER_CUBIC if zoom > 1.5 else cv2.INTER_LINEAR
         view = self.work[r.y0:r.y1, r.x0:r.x1]
-        cv2.remap(self.base, coords, None, cv2.INTER_LINEAR, dst=view, borderMode=self.border, borderValue=0)
+        cv2.remap(self.base, coords, None, self.interp, dst=view, borderMode=self.border, borderValue=0)
         if "mouth" in self.mesh.fit and self._mouth_moves(i):
             self.painter.mouth(self.work, (0, 0), dst, self.src, self.base, self.border)
         blink = float(self.states["blink"][i])

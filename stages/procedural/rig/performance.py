@@ -47,11 +47,12 @@ class MouthCurves:
         return {name: np.interp(x, k, getattr(self, name)) for name in ("aperture", "spread", "press", "gate")}
 
 
-def _word_spans(analysis: AudioAnalysis) -> list[tuple[float, float, str]]:
+def _word_spans(analysis: AudioAnalysis) -> tuple[list[tuple[float, float, str]], bool]:
+    """The spans where someone sings — the lyric words, else the vocal activity — and whether they are words."""
     words = [(w.start_s, w.end_s, w.text) for line in analysis.lyrics.lines for w in line.words]
     if words:
-        return sorted(words)
-    return [(s.start_s, s.end_s, "") for s in analysis.vocal_activity]
+        return sorted(words), True
+    return [(s.start_s, s.end_s, "") for s in analysis.vocal_activity], False
 
 
 def _gate(n: int, spans: list[tuple[float, float, str]]) -> np.ndarray:
@@ -143,7 +144,7 @@ def _smooth(x: np.ndarray, seconds: float) -> np.ndarray:
 def mouth_curves(analysis: AudioAnalysis, voice: VoiceFeatures | None) -> MouthCurves:
     """The singing mouth over the whole song."""
     n = int(np.ceil(analysis.source.duration_s * RATE)) + 2
-    spans = _word_spans(analysis)
+    spans, are_words = _word_spans(analysis)
     gate = _gate(n, spans)
     prior, press = _letters_prior(n, spans)
     if voice is not None and len(voice.level_db):
@@ -157,6 +158,8 @@ def mouth_curves(analysis: AudioAnalysis, voice: VoiceFeatures | None) -> MouthC
         floor = _running_min(lvl, int(0.25 * RATE))
         relative = np.clip((lvl - floor) / 18.0, 0.0, 1.0)
         loud = (0.45 * absolute + 0.55 * relative) ** 1.2
+        if not are_words:  # without word timings, silence inside a vocal passage is a rest too
+            gate = gate * _smooth(np.clip((lvl - (ref - 36.0)) / 12.0, 0.0, 1.0), 0.06)
     else:
         loud = np.full(n, 0.6)
         post = np.full((n, len(CLASSES)), 1.0 / len(CLASSES))

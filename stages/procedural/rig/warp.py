@@ -17,7 +17,8 @@ import numpy as np
 
 from ..projection import apply_homography
 
-GRID_STEP = 4  # output pixels between nodes of the coarse map
+GRID_STEP = 4  # pixels between nodes of the coarse map (large regions)
+EXACT_PIXELS = 150_000  # regions up to this size get the exact map at every pixel
 _SHIFT = 4  # fixed-point bits for sub-pixel polygon rasterisation
 
 
@@ -127,6 +128,9 @@ class MeshWarp:
         g = self.step
         aff = triangle_affines(dst_out, src_out, self.triangles)
         aff = np.concatenate([aff, np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])], axis=0).astype(np.float32)
+        if g == 1:  # small regions: exact at every pixel
+            w, h = region.size
+            return self._grid(aff, self.ids(dst_out, region), region, 1, out_to_layer)[:h, :w]
         coarse = self._grid(aff, self.ids(dst_out, region), region, g, out_to_layer)
         up = np.array([[1.0 / g, 0.0, 0.0], [0.0, 1.0 / g, 0.0]])
         full = cv2.warpAffine(coarse, up, region.size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
