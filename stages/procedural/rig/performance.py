@@ -23,8 +23,8 @@ from .blink import blink_curve, blink_times
 from .head import head_motion
 from .voice import CLASSES, RATE, VoiceFeatures
 
-A_MIN, A_MAX = 0.08, 0.42  # inner-lip aperture (share of mouth width) of a soft / a loud open vowel
-SHAPE_APERTURE = {"open": 1.0, "spread": 0.55, "round": 0.7, "closed": 0.12}
+A_MIN, A_MAX = 0.1, 0.52  # inner-lip aperture (share of mouth width) of a soft / a loud open vowel
+SHAPE_APERTURE = {"open": 1.0, "spread": 0.6, "round": 0.72, "closed": 0.35}
 ATTACK_S, RELEASE_S = 0.035, 0.09
 PRE_S, POST_S = 0.06, 0.08  # the mouth starts moving before a word and settles after it
 BILABIAL_S = 0.07  # lips stay pressed this long at a word's m/b/p
@@ -157,7 +157,7 @@ def mouth_curves(analysis: AudioAnalysis, voice: VoiceFeatures | None) -> MouthC
         # Syllables inside a loud mix: the level above its own recent floor.
         floor = _running_min(lvl, int(0.25 * RATE))
         relative = np.clip((lvl - floor) / 18.0, 0.0, 1.0)
-        loud = (0.45 * absolute + 0.55 * relative) ** 1.2
+        loud = 0.45 * absolute + 0.55 * relative
         if not are_words:  # without word timings, silence inside a vocal passage is a rest too
             gate = gate * _smooth(np.clip((lvl - (ref - 36.0)) / 12.0, 0.0, 1.0), 0.06)
     else:
@@ -166,7 +166,8 @@ def mouth_curves(analysis: AudioAnalysis, voice: VoiceFeatures | None) -> MouthC
     post = _smooth(post, 0.05) ** (1.0 - PRIOR_WEIGHT) * prior**PRIOR_WEIGHT
     post /= post.sum(axis=1, keepdims=True)
     scale = post @ np.array([SHAPE_APERTURE[c] for c in CLASSES])
-    press = np.maximum(press, _smooth(post[:, CLASSES.index("closed")], 0.03) - 0.35).clip(0.0, 1.0)
+    # A confident closed class (a nasal murmur) presses the lips; in a dense mix it rarely is.
+    press = np.maximum(press, (_smooth(post[:, CLASSES.index("closed")], 0.03) - 0.6) / 0.4).clip(0.0, 1.0)
     aperture = (A_MIN + (A_MAX - A_MIN) * loud) * scale * gate
     aperture = _attack_release(aperture, ATTACK_S, RELEASE_S)
     spread = _smooth(post[:, CLASSES.index("spread")] - post[:, CLASSES.index("round")], 0.06) * gate
