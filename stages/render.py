@@ -32,6 +32,8 @@ class ShotJob:
     previous_clip: Path | None = None
     cache_dir: Path | None = None
     """A folder where a renderer may keep per-reference preparations between runs (the work directory's)."""
+    vocals_path: Path | None = None
+    """The singer's isolated vocal stem (``--vocals``), when given: it drives every vocal feature."""
 
     @property
     def n_frames(self) -> int:

@@ -66,7 +66,7 @@ class ProceduralRenderer:
         from .rig.performance import Performance
         from .rig.voice import voice_features
 
-        voice_path = getattr(job, "vocals_path", None) or job.song_path
+        voice_path = job.vocals_path or job.song_path
         song = hashlib.sha256(job.analysis.model_dump_json().encode()).hexdigest()
         key = (str(voice_path), song, job.plan.render.seed, opts.mouth)
         with _CACHE_LOCK:

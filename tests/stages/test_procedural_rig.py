@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,3 +239,27 @@ def test_voice_features_are_measured_once_per_song(tmp_path, monkeypatch):
     monkeypatch.setattr(voice, "compute", no_compute)
     again = load_voice(song, tmp_path)
     assert np.array_equal(again.level_db, first.level_db)
+
+
+
+def test_the_vocal_stem_drives_the_mouth_when_given(astronaut, tmp_path):
+    from mvdirector.schemas import RenderSettings, Shot, ShotPlan, SongRef
+    from stages.procedural import ProceduralRenderer
+    from stages.render import ShotJob
+
+    analysis = _song_analysis(6.0, words=((1.0, 4.0, "aaaah"),))
+    silent, stem = tmp_path / "song.wav", tmp_path / "vocals.wav"
+    sf.write(silent, np.zeros(6 * SR, np.float32), SR)
+    y = np.zeros(6 * SR, np.float32)
+    v = synth_vowel(FORMANTS["a"][0], 200.0, seconds=0.6)
+    y[int(2.0 * SR):int(2.0 * SR) + len(v)] = v  # one loud syllable in the middle of the word
+    sf.write(stem, y, SR)
+    shot = Shot(id="verse1-01", start_s=0.0, end_s=6.0, section="verse", framing="close_up")
+    plan = ShotPlan(song=SongRef(path="s.wav", sha256="0" * 64, duration_s=6.0), render=RenderSettings(), shots=[shot])
+    job = ShotJob(plan, shot, analysis, astronaut, Path(astronaut.path), silent)
+    times = np.array([1.5, 2.3])  # inside the word: before the syllable, and on it
+    with_song = ProceduralRenderer()._performance(job, ProceduralRenderer().options).states(times)
+    with_stem = ProceduralRenderer()._performance(replace(job, vocals_path=stem),
+                                                  ProceduralRenderer().options).states(times)
+    assert with_song["aperture_sing"][1] == pytest.approx(with_song["aperture_sing"][0], abs=0.02)  # no voice heard
+    assert with_stem["aperture_sing"][1] > with_stem["aperture_sing"][0] + 0.1  # the stem's syllable opens it

@@ -211,7 +211,7 @@ class InteriorPainter:
 
     def _synthetic(self, shape: tuple[int, int], o: tuple[int, int], dst_out: np.ndarray,
                    top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Cavity, tongue, lower teeth and (for a closed-mouth photo) upper teeth, shaded in the mouth's
+        """Cavity, tongue and (for a closed-mouth photo) upper teeth, shaded in the mouth's
         own axes between ``top`` (the photo's teeth edge; default the displaced upper lip) and the lower lip.
         Also returns the weight (0..1) of being below ``top``, softened over a pixel."""
         ex = dst_out[42:48].mean(axis=0) - dst_out[36:42].mean(axis=0)
@@ -251,13 +251,6 @@ class InteriorPainter:
         tw = _smooth(1.05, 0.75, e) * _smooth(0.14, 0.3, open_share)
         lit = 0.55 + 0.4 * np.clip(1.0 - (v - v_tip) / (0.8 * ry), 0.0, 1.0) ** 2
         col = col * (1 - tw[..., None]) + look.tongue[None, None, :] * (tw * lit * (1 - 0.3 * np.abs(un)))[..., None]
-        if look.teeth is not None:
-            # Lower teeth: the incisors' edges just above the lower lip.
-            lt = np.minimum(0.04 * mouth_w, 0.16 * gap) * (1.0 - 0.5 * np.abs(un))
-            lw = _smooth(v_lo - lt - 0.7, v_lo - lt + 0.7, v) * _smooth(0.5, 0.3, np.abs(un))
-            lw *= _smooth(0.12, 0.25, open_share)
-            ls = 0.72 + 0.2 * np.clip((v - (v_lo - lt)) / np.maximum(lt, 1.0), 0.0, 1.0)
-            col = col * (1 - lw[..., None]) + look.teeth[None, None, :] * (lw * ls)[..., None]
         if look.teeth is not None and not look.photo_teeth:
             # Upper teeth under the upper lip, for a photo whose mouth is closed.
             teeth_h = np.minimum(0.1 * mouth_w, 0.42 * gap)
