@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ProceduralRenderer", "ProceduralOptions", "VERSION"]
 
-VERSION = "1"
+VERSION = "2"
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from .warp import EXACT_PIXELS, GRID_STEP, MeshWarp, bounding_region, project
 
 __all__ = ["FaceRig", "RigSetup", "rig_setup", "VERSION"]
 
-VERSION = "1"
+VERSION = "2"
 MIN_IOD_PX = 9.0  # below this eye distance in the output the face is too small to animate
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,7 @@ class FaceRig:
         self.plan()
         holes = self.mesh.hole_triangles
         order = np.concatenate([np.flatnonzero(holes), np.flatnonzero(~holes)])
-        w, h = self.region.size
-        self.warp = MeshWarp(self.mesh.triangles, order=order, step=1 if w * h <= EXACT_PIXELS else GRID_STEP)
+        self.warp = MeshWarp(self.mesh.triangles, order=order, step=GRID_STEP)
         self.interp: int | None = None  # chosen at the first frame, from how much the camera enlarges the layer
         lips = set(range(48, 74))
         near = np.array([bool(set(t) & lips) for t in self.mesh.triangles.tolist()])
@@ -198,14 +197,17 @@ class FaceRig:
         if "mouth" in self.mesh.fit:
             lips = np.concatenate([dst[48:60], dst[list(OUTER_LOWER_EXTRA)]])
             detail = bounding_region(lips, r.x1, r.y1, margin=int(0.25 * np.linalg.norm(dst[54] - dst[48])) + 3)
+        if self.interp is None:
+            # The camera's own warp resamples again, and magnifies any error of the map. Where it
+            # enlarges the layer a lot (close-ups of a small photo), the map is exact at every pixel and
+            # bicubic keeps the face as sharp as the photo; elsewhere a coarse map and bilinear suffice.
+            zoom = float(np.sqrt(abs(np.linalg.det(layer_to_out[:2, :2]))))
+            w, h = r.size
+            self.warp.step = 1 if zoom >= 2.0 and w * h <= EXACT_PIXELS else 2 if zoom >= 1.2 else GRID_STEP
+            self.interp = cv2.INTER_CUBIC if zoom >= 2.0 else cv2.INTER_LINEAR
         if self.warp.step == 1:
             detail = None
         coords = self.warp.map(dst, self.src, None, r, detail, self.lip_triangles)
-        if self.interp is None:
-            # The camera's own warp resamples again; where it enlarges the layer, bicubic keeps the face
-            # as sharp as the photo (bilinear twice would soften it visibly).
-            zoom = float(np.sqrt(abs(np.linalg.det(layer_to_out[:2, :2]))))
-            self.interp = cv2.INTER_CUBIC if zoom > 1.5 else cv2.INTER_LINEAR
         view = self.work[r.y0:r.y1, r.x0:r.x1]
         cv2.remap(self.base, coords, None, self.interp, dst=view, borderMode=self.border, borderValue=0)
         if "mouth" in self.mesh.fit and self._mouth_moves(i):

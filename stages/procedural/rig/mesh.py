@@ -124,10 +124,10 @@ def _extra_points(f: FaceFrame, lm: np.ndarray) -> tuple[np.ndarray, dict[str, s
             (-0.7, chin_v + 1.15), (0.0, chin_v + 1.2), (0.7, chin_v + 1.15)]
     groups.append(("neck", np.array(neck)))
     # The outer ring (fixed): an ellipse around head, hair and neck.
-    cy = 0.5 * (brow_v - 2.4 + chin_v + 2.0)
-    ry = 0.5 * ((chin_v + 2.0) - (brow_v - 2.4))
+    cy = 0.5 * (brow_v - 2.2 + chin_v + 1.7)
+    ry = 0.5 * ((chin_v + 1.7) - (brow_v - 2.2))
     ang = np.linspace(0.0, 2 * np.pi, 20, endpoint=False)
-    ring = np.stack([2.5 * np.cos(ang), cy + ry * np.sin(ang)], axis=1)
+    ring = np.stack([2.3 * np.cos(ang), cy + ry * np.sin(ang)], axis=1)
     groups.append(("ring", ring))
     pts, spans, n = [], {}, N_LANDMARKS
     for name, g in groups:
