@@ -72,7 +72,7 @@ def mouth_strip(plan: ShotPlan, clips: list[ShotClip], folder: Path) -> Path | N
         frame = frames.get(k)
         if frame is None:
             continue
-        half = max(8, int(round(0.9 * size)))
+        half = max(8, int(round(0.65 * size)))
         h, w = frame.shape[:2]
         x0, y0 = int(round(cx)) - half, int(round(cy)) - half
         pad = cv2.copyMakeBorder(frame, half, half, half, half, cv2.BORDER_REPLICATE)
