@@ -175,33 +175,30 @@ class ShotFrames:
         """Frame ``i`` after the camera and the face rig (graded layers; no captions, vignette or grain);
         RGB, or RGBX in a reused buffer. ``rig=False`` leaves the face as in the photo."""
         size = (self.width, self.height)
-        flags = cv2.INTER_LINEAR
         b = self._buffers()
         h_fg = self.homography(i, 1.0)
         face = self.layers.subject if self.layered else self.layers.flat
         if rig and self.rig is not None:
             face = self.rig.layer(i, h_fg)
         if not self.layered:
-            out = cv2.warpPerspective(face, h_fg, size, dst=b["bg"], flags=flags, borderMode=cv2.BORDER_REPLICATE)
+            out = warp_plane(face, h_fg, size, b["bg"], cv2.BORDER_REPLICATE)
         else:
             h_bg = self.homography(i, self.options.background_depth)
             if self.inputs.shot.framing in SOFT_BACKGROUND:
                 # Close framings film the background at half resolution: it reads as the lens' depth
                 # of field behind the singer, and costs a quarter of the warp.
                 half = (self.width // 2, self.height // 2)
-                small = cv2.warpPerspective(self.layers.background, np.diag([0.5, 0.5, 1.0]) @ h_bg, half,
-                                            dst=b["bg_half"], flags=flags, borderMode=cv2.BORDER_REPLICATE)
+                small = warp_plane(self.layers.background, np.diag([0.5, 0.5, 1.0]) @ h_bg, half, b["bg_half"],
+                                   cv2.BORDER_REPLICATE)
                 bg = cv2.resize(small, size, dst=b["bg"], interpolation=cv2.INTER_LINEAR)
             else:
-                bg = cv2.warpPerspective(self.layers.background, h_bg, size, dst=b["bg"], flags=flags,
-                                         borderMode=cv2.BORDER_REPLICATE)
+                bg = warp_plane(self.layers.background, h_bg, size, b["bg"], cv2.BORDER_REPLICATE)
             x0, y0, x1, y1 = self._subject_box(h_fg)
             if x1 > x0 and y1 > y0:
                 # Warp the subject only where it lands, then premultiplied "over": bg · (1 − α) + fg.
                 shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
                 bw, bh = x1 - x0, y1 - y0
-                fg = cv2.warpPerspective(face, shift @ h_fg, (bw, bh), dst=b["fg"][:bh, :bw],
-                                         flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                fg = warp_plane(face, shift @ h_fg, (bw, bh), b["fg"][:bh, :bw], cv2.BORDER_CONSTANT)
                 alpha = cv2.extractChannel(fg, 3, dst=b["alpha"][:bh, :bw])
                 cv2.bitwise_not(alpha, dst=alpha)
                 inv = cv2.cvtColor(alpha, cv2.COLOR_GRAY2RGBA, dst=b["inv"][:bh, :bw])
@@ -254,6 +251,16 @@ class ShotFrames:
             return None
         x0, y0, x1, y1 = face.box
         return apply_homography(self.face_homography(i), np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float))
+
+
+def warp_plane(src: np.ndarray, h: np.ndarray, size: tuple[int, int], dst: np.ndarray, border: int) -> np.ndarray:
+    """``src`` seen through homography ``h`` (bilinear). A camera that does not rotate sees the plane
+    through an affine map (no perspective row): then the ~4x cheaper affine warp gives the same pixels."""
+    sh, sw = src.shape[:2]
+    if (abs(h[2, 0]) * sw + abs(h[2, 1]) * sh) < 1e-5 * abs(h[2, 2]):
+        return cv2.warpAffine(src, h[:2] / h[2, 2], size, dst=dst, flags=cv2.INTER_LINEAR, borderMode=border,
+                              borderValue=0)
+    return cv2.warpPerspective(src, h, size, dst=dst, flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
 
 
 def _alpha_corners(rgba: np.ndarray) -> np.ndarray:

@@ -17,12 +17,12 @@ import numpy as np
 from .mesh import LOWER_LIDS, UPPER_LIDS, RigMesh
 
 # Share of an aperture change taken by the lower lip (the rest by the upper lip), opening / closing.
-LOWER_SHARE_OPEN, LOWER_SHARE_CLOSE = 0.75, 0.6
+LOWER_SHARE_OPEN, LOWER_SHARE_CLOSE = 0.75, 0.8
 # How much of the lower lip's travel the jaw (chin) follows, opening / closing.
-JAW_FOLLOW_OPEN, JAW_FOLLOW_CLOSE = 0.9, 0.45
+JAW_FOLLOW_OPEN, JAW_FOLLOW_CLOSE = 0.9, 0.3
 SPREAD = 0.07  # mouth corners move out this fraction of the mouth width at full spread
 ROUND = 0.11  # and in this much at full rounding
-CLOSE_OVERLAP = 0.035  # closed lips overlap by this share of the mouth width
+CLOSE_OVERLAP = 0.015  # closed lips overlap by this share of the mouth width
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,9 @@ def _mouth(mesh: RigMesh, geo: MouthGeometry, s: FaceState, du: np.ndarray, dv: 
     for i in (48, 54, 60, 64):
         dv[i] -= 0.025 * w * sp
     for i in (50, 51, 52):
-        dv[i] += 0.02 * w * sp - 0.03 * w * rd + 0.025 * w * s.press
+        dv[i] += 0.02 * w * sp - 0.03 * w * rd + 0.012 * w * s.press
     for i in (56, 57, 58):
-        dv[i] -= 0.02 * w * sp - 0.035 * w * rd + 0.025 * w * s.press
+        dv[i] -= 0.02 * w * sp - 0.035 * w * rd + 0.012 * w * s.press
 
 
 def _lids(mesh: RigMesh, geo: MouthGeometry, blink: float, dv: np.ndarray) -> None:
