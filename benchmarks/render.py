@@ -111,13 +111,13 @@ def cpu_s() -> tuple[float, float]:
 
 def bench_speed(ref_path, info, song, sizes, framings, moves, seconds, tmp: Path, cores: int) -> None:
     r = ProceduralRenderer(**RENDER_OPTIONS)
-    print(f"\n## Speed ({seconds:g} s shots at 24 fps, x264 {r.options.preset} crf {r.options.crf})\n")
+    print(f"\n## Speed ({seconds:g} s shots at 24 fps, face rig on, x264 {r.options.preset} crf {r.options.crf})\n")
     print("CPU ms/frame are measured (process + ffmpeg child); 'fps on N cores' = N x 1000 / (render + encode "
           "CPU ms), the throughput when N cores are free for this job. Wall fps is what this (possibly shared) "
           "machine gave.\n")
     print(f"| size | framing | move | prepare s | render CPU ms/f | encode CPU ms/f | fps on {cores} cores "
-          "| wall fps | layered | mouth |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---|---|")
+          "| wall fps | layered | rig frames |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---|---:|")
     totals: dict[tuple[int, int], list[float]] = {}
     for size in sizes:
         for framing in framings:
@@ -136,11 +136,12 @@ def bench_speed(ref_path, info, song, sizes, framings, moves, seconds, tmp: Path
                 totals.setdefault(size, []).append(fps_cores)
                 print(f"| {size[0]}x{size[1]} | {framing} | {move} | {m['prepare_s']:.2f} | {render_ms:.1f} "
                       f"| {enc_ms:.1f} | {fps_cores:.0f} | {n / wall:.0f} | {'yes' if m['layered'] else 'no'} "
-                      f"| {'yes' if m['mouth'] else 'no'} |")
+                      f"| {int(m['rig_frames'])} |")
     print()
     for size, v in totals.items():
         print(f"{size[0]}x{size[1]}: render+encode on {cores} cores: median {np.median(v):.0f} fps, "
-              f"min {np.min(v):.0f} fps over {len(v)} shots (target >= 48 fps at 1280x720)")
+              f"min {np.min(v):.0f} fps over {len(v)} shots (2x real time at 24 fps needs 48 fps for the "
+              "render alone; the whole CLI's ratio is in the first table)")
 
 
 def bench_memory(ref_path, info, song, size, tmp: Path) -> None:
