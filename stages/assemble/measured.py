@@ -73,12 +73,10 @@ def mouth_strip(plan: ShotPlan, clips: list[ShotClip], folder: Path) -> Path | N
         if frame is None:
             continue
         half = max(8, int(round(0.65 * size)))
-        h, w = frame.shape[:2]
         x0, y0 = int(round(cx)) - half, int(round(cy)) - half
         pad = cv2.copyMakeBorder(frame, half, half, half, half, cv2.BORDER_REPLICATE)
         crop = pad[y0 + half:y0 + 3 * half, x0 + half:x0 + 3 * half]
         tiles.append(cv2.resize(crop, (STRIP_TILE, STRIP_TILE), interpolation=cv2.INTER_AREA))
-        _ = (h, w)
     if not tiles:
         return None
     folder.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .mesh import INNER_LIPS, LEFT_EYE, LOWER_CHAIN, RIGHT_EYE, UPPER_CHAIN, RigMesh
-from .warp import Region, affine_between, bounding_region
+from .warp import affine_between, bounding_region
 
 SKULL = (27, 31, 35, 39, 42)  # points that move with the head only (nose, inner eye corners)
 OPEN_PHOTO = 0.06  # a photo whose inner-lip gap exceeds this share of the mouth width shows its teeth
@@ -356,4 +356,4 @@ def _blend(roi: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> None:
             np.uint8)
 
 
-__all__ = ["InteriorLook", "InteriorPainter", "Region", "look_from_layer"]
+__all__ = ["InteriorLook", "InteriorPainter", "look_from_layer"]

@@ -4,8 +4,9 @@ A ``FaceState`` is what the performance asks of the face at one instant: the inn
 (a fraction of the mouth's width), a spread/round lip shape, pressed lips, a blink, a head pose (roll,
 nod, turn, in degrees) and breathing. ``displace`` turns it into per-point displacements of a
 ``RigMesh``: the lips open around the photo's own aperture (so an open smile can close and a closed
-mouth can open), the jaw line, chin and upper neck follow the lower lip, the upper lids slide down over
-the eyes, and the whole head turns about the neck while the outer ring stays put.
+mouth can open), the jaw line, chin and upper neck follow the lower lip, a blink pulls the brows down a
+touch (the lids themselves are drawn by ``interior``), and the whole head turns about the neck while
+the outer ring stays put.
 """
 
 from __future__ import annotations

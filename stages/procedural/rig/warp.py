@@ -1,11 +1,11 @@
-"""The piecewise-affine warp of a layer by the displaced face mesh, in output pixels.
+"""The piecewise-affine warp of a picture by the displaced face mesh.
 
-Per frame the displaced triangles are rasterised (their ids) on a coarse grid over the face's
-region of the output frame; every grid node gets the affine map of its triangle back to where that
-point sits in the un-rigged frame, then the camera's homography back to layer pixels. The map is
-upsampled to full resolution (it is continuous across triangle edges, so bilinear upsampling is
-exact to a fraction of a pixel) and the layer is sampled once with ``cv2.remap``: the rig adds no
-second resampling, and everything outside the mesh region is left to the camera's own warp.
+Per frame the displaced triangles are rasterised (their ids) on a grid over the face's region, every
+grid node gets the affine map of its triangle back to where that point is in the rest mesh, and the
+picture is sampled once through that map with ``cv2.remap``. The grid is every pixel where precision
+matters (the rig uses it when the camera magnifies the layer) or a coarse one, upsampled — the map is
+continuous across triangle edges, so bilinear upsampling errs only by a fraction of a pixel — with the
+lips always exact, since closed lips make the map jump. Everything outside the mesh is left alone.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..projection import apply_homography
 
-GRID_STEP = 4  # pixels between nodes of the coarse map (large regions)
+GRID_STEP = 4  # pixels between nodes of the coarse map
 EXACT_PIXELS = 150_000  # regions up to this size get the exact map at every pixel
 _SHIFT = 4  # fixed-point bits for sub-pixel polygon rasterisation
 
@@ -40,14 +40,6 @@ class Region:
     def size(self) -> tuple[int, int]:
         """(width, height)."""
         return self.x1 - self.x0, self.y1 - self.y0
-
-    def union(self, other: Region) -> Region:
-        """The smallest box holding both."""
-        if self.empty:
-            return other
-        if other.empty:
-            return self
-        return Region(min(self.x0, other.x0), min(self.y0, other.y0), max(self.x1, other.x1), max(self.y1, other.y1))
 
 
 def bounding_region(points: np.ndarray, width: int, height: int, margin: int = 2) -> Region:
@@ -143,11 +135,6 @@ class MeshWarp:
                 w, h = d.size
                 full[d.y0 - region.y0:d.y1 - region.y0, d.x0 - region.x0:d.x1 - region.x0] = fine[:h, :w]
         return full
-
-
-def sample(layer: np.ndarray, coords: np.ndarray, dst: np.ndarray, border: int) -> np.ndarray:
-    """``layer`` sampled at ``coords`` (h, w, 2) into ``dst`` (h, w, C) with bilinear filtering."""
-    return cv2.remap(layer, coords, None, cv2.INTER_LINEAR, dst=dst, borderMode=border, borderValue=0)
 
 
 def affine_between(dst_pts: np.ndarray, src_pts: np.ndarray) -> np.ndarray:
