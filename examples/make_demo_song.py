@@ -3,7 +3,8 @@
 Drums, bass and chords are made here in numpy; the spoken vocal comes from the committed
 `examples/assets/demo_vocal.ogg` (espeak-ng words, see `assets/make_demo_vocal.py`), placed
 one word per beat. Writes `examples/out/demo_song.wav` (44.1 kHz stereo) and
-`examples/out/demo_song.truth.json` (beats, downbeats, sections, lyric lines and words).
+`examples/out/demo_song.truth.json` (beats, downbeats, sections, lyric lines and words), and the
+isolated vocal as `examples/out/demo_vocals.wav` (a stem for `--vocals`).
 
     python examples/make_demo_song.py [--out examples/out]
 """
@@ -153,10 +154,13 @@ def make_song(out_dir: Path) -> tuple[Path, Path]:
     left = drums + bass + 0.8 * pads + 0.6 * lead + vocal
     right = drums + bass + 1.2 * pads + 1.0 * lead + vocal
     mix = np.stack([left, right], axis=1)
-    mix *= 0.89 / np.abs(mix).max()
+    gain = 0.89 / np.abs(mix).max()
+    mix *= gain
     out_dir.mkdir(parents=True, exist_ok=True)
     wav = out_dir / "demo_song.wav"
     sf.write(wav, mix.astype(np.float32), SR, subtype="PCM_16")
+    # The isolated vocal at the mix's level (for `mvdirector render ... --vocals demo_vocals.wav`).
+    sf.write(out_dir / "demo_vocals.wav", (vocal * gain).astype(np.float32), SR, subtype="PCM_16")
     truth = {
         "duration_s": round(len(mix) / SR, 6),
         "bpm": BPM,

@@ -25,6 +25,7 @@ h1{font-size:20px;margin:0 0 8px} table.facts td{padding:2px 12px 2px 0} .warn{c
 .card.bad{border-color:#e0662b} .card img{width:100%;display:block;background:#000}
 .card .body{padding:6px 8px} .card .id{font-weight:600;color:#fff} .muted{color:#999;font-size:12px}
 .card ul{margin:4px 0 0 16px;padding:0;color:#ffb347;font-size:12px}
+h2{font-size:16px;margin:16px 0 4px} img.strip{max-width:100%;border-radius:6px;margin-top:6px}
 """
 
 
@@ -84,13 +85,28 @@ def render_report_html(report: RenderReport, base: Path, thumbnails_dir: Path | 
             + "</ul>"
         )
     cards = "".join(_card(s, base, thumbnails_dir) for s in report.shots)
+    strip = _mouth_strip(report, base)
     title = html.escape(Path(report.video).name)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{title} — mvdirector report</title>"
         f'<style>{_CSS}</style></head><body><h1>{title}</h1><table class="facts">{fact_rows}</table>{warn}'
-        f'<div class="grid">{cards}</div></body></html>\n'
+        f'{strip}<div class="grid">{cards}</div></body></html>\n'
     )
+
+
+def _mouth_strip(report: RenderReport, base: Path) -> str:
+    """The mouth strip (crops of the singer's mouth over one sung line), when the assembler made one."""
+    if not report.mouth_strip:
+        return ""
+    p = Path(report.mouth_strip)
+    p = p if p.is_absolute() else base / p
+    if not p.is_file():
+        return ""
+    uri = "data:image/jpeg;base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+    text = html.escape(report.mouth_strip_line or "")
+    return (f'<h2>The mouth over one sung line</h2><div class="muted">{text}</div>'
+            f'<img class="strip" src="{uri}" alt="mouth strip">')
 
 
 def write_report_html(report: RenderReport, out_path: str | Path, thumbnails_dir: str | Path | None = None) -> Path:

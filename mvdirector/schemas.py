@@ -496,3 +496,5 @@ class RenderReport(Contract):
     reencoded_shots: int = 0
     reencoded_frames: int = 0
     assemble_s: float = 0.0
+    mouth_strip: str | None = None  # an image of the mouth over one sung line, relative to the report
+    mouth_strip_line: str | None = None

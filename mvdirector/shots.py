@@ -9,6 +9,7 @@ so a resumed run re-renders no finished shot.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mvdirector.cache import cache_key, canonical_json, model_fingerprint
-from mvdirector.media.atomic import atomic_output
+from mvdirector.media.atomic import atomic_output, write_json_atomic
 from mvdirector.progress import Reporter
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ShotClip, ShotPlan
 from stages.render import ShotJob, ShotRenderer, make_renderer, renderer_spec
@@ -102,6 +103,20 @@ def shot_keys(
         }
         keys[sid] = cache_key("render", renderer.VERSION, None, inputs)
     return keys
+
+
+def metrics_path(clip: Path) -> Path:
+    """Where a clip's metrics are kept: ``shots/<id>.<key8>.json`` beside ``shots/<id>.<key8>.mp4``."""
+    return Path(clip).with_suffix(".json")
+
+
+def _saved_metrics(clip: Path) -> dict[str, float]:
+    """The metrics a finished clip was rendered with, or {} when none were kept."""
+    try:
+        data = json.loads(metrics_path(clip).read_text())
+        return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    except (OSError, ValueError, TypeError):
+        return {}
 
 
 def clip_name(shot_id: str, key: str) -> str:
@@ -245,10 +260,12 @@ def render_shots(
     clips = {}
     for t in tasks:
         o = outcomes.get(t.shot_id)
+        if o is not None:  # what the renderer measured travels with the clip to later runs (any executor)
+            write_json_atomic(metrics_path(t.path), o.metrics)
         clips[t.shot_id] = ShotClip(
             shot_id=t.shot_id, path=str(t.path), frames=plan.shot(t.shot_id).n_frames(r.fps), fps=r.fps,
             width=r.width, height=r.height, cache_key=t.key, cached=o is None,
-            render_s=o.render_s if o else 0.0, metrics=o.metrics if o else {},
+            render_s=o.render_s if o else 0.0, metrics=o.metrics if o else _saved_metrics(t.path),
         )
     n_new = len(tasks) - n_cached
     rep.finish("render", f"{n_new} rendered, {n_cached} cached" if n_new else f"all {len(tasks)} shots cached")

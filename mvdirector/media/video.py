@@ -43,7 +43,14 @@ def fps_fraction(fps: float) -> Fraction:
     return f
 
 
-def encoder_args(codec: str = "h264", crf: int = 18, preset: str = "veryfast") -> list[str]:
+CLIP_PRESET = "ultrafast"
+"""x264 preset of every clip and re-encoded piece (renderers and the assembler must agree, or the clips
+cannot be joined without re-encoding). At crf 18 ultrafast is visually lossless (PSNR ≈ 46 dB on a
+graded, grainy 720p shot, against 47.6 dB for superfast) at less than half superfast's encode time;
+files are about a third larger."""
+
+
+def encoder_args(codec: str = "h264", crf: int = 18, preset: str = CLIP_PRESET) -> list[str]:
     """ffmpeg output arguments for a codec name (h264, h265, prores) and quality."""
     if codec not in CODECS:
         raise InputError(f"unknown codec '{codec}'", f"use one of {', '.join(CODECS)}")
@@ -68,17 +75,21 @@ class VideoWriter:
         fps: float,
         crf: int = 18,
         codec: str = "h264",
-        preset: str = "veryfast",
+        preset: str = CLIP_PRESET,
         extra_args: list[str] | None = None,
+        input_pix_fmt: str = "rgb24",
     ) -> None:
+        if input_pix_fmt not in ("rgb24", "yuv420p"):
+            raise ValueError(f"input_pix_fmt '{input_pix_fmt}' is not rgb24 or yuv420p")
         self.path = Path(path)
         self.width, self.height, self.fps = int(width), int(height), float(fps)
+        self.input_pix_fmt = input_pix_fmt
         self.frames = 0
         self._tmp = temp_path_for(self.path)
         fr = fps_fraction(fps)
         self._cmd = [
             ffmpeg_exe(), "-y", "-v", "error", "-nostdin",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.width}x{self.height}",
+            "-f", "rawvideo", "-pix_fmt", input_pix_fmt, "-s", f"{self.width}x{self.height}",
             "-r", f"{fr.numerator}/{fr.denominator}", "-i", "-", "-an",
             # A key frame every second lets the assembler copy all but ~1 s around each transition.
             *encoder_args(codec, crf, preset), "-g", str(max(1, round(float(fps)))), *(extra_args or []),
@@ -92,14 +103,17 @@ class VideoWriter:
         return self
 
     def write(self, frame: np.ndarray) -> None:
-        """Append one (H, W, 3) uint8 RGB frame."""
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            want = (self.height, self.width, 3)
+        """Append one frame: (H, W, 3) uint8 RGB, or (H·3/2, W) uint8 I420 with ``input_pix_fmt="yuv420p"``."""
+        if self.input_pix_fmt == "rgb24":
+            want: tuple[int, ...] = (self.height, self.width, 3)
+        else:
+            want = (self.height * 3 // 2, self.width)
+        if frame.shape != want or frame.dtype != np.uint8:
             raise ValueError(f"frame has shape {frame.shape} {frame.dtype}; expected {want} uint8")
         if self._proc is None or self._proc.stdin is None:
             raise RuntimeError("VideoWriter.write called outside its with-block")
         try:
-            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+            self._proc.stdin.write(np.ascontiguousarray(frame).data)
         except BrokenPipeError as e:
             err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
             raise MvError(f"ffmpeg stopped while encoding '{self.path.name}': {err.strip()[-300:]}") from e

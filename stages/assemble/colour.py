@@ -127,3 +127,20 @@ def match_transforms(plan: ShotPlan, stats: Sequence[LabStats], tolerance_e: flo
                 continue
             out[i] = transfer(st, target)
     return out
+
+
+_LAB_KEYS = ("lab_mean_l", "lab_mean_a", "lab_mean_b", "lab_std_l", "lab_std_a", "lab_std_b")
+
+
+def stats_metrics(stats: LabStats) -> dict[str, float]:
+    """``LabStats`` as plain-float clip metrics (how a renderer hands over what it measured)."""
+    return dict(zip(_LAB_KEYS, (round(float(x), 4) for x in (*stats.mean, *stats.std)), strict=True))
+
+
+def stats_from_metrics(metrics: dict[str, float]) -> LabStats | None:
+    """The ``LabStats`` a renderer put into a clip's metrics, or None when it measured none."""
+    if not all(k in metrics for k in _LAB_KEYS):
+        return None
+    v = [float(metrics[k]) for k in _LAB_KEYS]
+    return LabStats(mean=(v[0], v[1], v[2]), std=(v[3], v[4], v[5]))
+

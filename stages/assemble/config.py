@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mvdirector.media.video import CLIP_PRESET
 from mvdirector.rules import CodecName
 
 VERSION = "1"
@@ -31,7 +32,7 @@ class AssembleConfig(BaseModel):
 
     codec: CodecName = "h264"
     crf: int = Field(default=18, ge=0, le=51)
-    preset: str = "veryfast"
+    preset: str = CLIP_PRESET
     colour_match: bool = False
     identity_threshold: float = Field(default=0.6, gt=0)
     faststart: bool = True

@@ -31,7 +31,7 @@ from mvdirector.media.video import probe_video
 from mvdirector.rules import CODECS, check_container
 from mvdirector.schemas import ReferenceInfo, RenderReport, ShotClip, ShotPlan, ShotReport
 from stages.assemble import colour as colour_mod
-from stages.assemble import concat, consistency
+from stages.assemble import concat, consistency, measured
 from stages.assemble import memo as memo_mod
 from stages.assemble.config import VERSION, AssembleConfig
 from stages.assemble.pieces import Ctx, make_parts, part_ids, plan_pieces
@@ -159,7 +159,9 @@ def _measure(
     plan, cfg = ctx.plan, ctx.config
     windows = list(ctx.windows_in.values())
     index = concat.clip_index(video)
-    picks = [sample_frames(a, b, cfg.samples_per_shot, windows, index.resumes) for a, b in ctx.ranges]
+    given = [measured.from_metrics(c.metrics) for c in ctx.clips]  # what the renderer measured itself
+    picks = [sample_frames(a, b, 1 if g[0] is not None and g[1] is not None else cfg.samples_per_shot, windows,
+                           index.resumes) for (a, b), g in zip(ctx.ranges, given, strict=True)]
     ref_emb = reference.primary_face.embedding if reference and reference.primary_face else None
     shot_memo = memo_mod.MeasureMemo(cfg.measure_cache) if cfg.measure_cache and pieces and part_ids else None
     mkeys = _shot_measure_keys(ctx, pieces, part_ids, picks, ref_emb, thumbs) if shot_memo else []
@@ -192,18 +194,20 @@ def _measure(
             continue
         imgs = [frames[g] for g in pick if g in frames]
         m = {"warnings": []}
-        st = None
-        if imgs:
+        st, ident = given[i]
+        if st is None and imgs:
             st = colour_mod.lab_stats(imgs)
+        if st is not None:
             stats.append(st)
             m["lab_mean"] = tuple(round(x, 3) for x in st.mean)
             m["lab_std"] = tuple(round(x, 3) for x in st.std)
-            if thumbs is not None:
-                name = f"{shot.id}.jpg"
-                consistency.write_thumbnail(imgs[len(imgs) // 2], thumbs / name)
-                m["thumbnail"] = _relative(thumbs / name, thumbs.parent)
-        if ref_emb and imgs:
+        if imgs and thumbs is not None:
+            name = f"{shot.id}.jpg"
+            consistency.write_thumbnail(imgs[len(imgs) // 2], thumbs / name)
+            m["thumbnail"] = _relative(thumbs / name, thumbs.parent)
+        if ident is None and ref_emb and imgs:
             ident = consistency.shot_identity(imgs, ref_emb, memo)
+        if ref_emb and ident is not None and ident.frames_sampled:
             m["identity_frames"] = ident.frames_with_face
             if ident.distance is not None and ident.similarity is not None:
                 m["identity_distance"] = round(ident.distance, 4)
@@ -220,7 +224,7 @@ def _measure(
                     m["warnings"].append(msg)  # type: ignore[union-attr]
             elif shot.framing in FACE_FRAMINGS:
                 m["warnings"].append(  # type: ignore[union-attr]
-                    f"shot '{shot.id}' ({shot.framing}): no face found in {len(imgs)} sampled frame(s)"
+                    f"shot '{shot.id}' ({shot.framing}): no face found in {ident.frames_sampled} sampled frame(s)"
                 )
         per_shot.append(m)
         if shot_memo is not None:
@@ -435,6 +439,11 @@ def assemble(
         reencoded_frames=reencoded_frames,
         assemble_s=round(assemble_s, 3),
     )
+    if config.consistency and thumbs is not None:
+        strip = measured.mouth_strip(plan, clips, thumbs)
+        if strip is not None:
+            report = report.model_copy(update={"mouth_strip": _relative(strip[0], thumbs.parent),
+                                               "mouth_strip_line": strip[1]})
     _step(progress, 0.98, 1.0)(1.0, f"assembled {report.frames} frames")
     log.info(
         "assembled %s: %d shots (%d copied whole), %d of %d frames re-encoded, in %.2f s",

@@ -2,9 +2,10 @@
 
 CPU only, no downloaded weights. Per shot: a face-aware framing window, the subject cut
 out and the background inpainted behind it, both layers filmed by the planned pinhole
-camera path (so translations show parallax), beat zoom kicks, downbeat lifts, a section
-colour grade with grain and vignette, lyric captions with the sung word highlighted, and
-the mouth opening with the vocal loudness on close-ups. Frames stream to ffmpeg.
+camera path (so translations show parallax), the singer's face rig (lip sync from the voice,
+blinks, head motion, breathing; ``rig``), beat zoom kicks, downbeat lifts, a section colour
+grade with grain and vignette, lyric captions with the sung word highlighted. Frames stream to
+ffmpeg as I420; identity and colour are measured on frames the renderer already has.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ProceduralRenderer", "ProceduralOptions", "VERSION"]
 
-VERSION = "1"
+VERSION = "2"
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class ProceduralRenderer:
 
     def __init__(self, **options: Any) -> None:
         self.options = ProceduralOptions.from_mapping(options)
-        self._songs: dict[tuple[str, str], Any] = {}
+        self._songs: dict[tuple, Any] = {}
 
     def fingerprint(self) -> dict[str, str]:
         """Options and library versions that change the pixels (they enter the shot cache key)."""
@@ -60,36 +61,34 @@ class ProceduralRenderer:
         return fp
 
     # ------------------------------------------------------------------ caches
-    def _loudness(self, job: ShotJob) -> np.ndarray | None:
-        from .mouth import VocalTrack, wants_mouth
+    def _performance(self, job: ShotJob, opts: ProceduralOptions):  # noqa: ANN202 - rig.performance.Performance
+        """The song's face performance (voice features from the vocal stem when given, else the song)."""
+        from .rig.performance import Performance
+        from .rig.voice import voice_features
 
-        if not wants_mouth(job.shot, job.reference):
-            return None
-        shot = job.shot
-        spans = [(v.start_s, v.end_s) for v in job.analysis.vocal_activity] or [
-            (w.start_s, w.end_s) for line in job.analysis.lyrics.lines for w in line.words
-        ]
-        if not any(a < shot.end_s and b > shot.start_s for a, b in spans):
-            return None  # nobody sings in this shot
-        key = (str(job.song_path), job.analysis.source.sha256)
+        voice_path = job.vocals_path or job.song_path
+        song = hashlib.sha256(job.analysis.model_dump_json().encode()).hexdigest()
+        key = (str(voice_path), song, job.plan.render.seed, opts.mouth)
         with _CACHE_LOCK:
             if key not in self._songs:
+                voice = None
+                if opts.mouth:
+                    try:
+                        voice = voice_features(Path(voice_path), job.cache_dir)
+                    except (InputError, OSError) as e:
+                        msg = e.one_line() if isinstance(e, InputError) else str(e)
+                        log.warning("lip sync from lyric timings only: cannot read the voice (%s)", msg)
                 self._songs.clear()
-                try:
-                    self._songs[key] = VocalTrack.from_song(job.song_path, job.analysis)
-                except InputError as e:
-                    log.warning("no mouth motion: %s", e.one_line())
-                    self._songs[key] = None
-            track = self._songs[key]
-        if track is None:
-            return None
-        fps = job.plan.render.fps
-        return track.per_frame(job.shot.frame_range(fps)[0] / fps, job.shot.n_frames(fps), fps)
+                self._songs[key] = Performance.of(job.analysis, voice, seed=job.plan.render.seed)
+            return self._songs[key]
 
     # ------------------------------------------------------------------ rendering
     def frames(self, job: ShotJob) -> ShotFrames:
         """The shot as an iterable of frames (prepared, not yet rendered)."""
+        from stages.render.caption_fade import caption_opacity
+
         from .frames import ShotFrames, ShotInputs
+        from .rig import rig_setup
 
         opts = ProceduralOptions.from_mapping(
             job.shot.renderer_options, base=self.options, where=f"shot '{job.shot.id}' renderer_options"
@@ -97,42 +96,81 @@ class ProceduralRenderer:
         image = _reference_image(str(job.reference_image), job.reference.sha256)
         reference = _fit_reference(job.reference, image, job.reference_image)
         sep = _separation(image, reference, job.cache_dir) if opts.parallax else None
-        loud = self._loudness(job) if opts.mouth else None
+        setup = rig_setup(reference, job.cache_dir) if opts.rig else None
+        states = None
+        if setup is not None:
+            fps = job.plan.render.fps
+            times = (job.shot.frame_range(fps)[0] + np.arange(job.shot.n_frames(fps))) / fps
+            states = self._performance(job, opts).states(times)
+        index = next((k for k, s in enumerate(job.plan.shots) if s.id == job.shot.id), None)
+        fades = caption_opacity(job.plan, index) if index is not None else None
         inputs = ShotInputs(
             plan=job.plan, shot=job.shot, analysis=job.analysis, reference=reference, image=image,
-            separation=sep, vocal_loudness=loud,
+            separation=sep, rig=setup, face_states=states, caption_opacity=fades,
         )
         return ShotFrames(inputs, opts)
 
     def render_shot(self, job: ShotJob, out_path: Path, progress: Progress = None) -> dict[str, float]:
-        """Render ``job.shot`` to ``out_path`` (H.264, yuv420p, no audio); returns timing and content metrics."""
-        from mvdirector.media.video import VideoWriter
+        """Render ``job.shot`` to ``out_path`` (H.264, yuv420p, no audio); returns timing, content and
+        measurement metrics (identity and colour of sampled frames, the mouth strip's boxes)."""
+        import cv2
+
+        from .measure import ShotMeasurer
 
         t0 = time.perf_counter()
         frames = self.frames(job)
+        index = next((k for k, s in enumerate(job.plan.shots) if s.id == job.shot.id), None)
+        face = job.reference.primary_face
+        measurer = None
+        if index is not None and frames.options.measure:
+            measurer = ShotMeasurer(job.plan, index, face.embedding if face is not None else None)
         t1 = time.perf_counter()
         n = len(frames)
-        plan = job.plan.render
         step = max(1, n // 20)
-        with VideoWriter(out_path, plan.width, plan.height, plan.fps, crf=frames.options.crf,
-                         preset=frames.options.preset) as writer:
-            for i, frame in enumerate(frames):
-                writer.write(frame)
-                if progress and (i % step == 0 or i == n - 1):
-                    progress((i + 1) / n, f"{job.shot.id}: frame {i + 1}/{n}")
-        if writer.frames != n:
-            raise RuntimeError(f"wrote {writer.frames} frames for shot '{job.shot.id}', expected {n}")
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)  # x264 works in parallel in its own process; OpenCV's threads only add overhead
+        try:
+            self._write(job, frames, measurer, out_path, progress, step)
+        finally:
+            cv2.setNumThreads(threads)
         t2 = time.perf_counter()
-        return {
+        rig = frames.rig
+        metrics = {
             "frames": float(n),
             "prepare_s": round(t1 - t0, 4),
             "render_s": round(t2 - t0, 4),
             "render_fps": round(n / max(1e-9, t2 - t1), 2),
             "layered": float(frames.layered),
             "face_framed": float(frames.window.face_centred),
-            "mouth": float(frames.mouth is not None),
+            "rig_frames": float(rig.frames_rigged if rig is not None else 0),
             "captions": float(frames.captions is not None),
         }
+        if measurer is not None:
+            metrics.update(measurer.metrics())
+        return metrics
+
+    @staticmethod
+    def _write(job: ShotJob, frames: ShotFrames, measurer, out_path: Path, progress: Progress, step: int) -> None:
+        import cv2
+
+        from mvdirector.media.video import VideoWriter
+
+        n = len(frames)
+        plan = job.plan.render
+        with VideoWriter(out_path, plan.width, plan.height, plan.fps, crf=frames.options.crf,
+                         preset=frames.options.preset, input_pix_fmt="yuv420p") as writer:
+            for i in range(n):
+                yuv = frames.frame_yuv(i)
+                writer.write(yuv)
+                if measurer is not None:
+                    if i in measurer.strip_at:
+                        measurer.mouth(i, frames.mouth_out(i))
+                    if measurer.wants(i):
+                        measurer.take(i, cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420), frames.face_box_out(i))
+                if progress and (i % step == 0 or i == n - 1):
+                    progress((i + 1) / n, f"{job.shot.id}: frame {i + 1}/{n}")
+        if writer.frames != n:
+            raise RuntimeError(f"wrote {writer.frames} frames for shot '{job.shot.id}', expected {n}")
 
 
 # One reference at a time per process: its pixels and its subject separation are reused by

@@ -179,10 +179,14 @@ class FrameGrader:
         self._luts: dict[int, np.ndarray] = {}
         v = grade.vignette * vignette_scale
         self.vignette = self._vignette(width, height, v) if v > 0.01 else None
+        self.vignette_y = None if self.vignette is None else np.ascontiguousarray(self.vignette[..., 0])
         amp = grade.grain * grain_scale
         self.rng = np.random.default_rng([seed, 0x6A41])
-        self.grain = self._grain_tiles(width, height, amp) if amp > 0.002 else None
+        self.grain_y = self._grain_tiles(width, height, amp) if amp > 0.002 else None
         self.order = self.rng.integers(0, 4, 256)
+        self._grain_rgb: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self._lift_y: dict[int, np.ndarray | None] = {}
+        self._vig_uv: tuple[np.ndarray, np.ndarray] | None = None
 
     @staticmethod
     def _vignette(w: int, h: int, strength: float) -> np.ndarray:
@@ -201,14 +205,23 @@ class FrameGrader:
         n = np.clip(n, -127, 127)
         pos = np.clip(n, 0, 255).astype(np.uint8)
         neg = np.clip(-n, 0, 255).astype(np.uint8)
-        # Monochrome grain, as contiguous RGB tiles (cv2 is fastest on contiguous data).
+        # Monochrome grain as contiguous single-channel tiles (cv2 is fastest on contiguous data).
         tiles = []
         for _ in range(4):
             oy, ox = (int(v) for v in self.rng.integers(0, margin, 2))
-            p = cv2.cvtColor(np.ascontiguousarray(pos[oy : oy + h, ox : ox + w]), cv2.COLOR_GRAY2RGB)
-            q = cv2.cvtColor(np.ascontiguousarray(neg[oy : oy + h, ox : ox + w]), cv2.COLOR_GRAY2RGB)
-            tiles.append((p, q))
+            tiles.append((np.ascontiguousarray(pos[oy : oy + h, ox : ox + w]),
+                          np.ascontiguousarray(neg[oy : oy + h, ox : ox + w])))
         return tiles
+
+    @property
+    def grain(self) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """The grain tiles as RGB (for `apply`)."""
+        if self.grain_y is None:
+            return None
+        if self._grain_rgb is None:
+            self._grain_rgb = [(cv2.cvtColor(p, cv2.COLOR_GRAY2RGB), cv2.cvtColor(q, cv2.COLOR_GRAY2RGB))
+                               for p, q in self.grain_y]
+        return self._grain_rgb
 
     def lut(self, lift_extra: float) -> np.ndarray:
         """Tone LUT for a downbeat lift, cached in 1 % steps."""
@@ -235,6 +248,78 @@ class FrameGrader:
             cv2.add(frame, pos, dst=frame)
             cv2.subtract(frame, neg, dst=frame)
         return frame
+
+    # ---------------------------------------------------------------- the split grade of the renderer
+    def bake(self, image: np.ndarray) -> np.ndarray:
+        """The per-shot part of the grade (colour matrix and tone curve, no lift) on a layer, in place.
+
+        The renderer grades its layers once per shot this way and finishes each frame with
+        `finish_yuv`; pointwise colour operations commute with the camera's warp (up to the
+        rounding of interpolation), so the frames match a per-frame `apply`."""
+        c = image.shape[2]
+        if not self.identity_matrix:
+            m = np.eye(c, dtype=np.float32)
+            m[:3, :3] = self.matrix
+            cv2.transform(image, m, dst=image)
+        lut = self.lut(0.0)
+        if c == 4:
+            lut = np.concatenate([lut, np.arange(256, dtype=np.uint8).reshape(256, 1, 1)], axis=2)
+        cv2.LUT(image, lut, dst=image)
+        return image
+
+    def bloom(self, frame: np.ndarray) -> np.ndarray:
+        """The highlight glow (content-dependent, so per frame) on an RGB(X) frame, in place."""
+        if self.grade.bloom <= 0.01:
+            return frame
+        small = cv2.resize(frame, (self.width // 8, self.height // 8), interpolation=cv2.INTER_AREA)
+        glow = cv2.GaussianBlur(small, (0, 0), 3.0)
+        glow = cv2.resize(cv2.subtract(glow, (110, 110, 110, 0)), (self.width, self.height))
+        return cv2.addWeighted(frame, 1.0, glow, 0.6 * self.grade.bloom, 0, dst=frame)
+
+    def _lift_lut_y(self, lift_extra: float) -> np.ndarray | None:
+        """A luma LUT taking the un-lifted tone curve's output to the lifted one (limited-range Y)."""
+        key = int(round(lift_extra * 100))
+        if key not in self._lift_y:
+            if key == 0:
+                self._lift_y[key] = None
+            else:
+                base = np.maximum.accumulate(self.lut(0.0)[:, 0, 1].astype(np.float64))
+                lifted = self.lut(key / 100.0)[:, 0, 1].astype(np.float64)
+                v = np.arange(256.0)
+                x = np.interp(v, base + np.arange(256) * 1e-6, v)  # invert the base curve
+                corr = np.interp(x, v, lifted)
+                y = np.arange(256.0)
+                full = np.clip((y - 16.0) * 255.0 / 219.0, 0.0, 255.0)
+                out = 16.0 + 219.0 / 255.0 * np.interp(full, v, corr)
+                out = np.where((y < 16) | (y > 235), y, out)
+                self._lift_y[key] = np.clip(np.round(out), 0, 255).astype(np.uint8)
+        return self._lift_y[key]
+
+    def finish_yuv(self, yuv: np.ndarray, lift_extra: float = 0.0, index: int = 0) -> np.ndarray:
+        """The per-frame part of the grade on an I420 frame ((H·3/2, W) uint8), in place: downbeat lift,
+        vignette (luma and chroma) and luma grain."""
+        h, w = self.height, self.width
+        y = yuv[:h]
+        lut = self._lift_lut_y(lift_extra)
+        if lut is not None:
+            cv2.LUT(y, lut, dst=y)
+        if self.vignette is not None:
+            m = self.vignette_y
+            cv2.multiply(y, m, dst=y, scale=1.0 / 255.0)
+            if self._vig_uv is None:
+                mq = cv2.resize(m, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+                offset = np.round(128.0 * (255.0 - mq.astype(np.float32)) / 255.0).astype(np.uint8)
+                self._vig_uv = (mq, offset)
+            mq, offset = self._vig_uv
+            chroma = yuv[h:].reshape(2, h // 2, w // 2)
+            for plane in chroma:
+                cv2.multiply(plane, mq, dst=plane, scale=1.0 / 255.0)
+                cv2.add(plane, offset, dst=plane)
+        if self.grain_y is not None:
+            pos, neg = self.grain_y[int(self.order[index % len(self.order)])]
+            cv2.add(y, pos, dst=y)
+            cv2.subtract(y, neg, dst=y)
+        return yuv
 
 
 def builtin_grades_digest() -> str:

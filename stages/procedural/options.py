@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from mvdirector.errors import InputError, PlanError
+from mvdirector.media.video import CLIP_PRESET
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 
@@ -25,9 +26,11 @@ class ProceduralOptions:
     grain: float = 1.0  # multiplier of the style's film grain (0 = off)
     vignette: float = 1.0  # multiplier of the style's vignette (0 = off)
     captions: bool = True  # draw the shot's lyric line with word highlight
-    mouth: bool = True  # open the singer's mouth with the vocal loudness
+    rig: bool = True  # animate the singer's face: blinks, head motion, breathing and (with ``mouth``) lip sync
+    mouth: bool = True  # lip sync: the face rig's mouth follows the voice and the lyric timings
+    measure: bool = True  # measure identity and colour on sampled frames while rendering (clip metrics)
     crf: int = 18  # x264 quality
-    preset: str = "superfast"  # x264 speed preset: veryfast costs ~1.6x the encode CPU for ~25 % smaller clips
+    preset: str = CLIP_PRESET  # x264 preset; another one makes the assembler re-encode the clips
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], base: ProceduralOptions | None = None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from mvdirector.schemas import LyricOverlay
@@ -58,6 +59,7 @@ class CaptionRenderer:
         # States only move forward in a shot, so caching the last one is enough (memory stays small).
         self._key: tuple[int, bool] | None = None
         self._drawn: tuple[np.ndarray, np.ndarray, tuple[int, int]] | None = None
+        self._u8: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _layout(self) -> tuple[int, list[list[int]]]:
         """Font size and word indices per line: at most two lines inside the safe width."""
@@ -137,15 +139,32 @@ class CaptionRenderer:
         y0 = max(0, round(self.height * (1 - bottom)) - box_h)
         return premult, alpha, (x0, y0)
 
-    def apply(self, frame: np.ndarray, t_s: float) -> np.ndarray:
-        """Draw the caption as it is at shot time ``t_s`` onto ``frame`` (in place) and return it."""
+    def apply(self, frame: np.ndarray, t_s: float, opacity: float = 1.0) -> np.ndarray:
+        """Draw the caption as it is at shot time ``t_s`` onto ``frame`` (RGB or RGBX, in place) and return it.
+
+        ``opacity`` < 1 fades the whole caption (panel included), e.g. around a crossfade."""
         key = self.state(t_s)
         if key != self._key or self._drawn is None:
             self._key, self._drawn = key, self._draw(key)
+            self._u8 = {}
         premult, alpha, (x0, y0) = self._drawn
         h, w = alpha.shape[:2]
         roi = frame[y0 : y0 + h, x0 : x0 + w]
-        frame[y0 : y0 + h, x0 : x0 + w] = (premult + roi.astype(np.float32) * (1.0 - alpha)).astype(np.uint8)
+        c = frame.shape[2]
+        if opacity >= 0.999:
+            if c not in self._u8:
+                pm = np.zeros((h, w, c), np.uint8)
+                pm[..., :3] = np.clip(np.round(premult), 0, 255)
+                inv = np.full((h, w, c), 255, np.uint8)
+                inv[..., :3] = np.round(255.0 * (1.0 - alpha))
+                self._u8[c] = (pm, inv)
+            pm, inv = self._u8[c]
+            cv2.multiply(roi, inv, dst=roi, scale=1.0 / 255.0)
+            cv2.add(roi, pm, dst=roi)
+            return frame
+        a = alpha * opacity
+        rgb = roi[..., :3].astype(np.float32) * (1.0 - a) + premult * opacity
+        roi[..., :3] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         return frame
 
 

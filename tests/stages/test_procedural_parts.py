@@ -1,10 +1,9 @@
-"""Parts of the procedural renderer: grade, captions, mouth, vocal loudness, layers, framing, options."""
+"""Parts of the procedural renderer: grade, captions, layers, framing, options (the face rig: test_procedural_rig*)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import soundfile as sf
 from factories import flat_analysis
 from skimage import data
 
@@ -18,7 +17,6 @@ from mvdirector.schemas import (
 )
 from stages.procedural.grade import FrameGrader, Grade, beat_envelopes, colour_matrix, grade_for, tone_lut
 from stages.procedural.layers import build_layers, separate
-from stages.procedural.mouth import MouthWarper, VocalTrack, activity_mask
 from stages.procedural.options import ProceduralOptions
 from stages.render.captions import SAFE, CaptionRenderer, font_path
 from stages.render.framing import frame_window, saliency_centre
@@ -119,41 +117,6 @@ def test_long_lines_wrap_and_shrink():
     frame = cap.apply(np.zeros((320, 180, 3), np.uint8), 0.0)
     rows = np.flatnonzero(frame.any(axis=(1, 2)))
     assert rows.size and rows.max() <= 0.8 * 320 + 1  # above the controls vertical players draw
-
-
-# ---------------------------------------------------------------------------------- mouth
-
-
-def test_mouth_opens_with_loudness_and_only_around_the_mouth():
-    face = _synthetic_face()
-    rng = np.random.default_rng(0)
-    frame = (rng.random((200, 200, 3)) * 60 + 150).astype(np.uint8)
-    ident = np.eye(3)
-    quiet = MouthWarper(np.asarray(face.landmarks), np.zeros(3)).apply(frame.copy(), 0, ident)
-    assert np.array_equal(quiet, frame)
-    loud = MouthWarper(np.asarray(face.landmarks), np.ones(3)).apply(frame.copy(), 0, ident)
-    diff = np.argwhere(np.any(loud != frame, axis=2))
-    assert len(diff) > 50
-    (y0, x0), x1 = diff.min(axis=0), diff.max(axis=0)[1]
-    mouth = np.asarray(face.landmarks)[48:68]
-    assert y0 >= mouth[:, 1].min() - 20 and x0 >= mouth[:, 0].min() - 25 and x1 <= mouth[:, 0].max() + 25
-    # The open mouth is dark inside.
-    centre = mouth[12:20].mean(axis=0).round().astype(int)
-    assert loud[centre[1] + 3, centre[0]].mean() < frame[centre[1] + 3, centre[0]].mean() - 40
-    half = MouthWarper(np.asarray(face.landmarks), np.full(3, 0.5)).apply(frame.copy(), 0, ident)
-    assert 0 < np.count_nonzero(np.any(half != frame, axis=2)) < len(diff)
-
-
-def test_vocal_track_follows_the_voice_and_its_activity(tmp_path):
-    sr = 16000
-    t = np.arange(4 * sr) / sr
-    y = np.where((t > 1.0) & (t < 2.0), 0.3 * np.sin(2 * np.pi * 500 * t), 0.0)
-    y += np.where((t > 3.0) & (t < 3.5), 0.3 * np.sin(2 * np.pi * 500 * t), 0.0)  # loud but not "vocal"
-    sf.write(tmp_path / "s.wav", y.astype(np.float32), sr)
-    track = VocalTrack.from_song(tmp_path / "s.wav", _analysis())
-    per = track.per_frame(0.0, 96, 24.0)
-    assert per[36] > 0.8 and per[12] == 0.0 and per[78] == 0.0
-    assert activity_mask(_analysis(vocals=()), np.array([1.5])).tolist() == [0.0]
 
 
 # ---------------------------------------------------------------------------------- layers, framing
