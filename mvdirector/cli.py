@@ -8,6 +8,7 @@ turns errors into that line and the exit code.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -395,8 +396,18 @@ def batch(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (also ``python -m mvdirector.cli``)."""
+    try:
+        app()
+    except SystemExit as e:
+        if e.code != 130:
+            raise
+        # Ctrl-C was handled (outputs kept, one line printed). Under ``python -m`` CPython remembers a
+        # KeyboardInterrupt that passed through C-level code and re-kills itself with SIGINT at exit
+        # (status -2 instead of 130); leave with the promised status directly.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
 
 
 if __name__ == "__main__":
