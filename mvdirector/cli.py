@@ -303,6 +303,8 @@ def analyze(
             rep.start("analyze", 1.0)
             result = run_analyze(song, cfg, progress=lambda f, m: rep.update("analyze", f, m))
             rep.finish("analyze")
+    if result.lyrics.warning:
+        err_console.print(f"[yellow]warning:[/] {result.lyrics.warning}", soft_wrap=True)
     if out is not None:
         write_json_atomic(out, result)
     else:

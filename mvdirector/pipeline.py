@@ -242,6 +242,8 @@ def ensure_analysis(req: RenderRequest, wd: Workdir, rep: Reporter) -> AudioAnal
     result = analyze_stage.analyze(req.song, cfg, progress=lambda f, m: rep.update("analyze", f, m))
     write_json_atomic(wd.path(name), result)
     wd.record(name, key)
+    if result.lyrics.warning:
+        rep.warn(result.lyrics.warning)
     rep.finish("analyze", f"{result.bpm:.1f} bpm, {len(result.beats)} beats, {len(result.sections)} sections")
     return result
 

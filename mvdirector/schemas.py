@@ -18,8 +18,8 @@ SCHEMA_VERSION = 1
 FRAME_EPS = 1e-6
 
 SectionLabel = Literal[
-    "intro", "verse", "pre_chorus", "chorus", "bridge", "instrumental", "outro"
-]
+    "intro", "verse", "pre_chorus", "chorus", "bridge", "instrumental", "outro", "part"
+]  # "part": music without verse/chorus form; its section's group id names it (0 = part A, 1 = B, …)
 SECTION_LABELS: tuple[str, ...] = SectionLabel.__args__  # type: ignore[attr-defined]
 
 Framing = Literal["extreme_close_up", "close_up", "medium", "wide", "extreme_wide"]
@@ -143,11 +143,29 @@ class LyricLine(Contract):
     words: list[Word] = Field(default_factory=list)
 
 
+class LanguageGuess(Contract):
+    """A guess of the lyrics' language: ISO 639 code, confidence and what made it."""
+
+    code: str
+    confidence: float = Field(ge=0, le=1)
+    by: str
+
+
 class Lyrics(Contract):
-    """Lyrics with word timings; ``source`` says where the words came from."""
+    """Lyrics with word timings; ``source`` says where the words came from.
+
+    ``language`` is the final call (None when unknown, never "en" by default), made from
+    ``--language``, else ``text_language`` (the lyrics file's text), else ``audio_language``
+    (a multilingual Whisper's detection); ``language_confidence`` is that guess's confidence.
+    ``warning`` is one line for the user when the words could not be recognised or were dropped.
+    """
 
     source: Literal["asr", "file", "none"] = "none"
     language: str | None = None
+    language_confidence: float | None = Field(default=None, ge=0, le=1)
+    text_language: LanguageGuess | None = None
+    audio_language: LanguageGuess | None = None
+    warning: str | None = None
     lines: list[LyricLine] = Field(default_factory=list)
 
 

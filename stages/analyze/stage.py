@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from mvdirector.errors import InputError
-from mvdirector.schemas import AudioAnalysis, AudioSource, EnergyCurve, Lyrics
+from mvdirector.schemas import AudioAnalysis, AudioSource, EnergyCurve
 
 from . import energy as energy_mod
 from . import lyrics as lyrics_mod
+from . import lyrics_step
 from . import rhythm as rhythm_mod
 from . import vocals as vocals_mod
 from .config import AnalyzeConfig
@@ -169,14 +170,15 @@ def analyze_timed(
     clock.stop("vocals")
 
     clock.start()
-    lyrics, asr, lyrics_by = _lyrics(
-        y22,
+    lyrics, asr, lyrics_by = lyrics_step.run(
+        lambda: _y16(y22),
         source.duration_s,
         config,
-        classical,
-        lambda f, m: report(0.55 + 0.25 * f, m),
-        lambda starts, ends: vocals_mod.refine_word_starts(starts, voice_onset, score_fps, ends),
+        lyrics_step.Voice(classical, voice_onset, score_fps),
         backend,
+        lambda f, m: report(0.55 + 0.25 * f, m),
+        [(a, min(b, source.duration_s)) for a, b in vocals_mod.asr_clips(classical)],
+        lambda starts, ends: vocals_mod.refine_word_starts(starts, voice_onset, score_fps, ends),
         vocals_mod.onset_placer(voice_onset, score_fps, classical),
     )
     vocals = vocals_mod.cross_check(classical, asr, source.duration_s)
@@ -222,48 +224,10 @@ def analyze_timed(
     return analysis, timings
 
 
-def _lyrics(
-    y22: np.ndarray,
-    duration_s: float,
-    config: AnalyzeConfig,
-    classical: list,
-    progress: Progress,
-    refine: Callable[[list[float], list[float]], list[float]],
-    backend: tuple[str, str] | None,
-    place: Callable[[float, float, int], list[float] | None],
-) -> tuple[Lyrics, lyrics_mod.AsrResult | None, str]:
-    """Recognise and/or align lyrics; returns the lyrics, the ASR result (if run) and a provenance line."""
+def _y16(y22: np.ndarray) -> np.ndarray:
     import soxr
 
-    file_lines = None
-    if config.lyrics is not None:
-        _, file_lines = lyrics_mod.parse_lyrics_file(config.lyrics)
-    asr = None
-    if backend is not None:
-        y16 = soxr.resample(y22, SR_FEATURES, lyrics_mod.ASR_SR).astype(np.float32)
-        clips = [(a, min(b, duration_s)) for a, b in vocals_mod.asr_clips(classical)]
-        asr = lyrics_mod.transcribe(y16, backend[0], backend[1], config.language, progress, clips or None)
-        asr = lyrics_mod.refine_asr_times(asr, refine)
-    how = f"{asr.backend} {asr.model}" if asr else "no ASR"
-    if file_lines is not None:
-        lyrics = lyrics_mod.lyrics_from_file(file_lines, asr, duration_s, place)
-        by = f"file {Path(config.lyrics or '').name} aligned with {how}"
-    elif asr is not None:
-        lyrics = lyrics_mod.lyrics_from_asr(asr)
-        by = how
-    else:
-        return Lyrics(source="none"), None, "none"
-    if asr is not None and not asr.multilingual:
-        sung_s = sum(s.end_s - s.start_s for s in classical)
-        n_words = sum(len(line.words) for line in lyrics.lines)
-        if sung_s > 20.0 and n_words < 0.4 * sung_s:
-            note = (
-                f"only {n_words} words recognised in {sung_s:.0f} s of singing by an English-only model; if the "
-                "song is not in English pass --asr-model DIR with a multilingual Whisper model"
-            )
-            log.warning(note)
-            by += f" (warning: {note})"
-    return lyrics, asr, by
+    return soxr.resample(y22, SR_FEATURES, lyrics_mod.ASR_SR).astype(np.float32)
 
 
 def analyze(audio_path: Path, config: AnalyzeConfig | None = None, progress: Progress | None = None) -> AudioAnalysis:
