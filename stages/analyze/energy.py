@@ -73,11 +73,11 @@ def energy_curve(loud: Loudness, out_fps: float, smooth_s: float = 0.5) -> np.nd
 
 def onset_curve(y: np.ndarray, sr: int, out_fps: float, hop: int = 512) -> np.ndarray:
     """Onset strength (spectral flux) in 0..1 at ``out_fps`` (max-pooled so short hits survive)."""
-    import librosa
+    from . import spectral
 
-    from .frames import chunked
-
-    env = chunked(y, hop, lambda x: librosa.onset.onset_strength(y=x, sr=sr, hop_length=hop))
+    mel = spectral.mel_filterbank(sr, 2048)
+    (env,) = spectral.framewise(y, [lambda p: spectral.onset_strength(spectral.power_to_db(mel @ p), 2048, hop)], hop=hop)
+    env = env[0]
     fps = sr / hop
     n_out = max(1, int(np.floor(len(env) / fps * out_fps)) + 1)
     edges = np.round(np.arange(n_out + 1) / out_fps * fps).astype(int)
