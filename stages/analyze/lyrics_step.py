@@ -4,9 +4,9 @@
    what a multilingual Whisper detects in the voiced audio.
 2. A recogniser that cannot transcribe that language (the bundled tiny.en with French lyrics)
    is not run: its English guesses would be invented words. With no text and no
-   ``--language``, an English-only transcript that does not hold together as English
-   (low word probabilities, phrases Whisper itself calls no-speech) is dropped instead.
-   Either way the user gets one warning line (`Lyrics.warning`).
+   ``--language``, an English-only model keeps only phrases that hold together as English
+   (`english_filter`), and none when most do not. Either way the user gets one warning line
+   (`Lyrics.warning`).
 3. Word times: recognised words, or a lyrics file aligned to them; without usable recognised
    words a file is aligned by its syllables to the voice (`sung_align`).
 """
@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +29,9 @@ from .sung_align import SungWord, align_syllables, normalised_onset, voice_from_
 from .syllables import syllable_count
 
 Progress = Callable[[float, str], None]
-DOUBT_MEAN_PROB = 0.45  # an English-only transcript whose words average below this is not trusted
-DOUBT_NO_SPEECH = 0.35  # ... nor one whose phrases Whisper calls no-speech this often on average
+MIN_LOGPROB = -1.0  # an English-only model's phrase below this mean token log-probability is not trusted
+MIN_WORD_PROB = 0.4  # ... nor one whose words average below this probability
+MIN_KEPT = 0.5  # when less than this share of the words passes, none is kept: the song is not in English
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,35 @@ class Voice:
     fps: float
 
 
-def english_doubt(asr: lyrics_mod.AsrResult) -> str | None:
-    """Why an English-only model's transcript looks like another language sung, or None when it looks English."""
-    words = asr.words
-    if not words:
-        return None
-    mean_p = float(np.mean([w.probability for w in words]))
-    no_speech = float(np.mean([s.no_speech_prob for s in asr.segments]))
-    if mean_p < DOUBT_MEAN_PROB or no_speech > DOUBT_NO_SPEECH:
-        return f"mean word probability {mean_p:.2f}, no-speech probability {no_speech:.2f}"
-    return None
+def _loop(words: list[str]) -> bool:
+    """True when a phrase of 3+ words repeats back to back, or one word 4 times: Whisper's hallucination loops."""
+    w = [normalize(x) for x in words]
+    for n in range(3, 9):
+        if any(w[i : i + n] == w[i + n : i + 2 * n] for i in range(len(w) - 2 * n + 1)):
+            return True
+    return any(len(set(w[i : i + 4])) == 1 for i in range(len(w) - 3))
+
+
+def english_filter(asr: lyrics_mod.AsrResult) -> tuple[lyrics_mod.AsrResult, str | None, float]:
+    """An English-only model's transcript of a song in an unknown language: the phrases that hold
+    together as English, a reason when so few do that none is kept, and the share kept.
+
+    Forced onto French or German singing, such a model writes English-sounding words with low
+    token log-probabilities, or falls into loops ("behold, behold, …", a stock phrase twice).
+    """
+    segs = lyrics_mod.trusted_segments(asr)
+    keep = [
+        s
+        for s in segs
+        if s.avg_logprob >= MIN_LOGPROB
+        and np.mean([w.probability for w in s.words]) >= MIN_WORD_PROB
+        and not _loop([w.text for w in s.words])
+    ]
+    n_all, n_keep = sum(len(s.words) for s in segs), sum(len(s.words) for s in keep)
+    reason = None
+    if n_all and n_keep < MIN_KEPT * n_all:
+        keep, reason = [], f"{n_all - n_keep} of its {n_all} words were unsure or looping"
+    return replace(asr, segments=keep), reason, (n_keep / n_all if n_all and keep else 0.0)
 
 
 def _guess(g: lang_mod.Guess | None) -> LanguageGuess | None:
@@ -78,6 +98,7 @@ def run(
     wanted = lang_mod.final_language(config.language, text_guess, None)
     warning = None
     asr = None
+    english = None
     model_name = ""
     if backend is not None:
         langs = lyrics_mod.model_languages(*backend)
@@ -92,32 +113,34 @@ def run(
         else:
             asr = lyrics_mod.transcribe(y16(), backend[0], backend[1], wanted.code if wanted else None, progress, clips)
             asr = lyrics_mod.refine_asr_times(asr, refine)
-            doubt = english_doubt(asr) if langs is not None and wanted is None else None
-            if doubt:
-                warning = (
-                    f"the singing does not sound like English to the English-only Whisper model {model_name} "
-                    f"({doubt}), so its words were dropped; pass --language CODE, --lyrics FILE, or --asr-model "
-                    "DIR with a multilingual Whisper model"
-                )
-                asr = None
+            if langs is not None and wanted is None:
+                asr, doubt, kept = english_filter(asr)
+                if asr.words:  # what an English-only model kept is English, as sure as the share kept
+                    english = lang_mod.Guess("en", round(kept, 3), f"{model_name} transcript (English-only model)")
+                if doubt:
+                    warning = (
+                        f"the singing does not sound like English to the English-only Whisper model {model_name} "
+                        f"({doubt}), so no words were kept; pass --language CODE, --lyrics FILE, or --asr-model "
+                        "DIR with a multilingual Whisper model"
+                    )
     audio_guess = None
     if asr is not None and asr.language_probability is not None:
         audio_guess = lang_mod.Guess(asr.language, round(asr.language_probability, 3), f"audio: {asr.model}")
-    final = lang_mod.final_language(config.language, text_guess, audio_guess)
-    if asr is None and backend is not None and lyrics_mod.model_languages(*backend) is not None:
+    final = lang_mod.final_language(config.language, text_guess, audio_guess) or english
+    if backend is not None and lyrics_mod.model_languages(*backend) is not None:
         audio_note = f"audio language not identified ({model_name} is English-only)"
     else:
         audio_note = ""
 
     if file_lines is not None:
         name = Path(config.lyrics or "").name
-        if asr is not None:
+        if asr is not None and asr.words:
             lyrics = lyrics_mod.lyrics_from_file(file_lines, asr, duration_s, place)
             by = f"file {name} aligned with {asr.backend} {asr.model}"
         else:
             lyrics = sung_lyrics(file_lines, final.code if final else None, voice, duration_s)
             by = f"file {name} aligned by syllables (pyphen) to voice onsets in the vocal regions, no ASR words"
-    elif asr is not None:
+    elif asr is not None and asr.segments:
         lyrics = lyrics_mod.lyrics_from_asr(asr)
         by = f"{asr.backend} {asr.model}"
     else:
