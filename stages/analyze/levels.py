@@ -65,12 +65,13 @@ def subdivide(times: np.ndarray, parts: int) -> np.ndarray:
 
 
 def snap(times: np.ndarray, strength: np.ndarray, period_s: float, share: float = 0.1) -> np.ndarray:
-    """Move each time to the strongest frame within ``share`` of a beat period."""
+    """Move each time to the strongest frame within ``share`` of a beat period (if stronger than where it is)."""
     w = max(1, int(share * period_s * FPS))
     out = np.empty(len(times))
     for k, i in enumerate(np.round(np.asarray(times) * FPS).astype(int)):
         lo, hi = max(0, i - w), min(len(strength), i + w + 1)
-        out[k] = (lo + int(np.argmax(strength[lo:hi]))) / FPS if hi > lo else i / FPS
+        best = lo + int(np.argmax(strength[lo:hi])) if hi > lo else i
+        out[k] = (best if 0 <= i < len(strength) and strength[best] > strength[i] else i) / FPS
     return out
 
 
