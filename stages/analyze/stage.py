@@ -27,6 +27,7 @@ from . import lyrics_step
 from . import rhythm as rhythm_mod
 from . import vocals as vocals_mod
 from .config import AnalyzeConfig
+from .sections import PROVENANCE as SECTIONS_PROVENANCE
 from .sections import find_sections
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,9 @@ def analyze_timed(
         config.energy_fps,
         vocals,
         config.min_section_s,
+        beats=rhythm.times,
+        meter=rhythm.beats_per_bar,
+        asr_words=len(asr.words) if asr is not None else None,
     )
     clock.stop("sections")
 
@@ -220,7 +224,7 @@ def analyze_timed(
         provenance={
             "stage": f"stages.analyze {VERSION}",
             "beats": beats_by,
-            "sections": "bar-synchronous chroma+MFCC self-similarity novelty, repetition groups",
+            "sections": SECTIONS_PROVENANCE,
             "energy": "high-passed RMS loudness, 0.5 s power average, 30 dB range below the 98th percentile",
             "onset_strength": "librosa spectral-flux onset strength, max-pooled, 99th percentile = 1",
             "vocal_activity": "harmonic voice-band MFCC motion"

@@ -6,7 +6,8 @@ import numpy as np
 
 from stages.analyze.frames import chunked
 from stages.analyze.rhythm import Rhythm, _windows, rhythm_from
-from stages.analyze.sections import SegmentInfo, label_segments, novelty, phrase_prior, pick_boundaries
+from stages.analyze.section_similarity import novelty
+from stages.analyze.sections import SegmentInfo, label_segments, phrase_prior, pick_boundaries
 from stages.analyze.vocals import refine_word_starts, segments_from_score
 
 
