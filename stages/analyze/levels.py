@@ -4,8 +4,8 @@ madmom's beat DBN picks the level that best explains its network's activation; a
 picks one they can tap. The two disagree in known ways, each with its own tell-tale:
 
 - **too slow** (half-time drums, classical, disco reported at half tempo): the points half-way
-  between the beats carry beat activation too — in both networks, ``MID_IS_BEAT`` of the
-  beats' own. The beat is doubled (up to ``DOUBLE_MAX_BPM``).
+  between the beats carry beat activation too — at least half the beats' own in both networks
+  and three quarters in one (``MID_IS_BEAT``). The beat is doubled (up to ``DOUBLE_MAX_BPM``).
 - **off-beat** (syncopated guitar chops): the kick drum lands between the tracked beats
   (low-band onsets at the mid-points ``OFFBEAT_LOW`` times those on the beats) while the
   downbeat network does not side with the tracked beats. The beats move by half a beat.
@@ -31,7 +31,7 @@ import numpy as np
 from .activations import FPS, Activations
 from .bars import at_beats
 
-MID_IS_BEAT = 0.55
+MID_IS_BEAT = (0.5, 0.75)  # mid-point / beat activation: in both networks, in at least one
 DOUBLE_MAX_BPM = 170.0
 OFFBEAT_LOW = 2.0
 ACCENT_3 = (0.75, 0.6, 0.6)  # beat, joint, kick: weak/strong share in groups of three
@@ -97,7 +97,9 @@ def choose_level(act: Activations, times: np.ndarray, min_bpm: float, max_bpm: f
 
     if mid["low"] > OFFBEAT_LOW and mid["down"] > 0.5:
         return Level(snap(mids, strength, period), "moved half a beat onto the kick")
-    if (mid["beat"] + mid["joint"]) / 2 >= MID_IS_BEAT and 2 * bpm <= min(max_bpm, DOUBLE_MAX_BPM):
+    both, one = MID_IS_BEAT
+    mid_is_beat = min(mid["beat"], mid["joint"]) >= both and max(mid["beat"], mid["joint"]) >= one
+    if mid_is_beat and 2 * bpm <= min(max_bpm, DOUBLE_MAX_BPM):
         return Level(snap(subdivide(times, 2), strength, period / 2), "doubled")
     acc3 = {k: _accent(on[k], 3)[0] for k in ("beat", "joint", "low", "down")}
     if (
