@@ -39,6 +39,7 @@ __all__ = ["PROVENANCE", "SegmentInfo", "Structure", "bar_grid", "find_sections"
 REPEAT_PATH_UNITS = 3  # diagonal smoothing of the repetition matrix (units, centred): a repeat is a run of bars
 REPEAT_NEIGHBOURS = 0.15  # share of units kept as each unit's nearest repeats
 STRUCTURE_SIGMA_UNITS = 1.5  # time smoothing of the structure features
+FINE_HALF_UNITS = 4  # kernel half-width that places boundaries found with a wider one
 REPEAT_THRESH = 0.8  # RepeatScore above which two segments are the same material
 KEY_CHANGE_MARGIN = 0.02  # a transposed match this much above the untransposed one is a key change
 SHIFTED_Z_PENALTY = 0.3  # standard deviations a transposed segment match gives up against an untransposed one
@@ -118,6 +119,25 @@ def pick_boundaries(
         if fits(cand[k - 1], i) and fits(i, cand[k + 1]):
             chosen.append(i)
     return sorted(chosen)
+
+
+def refine_boundaries(
+    cuts: list[int], fine: np.ndarray, grid: np.ndarray, min_len_s: float, reach: int = 2
+) -> list[int]:
+    """Move each boundary to the strongest fine-scale novelty within ``reach`` units, unless that
+    brings it closer than ``min_len_s`` to its neighbours (half that to the song's ends)."""
+    n = len(grid) - 1
+    out: list[int] = []
+    for k, c in enumerate(cuts):
+        prev = out[-1] if out else 0
+        nxt = cuts[k + 1] if k + 1 < len(cuts) else n
+        lo, hi = max(prev + 1, c - reach), min(nxt - 1, c + reach)
+        best = lo + int(np.argmax(fine[lo : hi + 1])) if hi >= lo else c
+        ok = grid[best] - grid[prev] >= min_len_s * (1.0 if prev else 0.5) and (
+            grid[nxt] - grid[best] >= min_len_s * (1.0 if nxt < n else 0.5)
+        )
+        out.append(best if ok else c)
+    return out
 
 
 def _unit_norm(x: np.ndarray) -> np.ndarray:
@@ -271,6 +291,8 @@ def analyse_structure(
         half = int(np.clip(round(max(8.0, min_len_s) / unit_s), 2, 16))
         nov = phrase_prior(combined_novelty(f, shifted, half, sung))
         cuts = pick_boundaries(nov, f.grid, min_len_s, edge_len_s)
+        if half > FINE_HALF_UNITS:  # a wide kernel finds the long sections, a narrow one places their edges
+            cuts = refine_boundaries(cuts, combined_novelty(f, shifted, FINE_HALF_UNITS, sung), f.grid, min_len_s)
         min_units = max(4, int(np.ceil(min_len_s / unit_s)))
         edges = split_by_repeats([0, *cuts, f.n], score, min_units, REPEAT_THRESH)
         groups = group_segments(score, list(zip(edges[:-1], edges[1:], strict=True)), REPEAT_THRESH)
