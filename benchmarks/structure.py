@@ -3,7 +3,7 @@
 For every song the stage runs once (beats, vocals, energy); then three structure analyses
 share those inputs:
 
-- ``new``: `stages.analyze.sections.find_sections` as the stage calls it;
+- ``new``: the sections in the stage's output (`stages.analyze.sections`);
 - ``prev``: the previous algorithm (``stages/analyze/sections.py`` at commit ``PREVIOUS``, read
   with ``git show``; bar-synchronous chroma+MFCC novelty, repetition groups);
 - ``agglo``: plain librosa — beat-synchronous chroma + MFCC, ``librosa.segment.agglomerative``
@@ -133,15 +133,16 @@ def run(args: argparse.Namespace) -> None:
         loud = energy_mod.loudness(y, SR_FEATURES)
         values = np.asarray(a.energy.values)
         down = a.downbeats
-        words = sum(len(line.words) for line in a.lyrics.lines) if a.lyrics.source == "asr" else None
+        words = None if args.asr == "none" else sum(len(line.words) for line in a.lyrics.lines)
         c0 = time.process_time()
         new = sections_mod.find_sections(
             y, SR_FEATURES, down, dur, loud, values, a.energy.fps, a.vocal_activity,
             beats=a.beat_times, meter=a.beats_per_bar, asr_words=words,
         )  # fmt: skip
         cpu = (time.process_time() - c0) / dur * 60
-        results = {"new": [(s.start_s, s.end_s, f"{s.label}{s.group}") for s in new]}
-        labels = {"new": " ".join(f"{s.label}{s.group}" for s in new)}
+        del new  # this re-run only times the step; the stage's own sections are scored
+        results = {"new": [(s.start_s, s.end_s, f"{s.label}{s.group}") for s in a.sections]}
+        labels = {"new": " ".join(f"{s.label}{s.group}" for s in a.sections)}
         if prev is not None:
             old = prev.find_sections(y, SR_FEATURES, down, dur, loud, values, a.energy.fps, a.vocal_activity, 4.0)
             results["prev"] = [(s.start_s, s.end_s, f"{s.label}{s.group}") for s in old]
