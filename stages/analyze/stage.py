@@ -32,7 +32,7 @@ from .sections import find_sections
 
 log = logging.getLogger(__name__)
 
-VERSION = "9"
+VERSION = "10"
 MIN_DURATION_S = 3.0
 SR_BEATS = 44100
 SR_FEATURES = 22050
