@@ -40,11 +40,12 @@ REPEAT_PATH_UNITS = 3  # diagonal smoothing of the repetition matrix (units, cen
 REPEAT_NEIGHBOURS = 0.15  # share of units kept as each unit's nearest repeats
 STRUCTURE_SIGMA_UNITS = 1.5  # time smoothing of the structure features
 FINE_HALF_UNITS = 4  # kernel half-width that places boundaries found with a wider one
-REPEAT_THRESH = 0.8  # RepeatScore above which two segments are the same material
+REPEAT_THRESH = 0.75  # RepeatScore above which two segments are the same material
 KEY_CHANGE_MARGIN = 0.02  # a transposed match this much above the untransposed one is a key change
 SHIFTED_Z_PENALTY = 0.3  # standard deviations a transposed segment match gives up against an untransposed one
 RHYTHM_WEIGHT = 0.25
 STRUCTURE_WEIGHT = 0.5  # of the structure-feature novelty against the homogeneity novelty
+PART_MIN_S = 10.0  # parts of music without verse/chorus form are at least this long
 SONG_MIN_S = 6.0  # inner sections of a song are at least this long (a 4-bar phrase at 160 bpm)
 SUNG_MIN_SHARE = 0.12  # a song sung over less than this share of its length is treated as instrumental
 
@@ -226,7 +227,7 @@ def split_by_repeats(edges: list[int], score: RepeatScore, min_units: int, thres
     return sorted(new)
 
 
-def group_segments(score: RepeatScore, bounds: list[tuple[int, int]], thresh: float = 0.8) -> list[int]:
+def group_segments(score: RepeatScore, bounds: list[tuple[int, int]], thresh: float = REPEAT_THRESH) -> list[int]:
     """Group ids (0, 1, … by first appearance) tying segments that repeat each other: average-linkage
     clustering that merges the two closest groups while their mean pairwise `RepeatScore` exceeds ``thresh``."""
     n_seg = len(bounds)
@@ -307,7 +308,7 @@ def analyse_structure(
         )
         if len(cuts) < 4 or repeated >= 0.25 * duration_s:
             return Structure(f, nov, cuts, groups, part_mode=False)
-    part_min = max(min_section_s, duration_s / 12.0)
+    part_min = max(min_section_s, PART_MIN_S, duration_s / 12.0)
     nov, cuts, groups = segment(part_min, part_min / 2)
     return Structure(f, nov, cuts, groups, part_mode=True)
 
