@@ -56,6 +56,7 @@ SECTION_COLOURS = {
     "bridge": "#c7e9c0",
     "instrumental": "#dadaeb",
     "outro": "#bdbdbd",
+    "part": "#fee391",
 }
 THUMB_W = 224
 WAVE_BINS = 1600

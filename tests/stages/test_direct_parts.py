@@ -40,3 +40,13 @@ def test_grammar_label_prefers_a_style_part_grammar() -> None:
     assert grammar_label(tpl, "part", 0.9, 0.5) == "chorus" and grammar_label(tpl, "part", 0.2, 0.5) == "verse"
     own = tpl.model_copy(update={"sections": {**tpl.sections, "part": tpl.sections["verse"]}})
     assert grammar_label(own, "part", 0.9, 0.5) == "part"
+
+
+def test_every_section_label_has_preview_and_otio_colours() -> None:
+    from mvdirector.schemas import SECTION_LABELS
+    from stages.analyze.plot import SECTION_COLOURS as PLOT_COLOURS
+    from stages.otio_export import SECTION_MARKER_COLOURS
+    from stages.preview import SECTION_COLOURS
+
+    for table in (SECTION_MARKER_COLOURS, SECTION_COLOURS, PLOT_COLOURS):
+        assert set(SECTION_LABELS) <= set(table)
