@@ -40,6 +40,7 @@ REPEAT_PATH_UNITS = 3  # diagonal smoothing of the repetition matrix (units, cen
 REPEAT_NEIGHBOURS = 0.15  # share of units kept as each unit's nearest repeats
 STRUCTURE_SIGMA_UNITS = 1.5  # time smoothing of the structure features
 FINE_HALF_UNITS = 4  # kernel half-width that places boundaries found with a wider one
+RELATIVE_REPEAT = 0.7  # ... or this share of the two segments' own (self-match) scores
 REPEAT_THRESH = 0.75  # RepeatScore above which two segments are the same material
 KEY_CHANGE_MARGIN = 0.02  # a transposed match this much above the untransposed one is a key change
 SHIFTED_Z_PENALTY = 0.3  # standard deviations a transposed segment match gives up against an untransposed one
@@ -229,12 +230,20 @@ def split_by_repeats(edges: list[int], score: RepeatScore, min_units: int, thres
 
 def group_segments(score: RepeatScore, bounds: list[tuple[int, int]], thresh: float = REPEAT_THRESH) -> list[int]:
     """Group ids (0, 1, … by first appearance) tying segments that repeat each other: average-linkage
-    clustering that merges the two closest groups while their mean pairwise `RepeatScore` exceeds ``thresh``."""
+    clustering that merges the two closest groups while their mean pairwise score exceeds ``thresh``.
+
+    A pair's score is its `RepeatScore`, or, when higher, that score as a share of the two segments'
+    self-match scores (``RELATIVE_REPEAT`` of it counts as ``thresh``): in a song whose sections all
+    sound alike even a perfect repeat stands few deviations above the rest.
+    """
     n_seg = len(bounds)
     pair = np.zeros((n_seg, n_seg))
+    own = [max(score(b, b)[0], 1e-3) for b in bounds]
     for i in range(n_seg):
         for j in range(i + 1, n_seg):
-            pair[i, j] = pair[j, i] = score(bounds[i], bounds[j])[0]
+            raw = score(bounds[i], bounds[j])[0]
+            relative = raw / np.sqrt(own[i] * own[j]) * thresh / RELATIVE_REPEAT if RELATIVE_REPEAT else -np.inf
+            pair[i, j] = pair[j, i] = max(raw, relative)
     clusters = [[i] for i in range(n_seg)]
     while len(clusters) > 1:
         best, bi, bj = -np.inf, -1, -1
