@@ -48,7 +48,7 @@ RHYTHM_WEIGHT = 0.25
 STRUCTURE_WEIGHT = 0.5  # of the structure-feature novelty against the homogeneity novelty
 PART_MIN_S = 10.0  # parts of music without verse/chorus form are at least this long
 SONG_MIN_S = 6.0  # inner sections of a song are at least this long (a 4-bar phrase at 160 bpm)
-SUNG_MIN_SHARE = 0.12  # a song sung over less than this share of its length is treated as instrumental
+SUNG_MIN_SHARE = 0.2  # a song sung over less than this share of its length is treated as instrumental
 
 
 @dataclass(frozen=True)
