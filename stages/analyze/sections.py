@@ -48,6 +48,7 @@ RHYTHM_WEIGHT = 0.25
 STRUCTURE_WEIGHT = 0.5  # of the structure-feature novelty against the homogeneity novelty
 PART_MIN_S = 10.0  # parts of music without verse/chorus form are at least this long
 SONG_MIN_S = 6.0  # inner sections of a song are at least this long (a 4-bar phrase at 160 bpm)
+SONG_REPEATED_SHARE = 0.5  # a sung piece with less of its length in repeated sections is through-composed
 SUNG_MIN_SHARE = 0.2  # a song sung over less than this share of its length is treated as instrumental
 
 
@@ -315,7 +316,7 @@ def analyse_structure(
             for (a, b), g in zip(zip([0, *cuts], [*cuts, f.n], strict=True), groups, strict=True)
             if groups.count(g) > 1
         )
-        if len(cuts) < 4 or repeated >= 0.25 * duration_s:
+        if len(cuts) < 4 or repeated >= SONG_REPEATED_SHARE * duration_s:
             return Structure(f, nov, cuts, groups, part_mode=False)
     part_min = max(min_section_s, PART_MIN_S, duration_s / 12.0)
     nov, cuts, groups = segment(part_min, part_min / 2)
