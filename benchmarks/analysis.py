@@ -14,7 +14,7 @@ Songs: the fixtures (``tests/fixtures/songs``: ``<name>.ogg`` + ``<name>.truth.j
 ``--real DIR`` a folder of recordings with ``<name>.beats`` files (one beat per line: time and
 optionally its position in the bar, 1 = downbeat, or ``bar.beat``). A recording without a
 ``.beats`` file is scored by agreement with plain madmom's beats (a proxy, column ``agree``).
-``benchmarks/make_real_set.py`` builds such a folder from public annotated recordings.
+``benchmarks/tools/make_real_set.py`` builds such a folder from public annotated recordings.
 
     python benchmarks/analysis.py [--real DIR [--no-fixtures]] [--songs DIR] [--beats madmom|librosa]
                                   [--long-minutes N]

@@ -11,10 +11,11 @@ Nothing here is committed to this repository; the sources are read from local cl
 - ``--librosa-data``  librosa/data: example recordings without annotations (scored by agreement
   with plain madmom).
 
+It lives under tools/ so `make bench` (every script in benchmarks/) does not run it.
 Each recording becomes ``<name>.<ext>`` plus ``<name>.beats`` (time, position in the bar; 1 =
 downbeat). Needs git and, for ASAP, ``fluidsynth`` with ``fluid-soundfont-gm``.
 
-    python benchmarks/make_real_set.py OUT --mirdata DIR --ismir2019 DIR --asap DIR --librosa-data DIR
+    python benchmarks/tools/make_real_set.py OUT --mirdata DIR --ismir2019 DIR --asap DIR --librosa-data DIR
 """
 
 from __future__ import annotations
