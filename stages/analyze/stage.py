@@ -226,7 +226,7 @@ def analyze_timed(
             "beats": beats_by,
             "sections": SECTIONS_PROVENANCE,
             "energy": "high-passed RMS loudness, 0.5 s power average, 30 dB range below the 98th percentile",
-            "onset_strength": "librosa spectral-flux onset strength, max-pooled, 99th percentile = 1",
+            "onset_strength": "spectral-flux onset strength (librosa's definition), max-pooled, 99th percentile = 1",
             "vocal_activity": "harmonic voice-band MFCC motion"
             + (f", cross-checked by {asr.backend} {asr.model}" if asr else ""),
             "lyrics": lyrics_by,
