@@ -9,11 +9,14 @@
    length apart. That length and the kernel width grow with the song: pop sections stay at
    phrase length, a long instrumental piece is cut into a handful of long parts.
 3. Repeats: segments are compared under all 12 chroma shifts (a chorus a tone up is still
-   the chorus) with harmony weighted above timbre (a re-orchestrated repeat still counts),
-   and grouped by average linkage with a threshold from the song's own similarity spread.
+   the chorus) with harmony weighted 3:1 over timbre (a re-orchestrated repeat still counts),
+   scored against the song's own similarity spread and grouped by average linkage; a segment
+   restated alone inside a longer one splits it, and a loop played twice in a row is one
+   section unless the key changes.
 4. Labels (`section_labels`): sung music gets intro/verse/pre_chorus/chorus/bridge/
-   instrumental/outro from repetition, position, energy and singing; music without a voice
-   or without repeats gets ``part`` labels whose group id is the letter (part A, B, …).
+   instrumental/outro from repetition, position, energy and singing; music without a voice,
+   or sung with under half its length repeated, is re-cut with the long-piece minimum and gets
+   ``part`` labels whose group id is the letter (part A, B, …).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ RELATIVE_REPEAT = 0.7  # ... or this share of the two segments' own (self-match)
 REPEAT_THRESH = 0.75  # RepeatScore above which two segments are the same material
 KEY_CHANGE_MARGIN = 0.02  # a transposed match this much above the untransposed one is a key change
 SHIFTED_Z_PENALTY = 0.3  # standard deviations a transposed segment match gives up against an untransposed one
-RHYTHM_WEIGHT = 0.25
+RHYTHM_WEIGHT = 0.25  # of the rhythm (tempogram) novelty against the timbre novelty
 STRUCTURE_WEIGHT = 0.5  # of the structure-feature novelty against the homogeneity novelty
 PART_MIN_S = 10.0  # parts of music without verse/chorus form are at least this long
 SONG_MIN_S = 6.0  # inner sections of a song are at least this long (a 4-bar phrase at 160 bpm)
