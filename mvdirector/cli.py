@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mvdirector.console import err_console, guard, out_console, print_summary, reporting, setup_logging
@@ -170,6 +171,8 @@ def analyze(
         rep.start("analyze", 1.0)
         result = run_analyze(song, cfg, progress=lambda f, m: rep.update("analyze", f, m))
         rep.finish("analyze")
+    if result.lyrics.warning:
+        err_console.print(f"[yellow]warning:[/] {escape(result.lyrics.warning)}", soft_wrap=True)
     if out is not None:
         write_json_atomic(out, result)
     else:

@@ -9,11 +9,12 @@ the rest as methods (``plan.render_order()``, ``plan.takes()``, ``plan.dependent
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
-
-import networkx as nx
+from typing import TYPE_CHECKING, Protocol
 
 from mvdirector.errors import PlanError
+
+if TYPE_CHECKING:  # imported where a graph is built, so `analyze` never loads networkx
+    import networkx as nx
 
 
 class Node(Protocol):
@@ -36,6 +37,8 @@ def problems(shots: Sequence[Node]) -> list[str]:
             out.append(f"shot '{s.id}' continues_from itself")
     if out:
         return out
+    import networkx as nx
+
     g = nx.DiGraph()
     g.add_edges_from((s.continues_from, s.id) for s in shots if s.continues_from)
     try:
@@ -51,6 +54,8 @@ def graph(shots: Sequence[Node]) -> nx.DiGraph:
     found = problems(shots)
     if found:
         raise PlanError(found[0])
+    import networkx as nx
+
     g = nx.DiGraph()
     for i, s in enumerate(shots):
         g.add_node(s.id, index=i)
@@ -59,6 +64,8 @@ def graph(shots: Sequence[Node]) -> nx.DiGraph:
 
 
 def _order(g: nx.DiGraph) -> list[str]:
+    import networkx as nx
+
     return list(nx.lexicographical_topological_sort(g, key=lambda n: g.nodes[n]["index"]))
 
 
@@ -70,6 +77,8 @@ def render_order(shots: Sequence[Node]) -> list[str]:
 def takes(shots: Sequence[Node]) -> list[list[str]]:
     """The takes: groups of shot ids that depend only on each other, each in render order,
     sorted by their first shot. Different takes may render in parallel."""
+    import networkx as nx
+
     g = graph(shots)
     rank = {n: i for i, n in enumerate(_order(g))}
     groups = [sorted(c, key=rank.__getitem__) for c in nx.weakly_connected_components(g)]
@@ -78,6 +87,8 @@ def takes(shots: Sequence[Node]) -> list[list[str]]:
 
 def dependents(shots: Sequence[Node], shot_id: str) -> list[str]:
     """The shots to re-render when ``shot_id`` changes: itself and every shot continuing from it."""
+    import networkx as nx
+
     g = graph(shots)
     if shot_id not in g:
         raise PlanError(f"shot '{shot_id}' is not in the plan", "use an id listed in plan.json")

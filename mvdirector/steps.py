@@ -42,12 +42,17 @@ def analysis(req: RenderRequest, wd: Workdir, rep: Reporter) -> AudioAnalysis:
     key = cache_key("analyze", analyze_stage.VERSION, cfg.model_dump(exclude=set(PATH_FIELDS)), inputs)
     name = "analysis.json"
     if wd.fresh(name, key) and not req.forced("analyze"):
+        result = AudioAnalysis.model_validate_json(wd.path(name).read_text())
+        if result.lyrics.warning:
+            rep.warn(result.lyrics.warning)
         rep.finish("analyze", "cached")
-        return AudioAnalysis.model_validate_json(wd.path(name).read_text())
+        return result
     rep.start("analyze", 1.0)
     result = analyze_stage.analyze(req.song, cfg, progress=lambda f, m: rep.update("analyze", f, m))
     write_json_atomic(wd.path(name), result)
     wd.record(name, key)
+    if result.lyrics.warning:
+        rep.warn(result.lyrics.warning)
     rep.finish("analyze", f"{result.bpm:.1f} bpm, {len(result.beats)} beats, {len(result.sections)} sections")
     return result
 

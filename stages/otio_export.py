@@ -27,6 +27,7 @@ SECTION_MARKER_COLOURS = {
     "bridge": otio.schema.MarkerColor.GREEN,
     "instrumental": otio.schema.MarkerColor.PURPLE,
     "outro": otio.schema.MarkerColor.BLACK,
+    "part": otio.schema.MarkerColor.CYAN,
 }
 TRANSITION_TYPES = {
     "crossfade": otio.schema.TransitionTypes.SMPTE_Dissolve,

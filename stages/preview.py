@@ -6,7 +6,7 @@ coloured by framing with a glyph for the camera move and arcs for continuity edg
 thumbnail of each shot's first frame.
 
 Thumbnails are crops of the reference image by framing, through the procedural renderer's
-own face-aware framing window (``stages.procedural.framing.frame_window``) with the shot's
+own face-aware framing window (``stages.render.framing.frame_window``) with the shot's
 first camera keyframe applied as a zoom/shift — not a rendered frame: rendering frame 0 of
 every shot needs the layer separation and grade set-up of the renderer, seconds per shot,
 while a crop costs milliseconds and shows the same composition.
@@ -58,6 +58,7 @@ SECTION_COLOURS = {
     "bridge": "#c7e9c0",
     "instrumental": "#dadaeb",
     "outro": "#bdbdbd",
+    "part": "#fee391",
 }
 THUMB_W = 224
 WAVE_BINS = 1600

@@ -1,11 +1,22 @@
-"""Decode audio of any common format, rate and channel count into float32 arrays."""
+"""Decode audio of any common format, rate and channel count into float32 arrays.
+
+wav, flac and ogg go through libsndfile; mp3, m4a and anything else through the bundled ffmpeg
+(``-v error``, its stderr piped), which resyncs over damaged frames where libsndfile's mpg123
+gives up. libsndfile's C libraries write warnings straight to file descriptor 2; every call into
+it runs with that descriptor redirected, and what they wrote is logged at debug level — so the
+user's terminal shows nothing but our own one-line messages.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import subprocess
-from collections.abc import Callable
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +37,31 @@ class AudioInfo:
     duration_s: float
     sample_rate: int
     channels: int
+
+
+SNDFILE_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff")
+
+
+@contextlib.contextmanager
+def quiet_c_stderr(what: str) -> Iterator[None]:
+    """Run a block with the process's stderr (fd 2) sent to a temporary file; log what landed there."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2 (embedded interpreter): nothing to silence
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode(errors="replace").splitlines():
+                if line.strip():
+                    log.debug("%s: %s", what, line.strip())
 
 
 def _check_file(path: Path) -> None:
@@ -62,14 +98,16 @@ def audio_info(path: str | Path) -> AudioInfo:
     """Duration, rate and channel count of an audio file, without decoding it all."""
     p = Path(path)
     _check_file(p)
-    try:
-        import soundfile as sf
+    if p.suffix.lower() in SNDFILE_SUFFIXES:
+        try:
+            import soundfile as sf
 
-        info = sf.info(str(p))
-        if info.frames > 0:
-            return AudioInfo(info.frames / info.samplerate, int(info.samplerate), int(info.channels))
-    except Exception:  # noqa: BLE001 - soundfile cannot read mp3/m4a; ffmpeg can
-        pass
+            with quiet_c_stderr("libsndfile"):
+                info = sf.info(str(p))
+            if info.frames > 0:
+                return AudioInfo(info.frames / info.samplerate, int(info.samplerate), int(info.channels))
+        except Exception:  # noqa: BLE001 - not what its suffix says: ffmpeg can tell
+            pass
     return _ffmpeg_probe(p)
 
 
@@ -147,11 +185,14 @@ class _Sink:
 def _decode_soundfile(
     path: Path, sr: int | None, mono: bool, on_block: Callable[[np.ndarray], None] | None = None
 ) -> _Sink | None:
-    """Stream-decode with libsndfile (wav, flac, ogg, mp3 in recent builds); None if it cannot read the file."""
+    """Stream-decode wav, flac or ogg with libsndfile; None for other suffixes or files it cannot open."""
     import soundfile as sf
 
+    if path.suffix.lower() not in SNDFILE_SUFFIXES:
+        return None
     try:
-        f = sf.SoundFile(str(path))
+        with quiet_c_stderr("libsndfile"):
+            f = sf.SoundFile(str(path))
     except Exception:  # noqa: BLE001 - not a libsndfile format: let ffmpeg try
         return None
     with f:
@@ -160,7 +201,8 @@ def _decode_soundfile(
         sink = _Sink(int(f.samplerate), int(f.channels), sr, mono, int(f.frames), on_block)
         try:
             while True:
-                block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                with quiet_c_stderr("libsndfile"):
+                    block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
                 last = len(block) < BLOCK_FRAMES
                 sink.feed(block, last=last)
                 if last:

@@ -63,9 +63,10 @@ class AsrResult:
 
     backend: str
     model: str
-    language: str
+    language: str  # the language the words were transcribed in
     multilingual: bool
     segments: list[AsrSegment] = field(default_factory=list)
+    language_probability: float | None = None  # set when the model detected ``language`` itself
 
     @property
     def words(self) -> list[AsrWord]:
@@ -220,6 +221,21 @@ def _faster_whisper(model_dir: str):  # noqa: ANN202 - faster_whisper type
     return WhisperModel(model_dir, device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True)
 
 
+def model_languages(backend: str, model: str) -> frozenset[str] | None:
+    """The languages a recogniser transcribes: {"en"} for an English-only model, None for a multilingual one."""
+    if backend == "openai-whisper":
+        return None if _openai_whisper(model).is_multilingual else frozenset({"en"})
+    return None if _faster_whisper(model).model.is_multilingual else frozenset({"en"})
+
+
+def _voiced(y16: np.ndarray, clips: list[tuple[float, float]] | None, max_s: float = 90.0) -> np.ndarray:
+    """The audio inside ``clips`` joined end to end (at most ``max_s``), for language detection."""
+    if not clips:
+        return y16[: int(max_s * ASR_SR)]
+    parts = [y16[int(a * ASR_SR) : int(b * ASR_SR)] for a, b in clips]
+    return np.concatenate(parts)[: int(max_s * ASR_SR)] if parts else y16[:0]
+
+
 def transcribe(
     y16: np.ndarray,
     backend: str,
@@ -228,10 +244,15 @@ def transcribe(
     progress: Progress | None = None,
     clips: list[tuple[float, float]] | None = None,
 ) -> AsrResult:
-    """Recognise words with timestamps in 16 kHz mono audio, only inside ``clips`` (s) when given."""
+    """Recognise words with timestamps in 16 kHz mono audio, only inside ``clips`` (s) when given.
+
+    A multilingual model transcribes in ``language``, or, when it is None, in the language it
+    detects from the voiced audio (``AsrResult.language_probability`` is then set); an
+    English-only model refuses any language but English.
+    """
     clip_ts = [round(x, 3) for a, b in clips for x in (a, b)] if clips else "0"
     if backend == "openai-whisper":
-        return _transcribe_openai(y16, model, language, clip_ts)
+        return _transcribe_openai(y16, model, language, clip_ts, _voiced(y16, clips))
     wm = _faster_whisper(model)
     multilingual = bool(wm.model.is_multilingual)
     if not multilingual and language not in (None, "en"):
@@ -240,6 +261,11 @@ def transcribe(
             "pass --asr-model DIR with a multilingual CTranslate2 Whisper model",
         )
     lang = language if multilingual else "en"
+    detected = None
+    voiced = _voiced(y16, clips)
+    if multilingual and language is None and len(voiced):
+        lang, prob, _ = wm.detect_language(audio=voiced, language_detection_segments=3)
+        detected = float(prob)
     segments, info = wm.transcribe(
         y16,
         language=lang,
@@ -264,7 +290,12 @@ def transcribe(
         out.append(seg)
         if progress:
             progress(min(1.0, s.end / total), "lyrics")
-    return AsrResult("faster-whisper", _model_name(model), info.language or lang or "en", multilingual, out)
+    return AsrResult("faster-whisper", _model_name(model), info.language or lang or "en", multilingual, out, detected)
+
+
+def model_display_name(backend: str, model: str) -> str:
+    """A readable name of a recogniser's model."""
+    return Path(model).stem if backend == "openai-whisper" else _model_name(model)
 
 
 def _model_name(model_dir: str) -> str:
@@ -277,11 +308,26 @@ def _model_name(model_dir: str) -> str:
     return Path(model_dir).name
 
 
-def _transcribe_openai(y16: np.ndarray, ckpt: str, language: str | None, clip_ts: list[float] | str) -> AsrResult:
+@functools.lru_cache(maxsize=1)
+def _openai_whisper(ckpt: str):  # noqa: ANN202 - whisper.Whisper
     import whisper
 
-    m = whisper.load_model(ckpt, device="cpu")
+    return whisper.load_model(ckpt, device="cpu")
+
+
+def _transcribe_openai(
+    y16: np.ndarray, ckpt: str, language: str | None, clip_ts: list[float] | str, voiced: np.ndarray
+) -> AsrResult:
+    import whisper
+
+    m = _openai_whisper(ckpt)
     multilingual = bool(m.is_multilingual)
+    detected = None
+    if multilingual and language is None and len(voiced):
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(voiced.astype(np.float32)), m.dims.n_mels)
+        _, probs = m.detect_language(mel.to(m.device))
+        language = max(probs, key=probs.get)
+        detected = float(probs[language])
     res = m.transcribe(
         y16.astype(np.float32),
         language=language,
@@ -306,7 +352,7 @@ def _transcribe_openai(y16: np.ndarray, ckpt: str, language: str | None, clip_ts
         )
         for s in res["segments"]
     ]
-    return AsrResult("openai-whisper", Path(ckpt).stem, res.get("language") or "en", multilingual, segs)
+    return AsrResult("openai-whisper", Path(ckpt).stem, res.get("language") or "en", multilingual, segs, detected)
 
 
 def refine_asr_times(asr: AsrResult, refine: Callable[[list[float], list[float]], list[float]]) -> AsrResult:
@@ -320,7 +366,7 @@ def refine_asr_times(asr: AsrResult, refine: Callable[[list[float], list[float]]
             a = next(it)
             words.append(AsrWord(a, max(w.end_s, a + 0.05), w.text, w.probability))
         segs.append(AsrSegment(s.start_s, s.end_s, s.text, s.no_speech_prob, s.avg_logprob, words))
-    return AsrResult(asr.backend, asr.model, asr.language, asr.multilingual, segs)
+    return AsrResult(asr.backend, asr.model, asr.language, asr.multilingual, segs, asr.language_probability)
 
 
 # ----------------------------------------------------------------------- to contract

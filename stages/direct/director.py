@@ -129,8 +129,9 @@ def _cut(analysis: AudioAnalysis, tpl: ShotTemplate, grid: BeatGrid, fps: float,
     scale = tpl.tempo_scale(analysis.bpm)
     spans: list[_Span] = []
     echoes: dict[tuple[str, int], set[int]] = {}  # (label, group) → cut offsets in beats of its first occurrence
+    loud = _loud_part_energy(analysis)
     for k, sec in enumerate(sections):
-        g = tpl.grammar(sec.label)
+        g = tpl.grammar(grammar_label(tpl, sec.label, sec.energy, loud))
         rules = CutRules(g.cut_beats[0] * scale, g.cut_beats[1] * scale, min_s, max_s, g.accelerate)
         rng = np.random.default_rng([seed, 1, k])
         line_bonus = W_LINE * (3.0 if tpl.captions else 1.0)
@@ -143,6 +144,21 @@ def _cut(analysis: AudioAnalysis, tpl: ShotTemplate, grid: BeatGrid, fps: float,
         for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
             spans.append(_Span(a, b, sec, i))
     return spans
+
+
+def grammar_label(tpl: ShotTemplate, label: str, energy: float, loud: float) -> str:
+    """The grammar a section is cut and shot with: its own label; for a ``part`` (music without
+    verse/chorus form) the style's ``part`` grammar when it has one, else the chorus grammar for
+    the loud parts (energy ≥ ``loud``) and the verse grammar for the others."""
+    if label != "part" or "part" in tpl.sections:
+        return label
+    return "chorus" if energy >= loud else "verse"
+
+
+def _loud_part_energy(analysis: AudioAnalysis) -> float:
+    """Energy from which a part counts as loud: the upper third of the song's parts."""
+    energies = [s.energy for s in analysis.sections if s.label == "part"]
+    return float(np.percentile(energies, 67)) if len(energies) > 1 else 2.0
 
 
 def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
@@ -301,8 +317,9 @@ def _shots(
     take_len = 0
     motifs: dict[tuple[str, int], list[tuple[str, str]]] = {}  # (label, group) → looks of its first occurrence
     first_occurrence: dict[tuple[str, int], int] = {}
+    loud = _loud_part_energy(analysis)
     for sp in spans:
-        g = tpl.grammar(sp.section.label)
+        g = tpl.grammar(grammar_label(tpl, sp.section.label, sp.section.energy, loud))
         sid = f"{sp.section.label}{sp.section.occurrence}-{sp.index_in_section + 1:02d}"
         prev = shots[-1] if shots else None
         dur = sp.end_s - sp.start_s

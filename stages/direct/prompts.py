@@ -12,6 +12,7 @@ SECTION_WORDS = {
     "bridge": "bridge",
     "instrumental": "instrumental break",
     "outro": "closing",
+    "part": "passage",
 }
 
 

@@ -6,7 +6,8 @@ import numpy as np
 
 from stages.analyze.frames import chunked
 from stages.analyze.rhythm import Rhythm, _windows, rhythm_from
-from stages.analyze.sections import SegmentInfo, label_segments, novelty, phrase_prior, pick_boundaries
+from stages.analyze.section_similarity import novelty
+from stages.analyze.sections import SegmentInfo, label_segments, phrase_prior, pick_boundaries
 from stages.analyze.vocals import refine_word_starts, segments_from_score
 
 
@@ -91,25 +92,3 @@ def test_vocal_segments_merge_short_gaps_and_drop_blips() -> None:
     score[70:71] = 5.0  # 0.1 s blip: dropped
     segs = segments_from_score(score, fps)
     assert [(s.start_s, s.end_s) for s in segs] == [(1.0, 5.0)]
-
-
-def test_activation_stream_matches_block_sizes_and_covers_every_frame() -> None:
-    from stages.analyze.rhythm import ActivationStream
-
-    rng = np.random.default_rng(3)
-    y = (0.01 * rng.standard_normal(44100 * 16)).astype(np.float32)
-    k = np.arange(8000)
-    hit = (0.8 * np.exp(-k / 1500) * np.sin(2 * np.pi * 60 * k / 44100)).astype(np.float32)
-    hit[:400] += 0.3 * rng.standard_normal(400).astype(np.float32)
-    for a in range(22050, len(y) - 8000, 22050):  # a kick every 0.5 s
-        y[a : a + 8000] += hit
-    outs = []
-    for block in (44100 * 16, 30000):  # one piece vs many blocks, with 3 s windows and 1 s pads
-        s = ActivationStream(chunk_s=3.0, pad_s=1.0)
-        for a in range(0, len(y), block):
-            s.feed(y[a : a + block])
-        outs.append(s.finish())
-    assert outs[0].shape == outs[1].shape == (1600, 2)
-    assert np.allclose(outs[0], outs[1], atol=1e-5)
-    beat = outs[0][:, 0]
-    assert beat[150:1550:50].mean() > 5 * beat[175:1550:50].mean()  # activations peak on the kicks

@@ -116,3 +116,32 @@ def test_stream_audio_yields_what_load_audio_returns(tmp_path: Path) -> None:
     whole, rate2 = load_audio(path, sr=22050)
     assert rate == rate2 == 22050 and n == len(whole) and len(blocks) > 2
     assert np.array_equal(np.concatenate(blocks), whole)
+
+
+def test_damaged_mp3_decodes_without_a_word_on_the_terminal(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    """libmpg123 (inside libsndfile) prints warnings on fd 2; an mp3 with junk inside must decode silently."""
+    wav, mp3 = tmp_path / "t.wav", tmp_path / "t.mp3"
+    sf.write(wav, _tone(44100, 6.0), 44100)
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(wav), "-c:a", "libmp3lame", "-b:a", "128k", str(mp3)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    data = mp3.read_bytes()
+    rng = np.random.default_rng(0)
+    damaged = tmp_path / "damaged.mp3"
+    damaged.write_bytes(data[:20000] + rng.bytes(3000) + data[20000:] + bytes(2000))
+    with sf.SoundFile(str(damaged)) as f:  # the reference: libsndfile itself is loud about this file
+        capfd.readouterr()
+        try:
+            f.read()
+        except sf.LibsndfileError:
+            pass
+    assert capfd.readouterr().err.strip(), "the damaged file no longer makes libsndfile complain; damage it more"
+    info = audio_info(damaged)
+    y, rate = load_audio(damaged, sr=22050)
+    out = capfd.readouterr()
+    assert out.err == "" and out.out == ""
+    assert rate == 22050 and abs(len(y) / rate - 6.0) < 0.3 and abs(info.duration_s - 6.0) < 0.3
+    with audio_mod.quiet_c_stderr("test"):  # fd-level output inside the guard goes to the log, not the terminal
+        import os
+
+        os.write(2, b"Note: Illegal Audio-MPEG-Header\n")
+    assert capfd.readouterr().err == ""

@@ -1,0 +1,232 @@
+"""The shot plan: shots on the frame grid, cameras, transitions, lyric overlays and the continuity DAG."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mvdirector import continuity
+from mvdirector.rules import Fps, Height, Width, frame_index, on_frame_grid, snap_to_grid
+from mvdirector.schemas.analysis import Word
+from mvdirector.schemas.base import (
+    CameraMoveName,
+    Contract,
+    Easing,
+    Framing,
+    RendererName,
+    SectionLabel,
+    TransitionKind,
+)
+
+if TYPE_CHECKING:  # networkx is imported where a plan's graph is built: `analyze` never needs it
+    import networkx as nx
+
+class CameraKeyframe(Contract):
+    """A camera pose at shot-relative time fraction ``t`` (0 = first frame, 1 = last).
+
+    Position is in units of the framing's subject distance (the subject sits at z = 1 in
+    front of the base camera; +x right, +y up, +z forward). Rotation is yaw, pitch, roll
+    in degrees; ``fov_deg`` is the vertical field of view, with 0 meaning "the framing's".
+    ``easing`` shapes the motion from this keyframe to the next.
+    """
+
+    t: float = Field(ge=0, le=1)
+    position: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    rotation_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    fov_deg: float = Field(default=0.0, ge=0, lt=180)
+    easing: Easing = "ease_in_out"
+
+
+class Camera(Contract):
+    """A named move, its intensity and easing, and the explicit keyframes it expands to.
+
+    ``direction`` is +1 or -1: pan right/left, tilt up/down, orbit clockwise/counter,
+    crane up/down. When ``keyframes`` is non-empty it is what renderers follow; to change
+    the move by hand, edit ``move`` and delete ``keyframes`` (they are re-expanded).
+    """
+
+    move: CameraMoveName = "static"
+    intensity: float = Field(default=0.5, ge=0, le=1)
+    easing: Easing = "ease_in_out"
+    direction: Literal[-1, 1] = 1
+    keyframes: list[CameraKeyframe] = Field(default_factory=list)
+
+    @field_validator("keyframes")
+    @classmethod
+    def _sorted(cls, v: list[CameraKeyframe]) -> list[CameraKeyframe]:
+        ts = [k.t for k in v]
+        if ts != sorted(ts):
+            raise ValueError("camera keyframes must be in increasing t")
+        if v and (ts[0] != 0.0 or ts[-1] != 1.0):
+            raise ValueError("camera keyframes must start at t=0 and end at t=1")
+        return v
+
+
+class Transition(Contract):
+    """How a shot enters: cut, crossfade, flash or whip, ``beats`` long (0 for a cut)."""
+
+    kind: TransitionKind = "cut"
+    beats: float = Field(default=0.0, ge=0, le=8)
+
+    @model_validator(mode="after")
+    def _cut_has_no_length(self) -> Transition:
+        if self.kind == "cut" and self.beats != 0:
+            raise ValueError("a 'cut' transition has no length; set beats to 0 or pick crossfade/flash/whip")
+        return self
+
+
+class LyricOverlay(Contract):
+    """The lyric line shown in a shot; word times are seconds from the shot's start."""
+
+    line: str
+    words: list[Word] = Field(default_factory=list)
+
+
+class Shot(Contract):
+    """One shot of the plan."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    start_s: float = Field(ge=0)
+    end_s: float
+    section: SectionLabel
+    framing: Framing = "medium"
+    camera: Camera = Field(default_factory=Camera)
+    prompt: str = ""
+    lyric: LyricOverlay | None = None
+    transition_in: Transition = Field(default_factory=Transition)
+    energy: float = Field(default=0.5, ge=0, le=1)
+    seed: int = Field(default=0, ge=0)
+    continues_from: str | None = None
+    renderer: RendererName | None = None
+    renderer_options: dict[str, float | int | str | bool] = Field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the shot in seconds."""
+        return self.end_s - self.start_s
+
+    def frame_range(self, fps: float) -> tuple[int, int]:
+        """First frame and one-past-last frame of this shot at ``fps``."""
+        return frame_index(self.start_s, fps), frame_index(self.end_s, fps)
+
+    def n_frames(self, fps: float) -> int:
+        """Number of frames of this shot at ``fps``."""
+        a, b = self.frame_range(fps)
+        return b - a
+
+
+class RenderSettings(Contract):
+    """Output size, frame rate, renderer, style and global seed."""
+
+    width: Width = 1280
+    height: Height = 720
+    fps: Fps = 24.0
+    renderer: RendererName = "procedural"
+    style: str = "cinematic"
+    seed: int = Field(default=0, ge=0)
+
+
+class SongRef(Contract):
+    """The song a plan belongs to."""
+
+    path: str
+    sha256: str
+    duration_s: float = Field(gt=0)
+    bpm: float = Field(default=120.0, gt=0)
+    beats_per_bar: int = Field(default=4, ge=1)
+
+
+class ReferenceRef(Contract):
+    """The portrait a plan belongs to."""
+
+    path: str
+    sha256: str
+
+
+class ShotPlan(Contract):
+    """An editable shot plan: shots tiling the song plus a DAG of continuity edges."""
+
+    song: SongRef
+    reference: ReferenceRef | None = None
+    render: RenderSettings = Field(default_factory=RenderSettings)
+    shots: list[Shot]
+
+    @model_validator(mode="after")
+    def _check(self) -> ShotPlan:
+        for msg in plan_problems(self):
+            raise ValueError(msg)
+        return self
+
+    @property
+    def n_frames(self) -> int:
+        """Frames of the whole video at the plan's fps."""
+        return frame_index(self.song.duration_s, self.render.fps)
+
+    def shot(self, shot_id: str) -> Shot:
+        """The shot with id ``shot_id``."""
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        raise KeyError(shot_id)
+
+    def graph(self) -> nx.DiGraph:
+        """Continuity DAG: an edge a → b when shot b continues from shot a."""
+        return continuity.graph(self.shots)
+
+    def render_order(self) -> list[str]:
+        """Shot ids with every shot after the one it continues from (plan order on ties)."""
+        return continuity.render_order(self.shots)
+
+    def takes(self) -> list[list[str]]:
+        """Groups of shots that continue each other, each in render order; takes may render in parallel."""
+        return continuity.takes(self.shots)
+
+    def dependents(self, shot_id: str) -> list[str]:
+        """The shots to re-render when ``shot_id`` changes: itself and every shot continuing from it."""
+        return continuity.dependents(self.shots, shot_id)
+
+
+def plan_problems(plan: ShotPlan) -> list[str]:
+    """Every rule a plan breaks, as messages naming the shot, the field and the fix."""
+    problems: list[str] = []
+    fps = plan.render.fps
+    dur = plan.song.duration_s
+    end_frames = frame_index(dur, fps)
+    if not plan.shots:
+        return ["the plan has no shots — re-plan with `mvdirector plan`"]
+    ids: set[str] = set()
+    for s in plan.shots:
+        if s.id in ids:
+            problems.append(f"shot id '{s.id}' is used twice — give each shot a unique id")
+        ids.add(s.id)
+    prev_end = 0.0
+    for i, s in enumerate(plan.shots):
+        for field in ("start_s", "end_s"):
+            t = getattr(s, field)
+            if not on_frame_grid(t, fps):
+                problems.append(
+                    f"shot '{s.id}' {field}={t} is not on the {fps:g} fps frame grid — use "
+                    f"{snap_to_grid(t, fps):.6f} (`mvdirector validate --fix` snaps it)"
+                )
+        if s.end_s <= s.start_s:
+            problems.append(f"shot '{s.id}' ends at {s.end_s:.3f} s, not after its start {s.start_s:.3f} s")
+        if s.n_frames(fps) < 1:
+            problems.append(f"shot '{s.id}' is shorter than one frame at {fps:g} fps")
+        if i == 0 and s.start_s != 0:
+            problems.append(f"shot '{s.id}' starts at {s.start_s:.3f} s; the first shot must start at 0")
+        if i > 0 and abs(s.start_s - prev_end) > 0.5 / fps:
+            kind = "gap" if s.start_s > prev_end else "overlap"
+            problems.append(
+                f"shot '{s.id}' starts at {s.start_s:.3f} s but the previous shot ends at {prev_end:.3f} s "
+                f"({kind}) — shots must tile the song"
+            )
+        prev_end = s.end_s
+    last = plan.shots[-1]
+    if frame_index(last.end_s, fps) != end_frames:
+        problems.append(
+            f"shot '{last.id}' ends at {last.end_s:.3f} s but the song is {dur:.3f} s — the last shot "
+            f"must end at {end_frames / fps:.6f} s; shorten or extend it in plan.json or re-plan"
+        )
+    problems.extend(continuity.problems(plan.shots))
+    return problems
