@@ -29,8 +29,8 @@ from .sung_align import SungWord, align_syllables, normalised_onset, voice_from_
 from .syllables import syllable_count
 
 Progress = Callable[[float, str], None]
-MIN_LOGPROB = -1.0  # an English-only model's phrase below this mean token log-probability is not trusted
-MIN_WORD_PROB = 0.4  # ... nor one whose words average below this probability
+MIN_LOGPROB = -1.1  # an English-only model's phrase below this mean token log-probability is not trusted
+MIN_WORD_PROB = 0.35  # ... nor one whose words average below this probability
 MIN_KEPT = 0.5  # when less than this share of the words passes, none is kept: the song is not in English
 
 
@@ -59,18 +59,18 @@ def english_filter(asr: lyrics_mod.AsrResult) -> tuple[lyrics_mod.AsrResult, str
     Forced onto French or German singing, such a model writes English-sounding words with low
     token log-probabilities, or falls into loops ("behold, behold, …", a stock phrase twice).
     """
-    segs = lyrics_mod.trusted_segments(asr)
+    # A hallucination loop is dropped whatever the language (Whisper loops on English music too), so it
+    # does not count for or against the song being English.
+    segs = [s for s in lyrics_mod.trusted_segments(asr) if not _loop([w.text for w in s.words])]
     keep = [
         s
         for s in segs
-        if s.avg_logprob >= MIN_LOGPROB
-        and np.mean([w.probability for w in s.words]) >= MIN_WORD_PROB
-        and not _loop([w.text for w in s.words])
+        if s.avg_logprob >= MIN_LOGPROB and np.mean([w.probability for w in s.words]) >= MIN_WORD_PROB
     ]
     n_all, n_keep = sum(len(s.words) for s in segs), sum(len(s.words) for s in keep)
     reason = None
     if n_all and n_keep < MIN_KEPT * n_all:
-        keep, reason = [], f"{n_all - n_keep} of its {n_all} words were unsure or looping"
+        keep, reason = [], f"{n_all - n_keep} of its {n_all} words were unsure"
     return replace(asr, segments=keep), reason, (n_keep / n_all if n_all and keep else 0.0)
 
 
