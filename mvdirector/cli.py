@@ -14,15 +14,26 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
-from mvdirector.console import err_console, guard, out_console, print_summary, reporting, setup_logging
-from mvdirector.errors import InputError
+from mvdirector.console import (
+    err_console,
+    guard,
+    one_line_usage_errors,
+    out_console,
+    print_summary,
+    reporting,
+    say,
+    setup_logging,
+    shown,
+)
+from mvdirector.errors import InputError, MvError
 from mvdirector.request import RenderRequest
 
 app = typer.Typer(
     name="mvdirector",
+    cls=one_line_usage_errors(TyperGroup),
     help="Turn a song and a portrait into a beat-cut music video, through an editable shot plan.",
     no_args_is_help=True,
     add_completion=False,
@@ -147,12 +158,15 @@ def analyze(
 
     from mvdirector.media.atomic import write_json_atomic
     from mvdirector.media.audio import audio_info
+    from mvdirector.outputs import CONTRACT, PNG, Files
     from mvdirector.request import check_vocals, describe
     from mvdirector.rules import check_language
     from stages.analyze import AnalyzeConfig, check_config, plot_analysis
     from stages.analyze import analyze as run_analyze
 
     setup_logging(verbose)
+    Files().read("the song", song).read("--lyrics", lyrics).read("--vocals", vocals).read(
+        "--asr-model", asr_model).write("-o", out, CONTRACT).write("--plot", plot, PNG).check()
     fields: dict[str, Any] = {k: str(v) for k, v in (("lyrics", lyrics), ("vocals", vocals)) if v is not None}
     fields.update({k: v for k, v in (("beats", beats), ("asr", asr), ("asr_model", asr_model)) if v is not None})
     try:
@@ -164,7 +178,7 @@ def analyze(
     except ValueError as e:
         raise InputError(str(e), "check --language") from None
     song_s = audio_info(song).duration_s
-    check_config(cfg)
+    check_config(cfg, song_s)
     if vocals is not None:
         check_vocals(vocals, song_s, RenderRequest.model_fields["fps"].default)
     with reporting(quiet) as rep:
@@ -172,7 +186,7 @@ def analyze(
         result = run_analyze(song, cfg, progress=lambda f, m: rep.update("analyze", f, m))
         rep.finish("analyze")
     if result.lyrics.warning:
-        err_console.print(f"[yellow]warning:[/] {escape(result.lyrics.warning)}", soft_wrap=True)
+        say("[yellow]warning:[/]", result.lyrics.warning)
     if out is not None:
         write_json_atomic(out, result)
     else:
@@ -181,10 +195,8 @@ def analyze(
         plot_analysis(result, song, plot)
     if not quiet:
         n_words = sum(len(line.words) for line in result.lyrics.lines)
-        err_console.print(
-            f"[green]done[/] {result.bpm:.1f} bpm, {result.beats_per_bar}/bar, {len(result.beats)} beats, "
-            f"{len(result.sections)} sections, {n_words} words" + (f" → {out}" if out else "")
-        )
+        say("[green]done[/]", f"{result.bpm:.1f} bpm, {result.beats_per_bar}/bar, {len(result.beats)} beats, "
+            f"{len(result.sections)} sections, {n_words} words" + (f" → {out}" if out else ""))
 
 
 @app.command()
@@ -211,6 +223,8 @@ def plan(
     verbose: VerboseOpt = False,
 ) -> None:
     """Make an editable shot plan for SONG without rendering it (a render stopped after direct)."""
+    from mvdirector import temps
+    from mvdirector.outputs import CONTRACT, OTIO, Files
     from mvdirector.pipeline import plan as run_plan
     from mvdirector.planio import save_plan
 
@@ -221,14 +235,15 @@ def plan(
         asr_model=asr_model,
     )
     with reporting(quiet) as rep:
-        made = run_plan(req, rep)
-    save_plan(made.plan, out)
-    if otio is not None:
-        from stages.otio_export import write_otio
+        made = run_plan(req, rep, also=Files().write("-o", out, CONTRACT).write("--otio", otio, OTIO))
+    with temps.recording(req.resolved_workdir()):
+        save_plan(made.plan, out)
+        if otio is not None:
+            from stages.otio_export import write_otio
 
-        write_otio(made.plan, otio, analysis=made.analysis)
+            write_otio(made.plan, otio, analysis=made.analysis)
     if not quiet:
-        err_console.print(f"[green]done[/] {len(made.plan.shots)} shots → {out}")
+        say("[green]done[/]", f"{len(made.plan.shots)} shots → {out}")
 
 
 @app.command()
@@ -243,30 +258,35 @@ def validate(
 ) -> None:
     """Check a hand-edited plan.json and say precisely what is wrong."""
     from mvdirector.errors import PlanError
+    from mvdirector.loaders import load_contract
+    from mvdirector.outputs import Files
     from mvdirector.planio import load_plan, save_plan
+    from mvdirector.request import check_renderers
     from mvdirector.schemas import AudioAnalysis
     from stages.direct import fill_keyframes, plan_warnings
-    from stages.render import renderer_spec
 
+    Files().read("the plan", plan_file).read("--analysis", analysis_file).read_dir(
+        "--templates", templates, ("*.yaml", "*.yml")).check()
     try:
         result, warnings = load_plan(plan_file)
-        for name in sorted({result.render.renderer, *(s.renderer for s in result.shots if s.renderer)}):
-            renderer_spec(name)
+        check_renderers(result, result.render.renderer, {}, video=False)  # what render refuses, validate refuses
     except PlanError as e:
         for p in getattr(e, "problems", None) or [e.one_line()]:
-            err_console.print(f"[bold red]error:[/] {p}", soft_wrap=True)
+            say("[bold red]error:[/]", p)
         raise typer.Exit(2) from None
+    except MvError as e:
+        raise PlanError(e.message, e.hint) from None
     for w in warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+        say("[yellow]warning:[/]", w)
     if analysis_file is None and (plan_file.parent / "analysis.json").exists():
         analysis_file = plan_file.parent / "analysis.json"
-    analysis = AudioAnalysis.model_validate_json(analysis_file.read_text()) if analysis_file else None
+    analysis = load_contract(analysis_file, AudioAnalysis, "analysis") if analysis_file else None
     for w in plan_warnings(result, analysis, str(templates) if templates else None):
-        err_console.print(f"[yellow]director:[/] {w}", soft_wrap=True)
+        say("[yellow]director:[/]", w)
     filled = fill_keyframes(result) if fix else result
     if fix and (warnings or filled is not result):
         save_plan(filled, plan_file)
-        err_console.print(f"snapped {len(warnings)} time(s); wrote {plan_file}")
+        say("", f"snapped {len(warnings)} time(s); wrote {plan_file}")
     dur = result.shots[-1].end_s
     out_console.print(f"ok: {len(result.shots)} shots, {dur:.2f} s at {result.render.fps:g} fps")
 
@@ -278,8 +298,10 @@ def schema(
 ) -> None:
     """Print the JSON Schema of plan.json, for editors that validate hand edits."""
     from mvdirector.media.atomic import write_text_atomic
+    from mvdirector.outputs import SCHEMA, Files
     from mvdirector.schemas import ShotPlan
 
+    Files().write("-o", out, SCHEMA).check()
     text = json.dumps(ShotPlan.model_json_schema(), indent=2)
     if out is not None:
         write_text_atomic(out, text + "\n")
@@ -299,23 +321,25 @@ def preview(
     otio: Annotated[Path | None, typer.Option("--otio", help="Also export an OpenTimelineIO timeline.")] = None,
 ) -> None:
     """Draw a storyboard of a plan on the song's timeline (PNG or HTML)."""
+    from mvdirector.loaders import load_contract
+    from mvdirector.outputs import OTIO, STORYBOARD, Files
     from mvdirector.planio import load_plan
     from mvdirector.schemas import AudioAnalysis
     from stages.preview import write_storyboard
 
-    if out.suffix.lower() not in (".png", ".html"):
-        raise InputError(f"storyboard '{out}' must end in .png or .html", "e.g. -o storyboard.png")
-    result, _ = load_plan(plan_file)
     if analysis_file is None:
         guess = plan_file.parent / "analysis.json"
         analysis_file = guess if guess.exists() else None
-    analysis = AudioAnalysis.model_validate_json(analysis_file.read_text()) if analysis_file is not None else None
+    Files().read("the plan", plan_file).read("--analysis", analysis_file).read("--ref", ref).write(
+        "-o", out, STORYBOARD).write("--otio", otio, OTIO).check()
+    result, _ = load_plan(plan_file)
+    analysis = load_contract(analysis_file, AudioAnalysis, "analysis") if analysis_file is not None else None
     write_storyboard(result, out, analysis=analysis, reference_image=ref)
     if otio is not None:
         from stages.otio_export import write_otio
 
         write_otio(result, otio, analysis=analysis)
-    err_console.print(f"[green]done[/] {out}")
+    say("[green]done[/]", out)
 
 
 @app.command()
@@ -328,7 +352,7 @@ def templates(
 
     table = Table("style", "description")
     for t in list_templates(templates_dir):
-        table.add_row(t.name, getattr(t, "description", ""))
+        table.add_row(shown(t.name), shown(getattr(t, "description", "")))
     out_console.print(table)
 
 
@@ -367,7 +391,7 @@ def batch(
         jobs = load_manifest(manifest)
     except BatchError as e:
         for p in e.problems:
-            err_console.print(f"[bold red]error:[/] {p}", soft_wrap=True)
+            say("[bold red]error:[/]", p)
         raise typer.Exit(2) from None
     if check:
         out_console.print(f"ok: {len(jobs)} job(s)")
@@ -392,8 +416,8 @@ def batch(
         out_console.print_json(json.dumps([r.__dict__ for r in results]))
     elif not quiet:
         for r in failed:
-            err_console.print(f"[bold red]failed:[/] {r.name}: {r.error}", soft_wrap=True)
-        err_console.print(f"[green]done[/] {len(results) - len(failed)}/{len(results)} job(s) succeeded")
+            say("[bold red]failed:[/]", f"{r.name}: {r.error}")
+        say("[green]done[/]", f"{len(results) - len(failed)}/{len(results)} job(s) succeeded")
     if failed:
         raise typer.Exit(1)
 

@@ -1,10 +1,13 @@
-"""A work-directory lock that a dead process never leaves stuck.
+"""A work-directory lock that a dead process never leaves stuck and a deleted file cannot break.
 
-The lock is an advisory ``flock`` (``msvcrt.locking`` on Windows) on ``<workdir>/.lock``.
-The kernel drops it when the holding process exits for any reason, SIGKILL included, so
-there is no stale-lock cleanup to get wrong. The file also records who holds it (pid, host,
-command, start time) so the refusal message can name them; those words are informative only,
-the kernel lock is the truth.
+The lock is an advisory ``flock`` on the work directory itself (``msvcrt.locking`` on
+``<workdir>/.lock`` on Windows, which cannot lock a folder). Locking the folder, not a file in
+it, means deleting ``.lock`` while a run holds the lock lets no second run in: both open the
+same folder. After locking, the holder checks that the path still names what it locked (a
+folder replaced in between is locked again). The kernel drops the lock when the holding
+process exits for any reason, SIGKILL included, so there is no stale-lock cleanup to get
+wrong. ``.lock`` records who holds it (pid, host, command, start time) so the refusal message
+can name them; those words are informative only, the kernel lock is the truth.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ LOCK_NAME = ".lock"
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
+    LOCKS_FOLDER = False
+
     def _try_lock(fd: int) -> bool:
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
@@ -38,6 +43,8 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
 else:
     import fcntl
 
+    LOCKS_FOLDER = True
+
     def _try_lock(fd: int) -> bool:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -47,6 +54,15 @@ else:
 
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """True when ``path`` still names the file or folder open as ``fd``."""
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _describe_holder(path: Path) -> str:
@@ -90,30 +106,46 @@ class WorkdirLock:
             self._depth += 1
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        # O_CLOEXEC (Python's default) keeps the descriptor out of exec'd children such as ffmpeg
-        # and spawn-started workers, so the lock dies with this process alone.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        if not _try_lock(fd):
+        target = self.root if LOCKS_FOLDER else self.path
+        flags = (os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)) if LOCKS_FOLDER else (os.O_RDWR | os.O_CREAT)
+        for _ in range(5):
+            # O_CLOEXEC (Python's default) keeps the descriptor out of exec'd children such as ffmpeg
+            # and spawn-started workers, so the lock dies with this process alone.
+            fd = os.open(target, flags, 0o644)
+            if not _try_lock(fd):
+                os.close(fd)
+                raise BusyError(
+                    f"work directory '{self.root}' is in use{_describe_holder(self.path)}",
+                    "wait for that run to finish (or stop it), or pick another --workdir",
+                )
+            if _same_file(fd, target):
+                break
+            _unlock(fd)  # replaced between open and lock: lock what the path names now
             os.close(fd)
-            raise BusyError(
-                f"work directory '{self.root}' is in use{_describe_holder(self.path)}",
-                "wait for that run to finish (or stop it), or pick another --workdir",
-            )
-        info = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "command": self.command,
-            "started": time.time(),
-        }
-        data = json.dumps(info).encode("utf-8")
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, data)
+        else:
+            raise BusyError(f"work directory '{self.root}' keeps being replaced", "pick another --workdir")
         self._fd = fd
         self._depth = 1
+        self._write_holder()
+
+    def _write_holder(self) -> None:
+        """Record who holds the lock in ``.lock`` (informative; made again if someone deleted it)."""
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command, "started": time.time()}
+        try:
+            fd = self._fd if not LOCKS_FOLDER and self._fd is not None else os.open(self.path, os.O_RDWR | os.O_CREAT,
+                                                                                     0o644)
+        except OSError:
+            return
+        try:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, json.dumps(info).encode("utf-8"))
+        finally:
+            if fd != self._fd:
+                os.close(fd)
 
     def release(self) -> None:
-        """Give the lock back (the file stays; an unlocked file means nobody holds it)."""
+        """Give the lock back (``.lock`` stays, emptied: an empty record means nobody holds it)."""
         if self._fd is None:
             return
         self._depth -= 1
@@ -121,7 +153,11 @@ class WorkdirLock:
             return
         fd, self._fd = self._fd, None
         try:
-            os.ftruncate(fd, 0)
+            with open(self.path, "r+b") as f:
+                f.truncate(0)
+        except OSError:
+            pass
+        try:
             _unlock(fd)
         finally:
             os.close(fd)

@@ -17,15 +17,15 @@ Every job is checked before anything runs — by the same `RenderRequest.preflig
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from mvdirector.describe import lines, unknown
 from mvdirector.errors import InputError, MvError
+from mvdirector.outputs import check_together
 from mvdirector.request import RenderRequest
 from mvdirector.rules import parse_size
 
@@ -33,6 +33,9 @@ JOB_FIELDS = {
     "name", "song", "reference", "ref", "style", "lyrics", "vocals", "language", "size", "fps", "seed", "renderer",
     "plan", "output", "out", "workdir", "overrides",
 }
+ROLES = {"-o": "output", "--ref": "reference", "the song": "song", "--lyrics": "lyrics", "--vocals": "vocals",
+         "--plan": "plan"}
+"""A request's roles (its flags) as a manifest names them."""
 NOT_OVERRIDABLE = {"song", "reference", "out", "workdir", "lyrics", "plan", "vocals"}
 
 
@@ -57,14 +60,16 @@ class BatchJob:
 
 
 def _parse_overrides(value: Any) -> dict[str, Any]:
-    """Overrides from YAML (a mapping) or CSV (JSON text or ``k=v;k=v``)."""
+    """Overrides from YAML (a mapping) or CSV (JSON text or ``k=v;k=v``, each value read as safe YAML)."""
+    from mvdirector.loaders import parse_json, parse_yaml
+
     if value is None or value == "":
         return {}
     if isinstance(value, dict):
         return dict(value)
     text = str(value).strip()
     if text.startswith("{"):
-        data = json.loads(text)
+        data = parse_json(text, "overrides", "(JSON)")
         if not isinstance(data, dict):
             raise ValueError("overrides must be a mapping")
         return data
@@ -73,21 +78,26 @@ def _parse_overrides(value: Any) -> dict[str, Any]:
         k, sep, v = part.partition("=")
         if not sep:
             raise ValueError(f"override '{part}' is not key=value")
-        out[k.strip()] = yaml.safe_load(v.strip())
+        out[k.strip()] = parse_yaml(v.strip(), "override", k.strip())
     return out
 
 
 def read_manifest(path: Path) -> list[dict[str, Any]]:
     """Raw job mappings of a YAML or CSV manifest, defaults applied (no validation yet)."""
+    from mvdirector.loaders import YAML_LIMIT, parse_yaml, read_text
+
     if not path.exists():
         raise InputError(f"manifest '{path}' does not exist", "give a .yaml or .csv list of jobs")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read manifest '{path}': {e}") from None
-    if path.suffix.lower() == ".csv":
-        rows = list(csv.DictReader(text.splitlines()))
-        return [
+    suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".json", ".csv"):
+        raise InputError(f"manifest '{path.name}' is neither YAML nor CSV", "name it .yaml, .yml or .csv")
+    text, _ = read_text(path, "manifest", YAML_LIMIT)
+    if suffix == ".csv":
+        try:
+            rows = list(csv.DictReader(text.splitlines()))
+        except csv.Error as e:
+            raise InputError(f"manifest '{path.name}' is not valid CSV: {e}", "fix the CSV") from None
+        jobs = [
             {
                 k.strip(): (v.strip() if isinstance(v, str) else v)
                 for k, v in r.items()
@@ -95,21 +105,20 @@ def read_manifest(path: Path) -> list[dict[str, Any]]:
             }
             for r in rows
         ]
-    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise InputError(f"manifest '{path.name}' is neither YAML nor CSV", "name it .yaml, .yml or .csv")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"manifest '{path}' is not valid YAML{where}", "fix the YAML syntax") from None
+        jobs = [j for j in jobs if j]
+        if not jobs:
+            raise InputError(
+                f"manifest '{path}' holds no jobs", "write a header line (song,reference,…) and one line per job"
+            )
+        return jobs
+    data = parse_yaml(text, "manifest", path.name)
     defaults: dict[str, Any] = {}
     if isinstance(data, dict):
         defaults = data.get("defaults") or {}
-        unknown = set(data) - {"defaults", "jobs"}
-        if unknown or not isinstance(defaults, dict):
+        extra = set(data) - {"defaults", "jobs"}
+        if extra or not isinstance(defaults, dict):
             raise InputError(
-                f"manifest '{path}' has top-level keys {sorted(unknown)}",
+                f"manifest '{path}' has top-level keys {sorted(extra)}",
                 "use only 'defaults' (a mapping) and 'jobs' (a list)",
             )
         data = data.get("jobs")
@@ -143,7 +152,7 @@ def _check_job(i: int, raw: dict[str, Any], base: Path, problems: list[str]) -> 
         problems.append(f"{label}: {msg}")
 
     for k in sorted(set(raw) - JOB_FIELDS):
-        bad(f"unknown field '{k}' (fields: {', '.join(sorted(JOB_FIELDS - {'ref', 'out'}))})")
+        bad(unknown("field", k, JOB_FIELDS))
     raw = dict(raw)
     if "ref" in raw:
         raw.setdefault("reference", raw.pop("ref"))
@@ -151,7 +160,10 @@ def _check_job(i: int, raw: dict[str, Any], base: Path, problems: list[str]) -> 
         raw.setdefault("output", raw.pop("out"))
     try:
         over = _parse_overrides(raw.get("overrides"))
-    except (ValueError, json.JSONDecodeError) as e:
+    except MvError as e:
+        bad(f"overrides: {e.message}")
+        over = {}
+    except ValueError as e:
         bad(f"overrides: {e}")
         over = {}
     for k in sorted(set(over) & NOT_OVERRIDABLE):
@@ -201,9 +213,8 @@ def _check_job(i: int, raw: dict[str, Any], base: Path, problems: list[str]) -> 
         try:
             req = RenderRequest(**fields)
         except ValidationError as e:
-            for err in e.errors():
-                where = ".".join(str(x) for x in err["loc"])
-                bad(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+            for found in lines(e, RenderRequest):
+                bad(found)
         except MvError as e:
             bad(e.one_line())
     if req is None:
@@ -224,22 +235,8 @@ def load_manifest(path: str | Path) -> list[BatchJob]:
     base = path.resolve().parent
     problems: list[str] = []
     jobs = [j for i, r in enumerate(raws) if (j := _check_job(i, r, base, problems)) is not None]
-    seen_out: dict[Path, str] = {}
-    seen_wd: dict[Path, str] = {}
-    for j in jobs:
-        out, wd = j.request.resolved_out().resolve(), j.request.resolved_workdir().resolve()
-        label = f"job {j.index + 1} ({j.request.song.name})"
-        if out in seen_out:
-            problems.append(
-                f"{label}: output '{out}' is also the output of {seen_out[out]} — give each an output"
-            )
-        if wd in seen_wd:
-            problems.append(
-                f"{label}: work directory '{wd}' is shared with {seen_wd[wd]} — give each an output "
-                "or workdir"
-            )
-        seen_out.setdefault(out, label)
-        seen_wd.setdefault(wd, label)
+    labels = {j.index: f"job {j.index + 1} ({j.request.song.name})" for j in jobs}
+    problems += check_together([(labels[j.index], j.request.files()) for j in jobs], ROLES)
     names: dict[str, int] = {}
     for j in jobs:
         names[j.name] = names.get(j.name, 0) + 1

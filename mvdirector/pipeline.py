@@ -15,7 +15,8 @@ one shot re-renders that shot and the shots continuing from it. Library code nev
 reports through a `Reporter`.
 
 Kill safety: the work directory is locked (`mvdirector.lock`); every file is written under a
-temporary name and renamed into place; leftovers of a killed run are removed at the next
+temporary name, recorded in the work directory's journal (`mvdirector.temps`), and renamed
+into place; the temporaries a killed run left (beside ``-o`` too) are removed at the next
 start, and a resumed run re-renders no finished shot. With the bundled ffmpeg/libx264 on one
 machine the resumed video is byte-identical to an uninterrupted run (x264 is deterministic for
 fixed settings and thread count; `tests/mvdirector/test_pipeline_kill.py`). Across machines
@@ -31,9 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from mvdirector import __version__, steps
+from mvdirector import __version__, steps, temps
 from mvdirector.lock import WorkdirLock
 from mvdirector.media.atomic import write_json_atomic
+from mvdirector.outputs import Files
 from mvdirector.progress import NullReporter, Reporter, StageClock
 from mvdirector.report import write_report
 from mvdirector.request import RenderRequest
@@ -60,18 +62,20 @@ def run(
     executor: ShotExecutor | None = None,
     on_shot: Callable[[str, bool], None] | None = None,
     until: Literal["direct", "report"] = "report",
+    also: Files | None = None,
 ) -> Run:
     """Run the steps of the module doc for ``req``, through step ``until``.
 
     ``executor`` renders the shots (default: this process, or a local process pool when
-    ``req.jobs > 1``); ``on_shot(shot_id, cached)`` is called once per shot.
+    ``req.jobs > 1``); ``on_shot(shot_id, cached)`` is called once per shot; ``also`` lists a
+    command's own outputs, checked with the request's before any work.
     """
     rep = rep or NullReporter()
     clock = StageClock()
     # 1. check every option and input, before any work
-    req.preflight(video=until != "direct")
+    req.preflight(video=until != "direct", also=also)
     # 2. lock the work directory, clean up after a killed run, record what was asked
-    with WorkdirLock(req.resolved_workdir()):
+    with WorkdirLock(req.resolved_workdir()), temps.recording(req.resolved_workdir()):
         wd = Workdir.open(req.resolved_workdir())
         removed = wd.clean_temps()
         if removed:
@@ -128,9 +132,9 @@ def render(
     return report
 
 
-def plan(req: RenderRequest, rep: Reporter | None = None) -> Run:
+def plan(req: RenderRequest, rep: Reporter | None = None, also: Files | None = None) -> Run:
     """The same run stopped after direct: analysis, reference and the shot plan (``plan.json``)."""
-    return run(req, rep, until="direct")
+    return run(req, rep, until="direct", also=also)
 
 
 def versions() -> dict[str, str]:

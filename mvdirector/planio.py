@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from mvdirector.errors import PlanError
+from mvdirector.errors import InputError, PlanError
 from mvdirector.media.atomic import write_json_atomic
-from mvdirector.rules import on_frame_grid, snap_to_grid
+from mvdirector.rules import FPS_RANGE, on_frame_grid, snap_to_grid
 from mvdirector.schemas import ShotPlan
+from mvdirector.schemas.base import MAX_SONG_S
 
 
 def _snap(data: dict[str, Any], warnings: list[str]) -> None:
     """Snap shot times of raw plan JSON to the frame grid in place, noting each change."""
-    fps = float(data.get("render", {}).get("fps", 24.0) or 24.0)
-    for shot in data.get("shots", []) or []:
+    render = data.get("render")
+    fps = render.get("fps", 24.0) if isinstance(render, dict) else 24.0
+    shots = data.get("shots")
+    if not isinstance(fps, int | float) or isinstance(fps, bool) or not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+        return  # the contract names the bad fps
+    for shot in shots if isinstance(shots, list) else ():
         if not isinstance(shot, dict):
             continue
         for field in ("start_s", "end_s"):
             t = shot.get(field)
-            if isinstance(t, int | float) and not on_frame_grid(float(t), fps):
+            if isinstance(t, int | float) and not isinstance(t, bool) and abs(t) <= MAX_SONG_S and not on_frame_grid(
+                float(t), fps
+            ):
                 snapped = snap_to_grid(float(t), fps)
                 sid = shot.get("id", "?")
                 warnings.append(f"shot '{sid}' {field}={t} snapped to the frame grid: {snapped:.6f}")
@@ -30,20 +36,21 @@ def _snap(data: dict[str, Any], warnings: list[str]) -> None:
 
 
 def _describe(err: ValidationError, data: dict[str, Any]) -> list[str]:
-    """Turn pydantic errors into lines that name the shot id and field."""
-    out = []
+    """Turn pydantic errors into lines that name the shot id and field (and suggest a misspelt key)."""
+    from mvdirector.describe import line, shown
+
     shots = data.get("shots") if isinstance(data, dict) else None
+    out = []
     for e in err.errors():
         loc = list(e["loc"])
-        where = ".".join(str(x) for x in loc) or "plan"
+        where = ".".join(str(x) for x in loc) or None
         if len(loc) >= 2 and loc[0] == "shots" and isinstance(loc[1], int) and isinstance(shots, list):
             idx = loc[1]
             item = shots[idx] if idx < len(shots) else None
             sid = item.get("id", f"#{idx}") if isinstance(item, dict) else f"#{idx}"
             field = ".".join(str(x) for x in loc[2:]) or "shot"
-            where = f"shot '{sid}' {field}"
-        msg = e["msg"].removeprefix("Value error, ")
-        out.append(msg if where == "plan" else f"{where}: {msg}")
+            where = f"shot {shown(sid)} {field}"
+        out.append(line(e, ShotPlan, where))
     return out
 
 
@@ -67,13 +74,15 @@ def parse_plan(data: dict[str, Any], snap: bool = True) -> tuple[ShotPlan, list[
 
 def load_plan(path: str | Path, snap: bool = True) -> tuple[ShotPlan, list[str]]:
     """Read and validate a plan file; raise PlanError naming the first problem (all in ``.problems``)."""
+    from mvdirector.loaders import load_json
+
     p = Path(path)
     if not p.exists():
         raise PlanError(f"plan file '{p}' does not exist", "make one with `mvdirector plan`")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise PlanError(f"plan file '{p}' is not valid JSON: {e}", "fix the syntax or re-plan") from None
+        data = load_json(p, "plan file")
+    except InputError as e:
+        raise PlanError(e.message, "fix the file or re-plan with `mvdirector plan`") from None
     return parse_plan(data, snap=snap)
 
 

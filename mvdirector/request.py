@@ -1,22 +1,29 @@
 """What a render is asked to do (`RenderRequest`) and the one check of it before any work (`preflight`).
 
 `render`, `plan` and `batch` (``--check`` too) build a request and call ``preflight()``: every
-option and input is checked in seconds — codec and container, frame rate and size, renderer,
-its options and weights, style, lyrics, vocal stem, language, a ``--plan`` and the flags that
-conflict with it — and the first problem is raised as one line, before the work directory is
-touched or the song analysed.
+option and input is checked in seconds — that no output can overwrite an input or another
+output and every output can be written (`RenderRequest.files`, `mvdirector.outputs`), codec
+and container, frame rate and size, renderer, its options and weights, style, lyrics, vocal
+stem, language, a ``--plan`` and the flags that conflict with it, and the free disk space —
+and the first problem is raised as one line, before the work directory is touched or the song
+analysed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mvdirector.errors import InputError, MvError, PlanError
-from mvdirector.rules import CodecName, ForceStage, Fps, Height, Language, Width, check_container
+from mvdirector.rules import CodecName, ForceStage, Fps, Height, Language, Width, check_container, video_bytes
 from mvdirector.schemas import RendererName, ShotPlan
+from mvdirector.schemas.base import Seed
+
+if TYPE_CHECKING:
+    from mvdirector.outputs import Files
 
 OptionValue = str | int | float | bool | None
 
@@ -38,7 +45,7 @@ class RenderRequest(BaseModel):
     seed or renderer is applied to the plan, a set style or templates folder is refused.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     song: Path
     reference: Path
@@ -48,16 +55,16 @@ class RenderRequest(BaseModel):
     lyrics: Path | None = None
     vocals: Path | None = None
     language: Language | None = None
-    style: str = "cinematic"
+    style: str = Field(default="cinematic", max_length=64)
     templates_dir: Path | None = None
     renderer: RendererName = "procedural"
-    renderer_options: dict[str, OptionValue] = Field(default_factory=dict)
+    renderer_options: dict[str, OptionValue] = Field(default_factory=dict, max_length=64)
     width: Width = 1280
     height: Height = 720
     fps: Fps = 24.0
-    seed: int = Field(default=0, ge=0)
+    seed: Seed = 0
     beats: Literal["madmom", "librosa"] = "madmom"
-    asr: str = "auto"
+    asr: str = Field(default="auto", max_length=64)
     asr_model: str | None = None
     codec: CodecName = "h264"
     crf: int = Field(default=18, ge=0, le=51)
@@ -129,45 +136,58 @@ class RenderRequest(BaseModel):
 
     # ------------------------------------------------------------------ preflight
 
-    def preflight(self, video: bool = True) -> None:
+    def files(self, video: bool = True) -> Files:
+        """Every file this request reads and writes, by the flag a person knows it by (`mvdirector.outputs`).
+
+        A new input or output of a render is one line here; ``preflight`` checks them all.
+        """
+        from mvdirector.outputs import VIDEO, Files
+        from mvdirector.workdir import FILES
+
+        weights = self.renderer_options.get("weights")
+        return (
+            Files()
+            .read("the song", self.song)
+            .read("--ref", self.reference)
+            .read("--lyrics", self.lyrics)
+            .read("--vocals", self.vocals)
+            .read("--plan", self.plan)
+            .read_dir("--templates", self.templates_dir, ("*.yaml", "*.yml"))
+            .read("--asr-model", self.asr_model)
+            .read("--weights", weights if isinstance(weights, str) and weights else None)
+            .workdir(self.resolved_workdir(), [n for n in FILES if not (self.plan and n == "plan.json")])
+            .write("-o", self.resolved_out() if video else None, VIDEO)
+        )
+
+    def preflight(self, video: bool = True, also: Files | None = None) -> None:
         """Check every option and input before any work; raise the first problem as an MvError.
 
         ``video=False`` checks for a run that stops at the plan: the renderer's name, options and
-        size rules still count, its weights and the output video do not.
+        size rules still count, its weights and the output video do not. ``also`` adds a command's
+        own outputs (``plan -o``) to the files checked against the request's.
         """
         from mvdirector.media.audio import audio_info
         from mvdirector.media.image import load_image
         from stages.analyze import check_config
         from stages.direct import DirectConfig
-        from stages.render import RENDERERS, make_renderer, renderer_spec
 
+        files = self.files(video)
+        if also is not None:
+            files.merge(also)
+        files.check()
         song_s = audio_info(self.song).duration_s
         load_image(self.reference)
         if self.plan is not None:
             plan, _ = self.user_plan(song_s)
-            fps, width, height = plan.render.fps, plan.render.width, plan.render.height
-            renderer = plan.render.renderer
-            used = {renderer, *(s.renderer for s in plan.shots if s.renderer)}
+            fps, width, height, renderer = plan.render.fps, plan.render.width, plan.render.height, plan.render.renderer
         else:
             plan = None
             _config(DirectConfig, style=self.style, templates_dir=_str(self.templates_dir))
-            fps, width, height, renderer, used = self.fps, self.width, self.height, self.renderer, {self.renderer}
-        check_config(self.analyze_config())
+            fps, width, height, renderer = self.fps, self.width, self.height, self.renderer
+        check_config(self.analyze_config(), song_s)
         if self.vocals is not None:
             check_vocals(self.vocals, song_s, fps)
-        for name in sorted(used):
-            spec = renderer_spec(name)
-            options = dict(self.renderer_options) if name == renderer else {}
-            if "weights" in options and not spec.weights:
-                takes = [s.name for s in RENDERERS.values() if s.weights]
-                raise InputError(f"--weights does not apply to the {name} renderer", f"it is for {', '.join(takes)}")
-            spec.check_size(width, height)
-            base = spec.parse_options(options)
-            for shot in plan.shots if plan is not None else ():
-                if (shot.renderer or renderer) == name and shot.renderer_options:
-                    spec.parse_options(shot.renderer_options, base=base, where=f"shot '{shot.id}' renderer_options")
-            if video:
-                make_renderer(name, **options)  # a missing or incomplete checkpoint fails here
+        check_renderers(plan, renderer, self.renderer_options, video, (width, height))
         if not video:
             return
         out = self.resolved_out()
@@ -175,10 +195,9 @@ class RenderRequest(BaseModel):
             check_container(self.codec, out)
         except ValueError as e:
             raise InputError(str(e), "or pick another --codec") from None
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise InputError(f"cannot create output directory '{out.parent}': {e.strerror or e}") from None
+        nbytes = video_bytes(width, height, fps, song_s)
+        files.reserve(self.resolved_workdir(), nbytes, "the shot clips").reserve(out, nbytes, "the video")
+        files.check_space()
 
     def analyze_config(self):  # noqa: ANN201 - stages.analyze.AnalyzeConfig
         """The analyze stage's config for this request."""
@@ -205,6 +224,35 @@ class RenderRequest(BaseModel):
         return _config(AssembleConfig, codec=self.codec, crf=self.crf, colour_match=self.colour_match)
 
 
+def check_renderers(
+    plan: ShotPlan | None, renderer: str, options: Mapping[str, Any], video: bool,
+    size: tuple[int, int] | None = None,
+) -> None:
+    """What `render` checks about the renderers a run uses — `validate` calls this too, so both accept the same.
+
+    Each renderer the plan (or the run) uses must exist and suit the size; the run's options
+    (``-O``) and each shot's ``renderer_options`` must parse (`RendererSpec.parse_options`); with
+    ``video`` the renderer is built, so missing weights fail here.
+    """
+    from stages.render import RENDERERS, make_renderer, renderer_spec
+
+    used = {renderer, *(s.renderer for s in plan.shots if s.renderer)} if plan is not None else {renderer}
+    width, height = size or ((plan.render.width, plan.render.height) if plan is not None else (1280, 720))
+    for name in sorted(used):
+        spec = renderer_spec(name)
+        opts = dict(options) if name == renderer else {}
+        if "weights" in opts and not spec.weights:
+            takes = [s.name for s in RENDERERS.values() if s.weights]
+            raise InputError(f"--weights does not apply to the {name} renderer", f"it is for {', '.join(takes)}")
+        spec.check_size(width, height)
+        base = spec.parse_options(opts)
+        for shot in plan.shots if plan is not None else ():
+            if (shot.renderer or renderer) == name and shot.renderer_options:
+                spec.parse_options(shot.renderer_options, base=base, where=f"shot '{shot.id}' renderer_options")
+        if video:
+            make_renderer(name, **opts)  # a missing or incomplete checkpoint fails here
+
+
 def check_vocals(vocals: Path, song_s: float, fps: float) -> None:
     """A vocal stem must be readable audio lasting as long as the song, within one frame at ``fps``."""
     from mvdirector.media.audio import audio_info
@@ -223,11 +271,15 @@ def check_vocals(vocals: Path, song_s: float, fps: float) -> None:
 
 def describe(err: Any) -> tuple[str, str]:
     """(message, hint) of one pydantic error of a request, naming the flag."""
+    from mvdirector.describe import shown
+
     field = str(err["loc"][0]) if err["loc"] else ""
     flag = FLAGS.get(field, f"--{field.replace('_', '-')}")
     if err["type"] == "value_error":
         return err["msg"].removeprefix("Value error, "), f"check {flag}"
-    return f"{flag} {err.get('input')!r}: {err['msg']}", f"see `mvdirector render --help` for {flag}"
+    if err["type"] == "finite_number":
+        return f"{flag} {shown(err.get('input'))}: must be a finite number", f"give {flag} a number"
+    return f"{flag} {shown(err.get('input'))}: {err['msg']}", f"see `mvdirector render --help` for {flag}"
 
 
 def _conflict(flag: str, value: object, why: str) -> None:

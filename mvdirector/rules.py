@@ -145,3 +145,71 @@ def check_language(code: str) -> str:
 
 ForceStage = Annotated[str, AfterValidator(check_force)]
 Language = Annotated[str, AfterValidator(check_language)]
+
+# ------------------------------------------------------------------------ colour grades
+
+GRADE_CONTROLS: dict[str, tuple[float, float]] = {
+    "saturation": (0.0, 3.0),  # 0 = monochrome, 1 = as shot
+    "warmth": (-1.0, 1.0),
+    "tint": (-1.0, 1.0),
+    "contrast": (0.0, 3.0),  # 1 = as shot
+    "lift": (-0.5, 0.5),
+    "exposure": (0.0, 4.0),  # linear gain, 1 = as shot
+    "split": (0.0, 2.0),
+    "vignette": (0.0, 1.5),
+    "grain": (0.0, 0.2),
+    "bloom": (0.0, 1.0),
+}
+"""The colour controls a style's ``grades`` and a ``grade_<control>`` renderer option may set, with their bounds."""
+
+
+def check_grade(control: str, value: object, where: str = "grade") -> float:
+    """``value`` as a finite float within the bounds of colour ``control``; ValueError naming the fix otherwise."""
+    from mvdirector.describe import unknown
+
+    if control not in GRADE_CONTROLS:
+        raise ValueError(f"{where}: {unknown('colour control', control, GRADE_CONTROLS)}")
+    lo, hi = GRADE_CONTROLS[control]
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} {control}={value!r} is not a number (give a value in {lo:g}..{hi:g})") from None
+    if not lo <= v <= hi:  # NaN fails too
+        raise ValueError(f"{where} {control}={value!r} is outside {lo:g}..{hi:g}")
+    return v
+
+
+def check_grades(
+    grades: dict[str, dict[str, float]], sections: tuple[str, ...], where: str = "grades"
+) -> dict[str, dict[str, float]]:
+    """``grades`` (one of ``sections`` or ``default`` → control → value), each value checked."""
+    from mvdirector.describe import unknown
+
+    labels = (*sections, "default")
+
+    out: dict[str, dict[str, float]] = {}
+    for label, controls in grades.items():
+        if label not in labels:
+            raise ValueError(f"{where}: {unknown('section', label, labels)}")
+        out[label] = {k: check_grade(k, v, f"{where}.{label}") for k, v in controls.items()}
+    return out
+
+# ------------------------------------------------------------------------ sizes of plan text
+
+MAX_OVERLAY_WORDS = 64
+"""Most words one shot's lyric overlay may hold (a long sung line has about 20)."""
+MAX_TEXT_CHARS = 2000
+"""Longest prompt or lyric line a plan may hold."""
+
+# ------------------------------------------------------------------------ disk space
+
+VIDEO_BITS_PER_PIXEL = 0.3
+"""A floor on what a rendered video takes: bits per pixel per frame. A grainy 720p clip at crf 18
+(ultrafast, the clips' setting) measured 0.63; half of it is what any render surely needs."""
+
+
+def video_bytes(width: int, height: int, fps: float, seconds: float) -> int:
+    """About how many bytes a video of this size, rate and length takes at least (for the disk check)."""
+    return int(width * height * fps * seconds * VIDEO_BITS_PER_PIXEL / 8)

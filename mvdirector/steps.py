@@ -10,6 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from mvdirector.cache import cache_key, model_fingerprint
 from mvdirector.media.atomic import file_sha256, write_json_atomic
@@ -25,12 +28,26 @@ from stages import direct as direct_stage
 from stages import reference as reference_stage
 from stages.render import ShotJob, renderer_spec
 
+T = TypeVar("T", bound=BaseModel)
 PATH_FIELDS = ("lyrics", "vocals")
 """AnalyzeConfig fields naming files: their content, not their path, enters the analysis key."""
 
 
 def _sha(path: Path | None) -> str | None:
     return file_sha256(path) if path is not None else None
+
+
+def _cached(wd: Workdir, name: str, key: str, model: type[T]) -> T | None:
+    """The work directory's ``name`` when made under ``key`` and still a valid ``model``; else None (remade)."""
+    from mvdirector.errors import MvError
+    from mvdirector.loaders import load_contract
+
+    if not wd.fresh(name, key):
+        return None
+    try:
+        return load_contract(wd.path(name), model, name)
+    except MvError:  # edited or damaged by hand: made again
+        return None
 
 
 def analysis(req: RenderRequest, wd: Workdir, rep: Reporter) -> AudioAnalysis:
@@ -41,8 +58,8 @@ def analysis(req: RenderRequest, wd: Workdir, rep: Reporter) -> AudioAnalysis:
         inputs["vocals"] = file_sha256(req.vocals)
     key = cache_key("analyze", analyze_stage.VERSION, cfg.model_dump(exclude=set(PATH_FIELDS)), inputs)
     name = "analysis.json"
-    if wd.fresh(name, key) and not req.forced("analyze"):
-        result = AudioAnalysis.model_validate_json(wd.path(name).read_text())
+    result = _cached(wd, name, key, AudioAnalysis) if not req.forced("analyze") else None
+    if result is not None:
         if result.lyrics.warning:
             rep.warn(result.lyrics.warning)
         rep.finish("analyze", "cached")
@@ -61,9 +78,10 @@ def reference(req: RenderRequest, wd: Workdir, rep: Reporter) -> ReferenceInfo:
     """Inspect the portrait, or reuse `reference.json` made from the same image."""
     key = cache_key("reference", reference_stage.VERSION, None, {"image": file_sha256(req.reference)})
     name = "reference.json"
-    if wd.fresh(name, key) and not req.forced("reference"):
+    cached = _cached(wd, name, key, ReferenceInfo) if not req.forced("reference") else None
+    if cached is not None:
         rep.finish("reference", "cached")
-        return ReferenceInfo.model_validate_json(wd.path(name).read_text())
+        return cached
     rep.start("reference", 1.0)
     info = reference_stage.inspect_reference(req.reference, progress=lambda f, m: rep.update("reference", f, m))
     for w in info.warnings:
@@ -178,7 +196,7 @@ def video(
     if fresh and wd.path("report.json").exists():
         try:
             previous = RenderReport.model_validate_json(wd.path("report.json").read_text())
-        except ValueError:
+        except (ValueError, OSError):
             previous = None
         if previous is not None and Path(previous.video).name == out.name:
             rep.finish("assemble", f"{out.name} is up to date")

@@ -3,18 +3,25 @@
 ``song.mvd/`` holds ``analysis.json``, ``reference.json``, ``plan.json``, ``run.json``,
 ``report.json``/``report.html``, ``shots/<id>.<key8>.mp4``, ``keys.json`` (which key made
 which output) and the assembler's memos. Files are written under a temporary name and renamed
-into place, so the leftovers of a killed run are only ever dot-named temporaries.
+into place, so the leftovers of a killed run are only ever temporaries, each recorded by name in
+``.mvd-temps`` (`mvdirector.temps`) — clean-up removes those and nothing else.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mvdirector import temps
 from mvdirector.errors import InputError
 from mvdirector.media.atomic import write_json_atomic
+
+FILES = ("analysis.json", "reference.json", "plan.json", "keys.json", "run.json", "report.json", "report.html",
+         ".lock", temps.JOURNAL)
+"""Files a run writes directly in its work directory (no input or other output may be one of them)."""
 
 THUMBNAILS = "thumbs"
 """Folder holding the report's shot thumbnails."""
@@ -35,12 +42,14 @@ class Workdir:
         try:
             root.mkdir(parents=True, exist_ok=True)
             (root / "shots").mkdir(exist_ok=True)
-            probe = root / ".write-test"
-            probe.write_text("ok")
-            probe.unlink()
+            fd, probe = tempfile.mkstemp(prefix=".mvd-probe-", dir=root)
+            os.close(fd)
+            os.unlink(probe)
         except OSError as e:
+            from mvdirector.environment import describe_os_error
+
             raise InputError(
-                f"cannot write to work directory '{root}': {e.strerror or e}",
+                f"cannot write to work directory '{root}': {describe_os_error(e)}",
                 "pick a writable place with --workdir",
             ) from None
         keys: dict[str, str] = {}
@@ -48,8 +57,10 @@ class Workdir:
         if kf.exists():
             try:
                 keys = json.loads(kf.read_text())
-            except (json.JSONDecodeError, OSError):
+            except (ValueError, OSError):
                 keys = {}
+            if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+                keys = {}  # a hand-damaged record: everything is recomputed
         return cls(root, keys)
 
     def path(self, name: str) -> Path:
@@ -82,19 +93,8 @@ class Workdir:
         self.record(name, f"{key}@{self._stamp(path)}")
 
     def clean_temps(self) -> int:
-        """Remove temporary files and folders an interrupted run left behind; return how many.
+        """Remove the temporaries a killed run left behind (those its journal lists); return how many.
 
         Call it only while holding the work-directory lock: then no other run is writing here.
         """
-        n = 0
-        folders = [self.root, *(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))]
-        for folder in folders:
-            for p in folder.iterdir():
-                name = p.name
-                if p.is_file() and name.startswith(".") and ".tmp" in name:
-                    p.unlink(missing_ok=True)
-                    n += 1
-                elif p.is_dir() and name.startswith(".assemble-"):
-                    shutil.rmtree(p, ignore_errors=True)
-                    n += 1
-        return n
+        return temps.clean(self.root)

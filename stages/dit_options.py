@@ -7,6 +7,7 @@ Sampling options left at ``None`` (``steps``, ``guidance_scale``, ``guidance_sca
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from dataclasses import dataclass, fields, replace
@@ -104,7 +105,10 @@ class DitOptions:
         changes: dict[str, Any] = {}
         for key, value in values.items():
             if key not in hints:
-                raise InputError(f"{where} '{key}' is unknown", f"use one of {', '.join(sorted(hints))}")
+                from mvdirector.describe import unknown
+
+                raise InputError(f"{where}: {unknown('option of the dit renderer', key, hints)}",
+                                 f"options: {', '.join(sorted(hints))}")
             if per_shot and key not in PER_SHOT:
                 raise InputError(
                     f"{where} '{key}' cannot change per shot", f"per-shot options: {', '.join(PER_SHOT)}"
@@ -126,16 +130,23 @@ class DitOptions:
                 "0.6–0.8 keeps the planned move and framing",
             )
         checks = (
-            ("steps", self.steps, 1),
-            ("guidance_scale", self.guidance_scale, 0.0),
-            ("guidance_scale_2", self.guidance_scale_2, 0.0),
-            ("shift", self.shift, 1e-6),
-            ("native_fps", self.native_fps, 1e-6),
-            ("max_sequence_length", self.max_sequence_length, 1),
+            ("steps", self.steps, 1, 1000),
+            ("guidance_scale", self.guidance_scale, 0.0, 100.0),
+            ("guidance_scale_2", self.guidance_scale_2, 0.0, 100.0),
+            ("shift", self.shift, 1e-6, 100.0),
+            ("native_fps", self.native_fps, 1e-6, 120.0),
+            ("max_sequence_length", self.max_sequence_length, 1, 4096),
+            ("window", self.window, 1, 1000),
+            ("overlap", self.overlap, 0, 1000),
+            ("window_shift", self.window_shift, 0, 1000),
+            ("window_max_shift", self.window_max_shift, 0, 1000),
+            ("min_last", self.min_last, 1, 1000),
         )
-        for name, value, low in checks:
-            if value is not None and value < low:
-                raise InputError(f"{where} {name}={value} must be at least {low:g}", "leave it unset for the default")
+        for name, value, low, high in checks:
+            if value is not None and not low <= value <= high:
+                raise InputError(
+                    f"{where} {name}={value} is outside {low:g}..{high:g}", "leave it unset for the default"
+                )
         try:
             self.window_config()
         except ValueError as e:
@@ -187,9 +198,10 @@ def _coerce(key: str, value: Any, hint: Any, where: str) -> Any:
                 raise ValueError(value)
             return int(float(value))
         if kind is float:
-            if isinstance(value, bool):
+            if isinstance(value, bool) or not math.isfinite(float(value)):
                 raise ValueError(value)
             return float(value)
         return str(value)
     except (TypeError, ValueError) as e:
-        raise InputError(f"{where} {key}={value!r} is not a {kind.__name__}") from e
+        finite = "finite " if kind is float else ""
+        raise InputError(f"{where} {key}={value!r} is not a {finite}{kind.__name__}") from e

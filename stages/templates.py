@@ -11,19 +11,20 @@ name replaces the built-in.
 from __future__ import annotations
 
 import hashlib
-import math
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from mvdirector.errors import InputError
+from mvdirector.rules import check_grades
 from mvdirector.schemas import CAMERA_MOVES, FRAMINGS, SECTION_LABELS, Easing
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "shot_templates"
 DEFAULT_STYLE = "cinematic"
 TRANSITION_KINDS = ("cut", "crossfade", "flash", "whip")
+MAX_WEIGHT = 1000.0
+"""Largest weight of a framing, move or transition (only ratios matter)."""
 
 FRAMING_PHRASES: dict[str, str] = {
     "extreme_close_up": "extreme close-up on the singer's eyes and mouth",
@@ -46,16 +47,18 @@ MOVE_PHRASES: dict[str, str] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _weights(v: dict[str, float], allowed: tuple[str, ...], what: str) -> dict[str, float]:
     """Check a name→weight map: known names, non-negative weights, at least one positive."""
+    from mvdirector.describe import unknown
+
     for name, w in v.items():
         if name not in allowed:
-            raise ValueError(f"unknown {what} '{name}'; use one of {', '.join(allowed)}")
-        if not (w >= 0) or math.isinf(w):
-            raise ValueError(f"{what} '{name}' has weight {w}; weights must be finite and >= 0")
+            raise ValueError(unknown(what, name, allowed))
+        if not 0 <= w <= MAX_WEIGHT:
+            raise ValueError(f"{what} '{name}' has weight {w}; weights must lie in 0..{MAX_WEIGHT:g}")
     if sum(v.values()) <= 0:
         raise ValueError(f"{what} weights are empty or all zero; give at least one a positive weight")
     return v
@@ -84,7 +87,7 @@ class SectionGrammar(_Strict):
     accelerate: float | None = Field(
         default=None, ge=0, le=1, description="build-up: how far the target length falls toward the shortest by the end"
     )
-    prompt: str | None = Field(default=None, description="prompt fragment for this section")
+    prompt: str | None = Field(default=None, max_length=500, description="prompt fragment for this section")
 
     @field_validator("framings")
     @classmethod
@@ -162,11 +165,11 @@ _BUILTIN_DEFAULT = ResolvedGrammar(
 class ShotTemplate(_Strict):
     """A style: shot grammar per section type, global limits and prompt wording."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-    description: str = ""
-    prompt: str = Field(default="", description="style prompt fragment that opens every shot's prompt")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=64)
+    description: str = Field(default="", max_length=500)
+    prompt: str = Field(default="", max_length=500, description="style prompt fragment that opens every shot's prompt")
     shot_s: tuple[float, float] = Field(default=(1.0, 8.0), description="shortest and longest shot in seconds")
-    tempo_ref_bpm: float = Field(default=120.0, gt=0)
+    tempo_ref_bpm: float = Field(default=120.0, gt=0, le=1000)
     tempo_exponent: float = Field(
         default=0.5, ge=0, le=1, description="cut_beats scale as (bpm / tempo_ref_bpm) ** tempo_exponent"
     )
@@ -176,10 +179,15 @@ class ShotTemplate(_Strict):
         description="section label (or default) → colour controls of the procedural renderer's grade "
         "(saturation, warmth, tint, contrast, lift, exposure, split, vignette, grain, bloom)",
     )
-    framing_phrases: dict[str, str] = Field(default_factory=dict)
-    move_phrases: dict[str, str] = Field(default_factory=dict)
+    framing_phrases: dict[str, Annotated[str, Field(max_length=200)]] = Field(default_factory=dict)
+    move_phrases: dict[str, Annotated[str, Field(max_length=200)]] = Field(default_factory=dict)
     sections: dict[str, SectionGrammar] = Field(default_factory=dict)
     source: str | None = Field(default=None, description="file the style was loaded from (set by the loader)")
+
+    @field_validator("grades")
+    @classmethod
+    def _grades(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        return check_grades(v, SECTION_LABELS, "grades")
 
     @field_validator("sections", "framing_phrases", "move_phrases")
     @classmethod
@@ -189,9 +197,11 @@ class ShotTemplate(_Strict):
             "framing_phrases": (FRAMINGS, "framing_phrases key"),
             "move_phrases": (CAMERA_MOVES, "move_phrases key"),
         }[info.field_name]
+        from mvdirector.describe import unknown
+
         for k in v:
             if k not in allowed:
-                raise ValueError(f"unknown {what} '{k}'; use one of {', '.join(allowed)}")
+                raise ValueError(unknown(what, k, allowed))
         return v
 
     @model_validator(mode="after")
@@ -240,15 +250,10 @@ def _template_files(templates_dir: str | Path | None) -> dict[str, Path]:
 
 def load_template_file(path: str | Path) -> ShotTemplate:
     """Read and validate one style file; errors name the file, the field and the rule."""
+    from mvdirector.loaders import load_yaml
+
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError(f"cannot read style file '{p}': {e.strerror}", "check the path and permissions") from e
-    except yaml.YAMLError as e:
-        line = getattr(getattr(e, "problem_mark", None), "line", None)
-        where = f" at line {line + 1}" if line is not None else ""
-        raise InputError(f"style file '{p}' is not valid YAML{where}", "fix the YAML syntax") from e
+    data, _ = load_yaml(p, "style file")
     if not isinstance(data, dict):
         raise InputError(f"style file '{p}' must hold a mapping with at least 'name' and 'sections'")
     data.setdefault("name", p.stem)
@@ -256,12 +261,13 @@ def load_template_file(path: str | Path) -> ShotTemplate:
     try:
         tpl = ShotTemplate.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        from mvdirector.describe import lines
+
+        found = lines(e, ShotTemplate)
         raise InputError(
-            f"style file '{p}': field '{loc}' is invalid: {err['msg']}",
-            f"fix it ({len(e.errors())} problem(s) in all); see `mvdirector templates` for valid styles",
-        ) from e
+            f"style file '{p}': {found[0]}",
+            f"fix it ({len(found)} problem(s) in all); see `mvdirector templates` for valid styles",
+        ) from None
     if tpl.name != p.stem:
         raise InputError(
             f"style file '{p}' names itself '{tpl.name}' but the file is '{p.stem}.yaml'",

@@ -1,5 +1,10 @@
 """Write files under a temporary name and rename them into place, so a killed run never
-leaves a file that looks finished."""
+leaves a file that looks finished.
+
+The temporary is recorded in the work directory's journal first (`mvdirector.temps`), so
+the next run removes it if this one is killed; a path that exists and is not a regular file
+(a device, a FIFO, a folder) is never replaced.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,43 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from mvdirector import temps
+from mvdirector.errors import InputError
+
 
 def temp_path_for(final: Path) -> Path:
     """A temporary sibling of ``final`` that keeps its suffix (ffmpeg picks formats by suffix)."""
-    return final.with_name(f".{final.stem}.tmp{os.getpid()}{final.suffix}")
+    return temps.temp_path_for(final)
+
+
+def check_replaceable(final: Path) -> None:
+    """InputError unless ``final`` is absent or a regular file (a rename would replace a device or FIFO)."""
+    try:
+        st = os.stat(final)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise InputError(f"'{final}' is {kind} and is never replaced", "give the path of a file")
 
 
 @contextlib.contextmanager
 def atomic_output(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path; rename it to ``final`` if the block succeeds, delete it if not."""
     final = Path(final)
+    check_replaceable(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(final)
+    tmp = temps.reserve(final)
     try:
         yield tmp
+        check_replaceable(final)
         os.replace(tmp, final)
     finally:
         if tmp.exists():

@@ -37,6 +37,8 @@ class AudioInfo:
     duration_s: float
     sample_rate: int
     channels: int
+    exact: bool = True
+    """False when the container gave no length and ffmpeg estimated it from the bitrate."""
 
 
 SNDFILE_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff")
@@ -91,7 +93,8 @@ def _ffmpeg_probe(path: Path) -> AudioInfo:
         cm = re.match(r"(\d+) channels", layout)
         channels = int(cm.group(1)) if cm else 2
     dur = int(d.group(1)) * 3600 + int(d.group(2)) * 60 + float(d.group(3))
-    return AudioInfo(duration_s=dur, sample_rate=int(m.group(1)), channels=channels)
+    exact = "Estimating duration from bitrate" not in err
+    return AudioInfo(duration_s=dur, sample_rate=int(m.group(1)), channels=channels, exact=exact)
 
 
 def audio_info(path: str | Path) -> AudioInfo:
@@ -104,11 +107,15 @@ def audio_info(path: str | Path) -> AudioInfo:
 
             with quiet_c_stderr("libsndfile"):
                 info = sf.info(str(p))
-            if info.frames > 0:
+            if info.frames > 0 and not info.subtype.startswith("MPEG_"):
                 return AudioInfo(info.frames / info.samplerate, int(info.samplerate), int(info.channels))
         except Exception:  # noqa: BLE001 - not what its suffix says: ffmpeg can tell
             pass
-    return _ffmpeg_probe(p)
+    probed = _ffmpeg_probe(p)
+    if not probed.exact:  # MP3 inside a WAV, a header without a length: count the samples instead
+        rate, count = stream_audio(p, lambda _block: None)
+        return AudioInfo(count / rate, rate, probed.channels)
+    return probed
 
 
 # ITU-R BS.775 downmix weights by channel count (L R C LFE Ls Rs [Lb Rb]); LFE is dropped.
@@ -141,9 +148,11 @@ class _Sink:
         mono: bool,
         expected_frames: int,
         on_block: Callable[[np.ndarray], None] | None = None,
+        path: Path | None = None,
     ) -> None:
         import soxr
 
+        self.path = path
         self.on_block = on_block
         self.count = 0
         self.mono = mono
@@ -170,7 +179,12 @@ class _Sink:
         self.n += len(x)
 
     def feed(self, block: np.ndarray, last: bool = False) -> None:
-        block = np.nan_to_num(np.asarray(block, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        block = np.asarray(block, dtype=np.float32)
+        if not np.isfinite(block).all():  # float wav/flac can hold NaN/inf: nothing downstream could encode it
+            raise InputError(
+                f"audio file '{self.path}' holds NaN or infinite samples (the file is damaged)",
+                "re-export it from the editor as 16- or 24-bit wav or flac",
+            )
         x = _downmix(block)[:, None] if self.mono else block
         if self.stream is not None:
             x = self.stream.resample_chunk(np.ascontiguousarray(x), last=last).reshape(-1, self.out_ch)
@@ -198,7 +212,7 @@ def _decode_soundfile(
     with f:
         if f.frames <= 0:
             return None
-        sink = _Sink(int(f.samplerate), int(f.channels), sr, mono, int(f.frames), on_block)
+        sink = _Sink(int(f.samplerate), int(f.channels), sr, mono, int(f.frames), on_block, path)
         try:
             while True:
                 with quiet_c_stderr("libsndfile"):
@@ -222,7 +236,7 @@ def _decode_ffmpeg(
     channels = info.channels
     cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-vn", "-map", "0:a:0", "-f", "f32le",
            "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(info.sample_rate), "-"]
-    sink = _Sink(info.sample_rate, channels, sr, mono, int(info.duration_s * info.sample_rate), on_block)
+    sink = _Sink(info.sample_rate, channels, sr, mono, int(info.duration_s * info.sample_rate), on_block, path)
     frame_bytes = 4 * channels
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         stdout, stderr = proc.stdout, proc.stderr

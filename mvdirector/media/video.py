@@ -14,8 +14,10 @@ from types import TracebackType
 
 import numpy as np
 
+from mvdirector import temps
+from mvdirector.environment import ffmpeg_error
 from mvdirector.errors import InputError, MvError
-from mvdirector.media.atomic import temp_path_for
+from mvdirector.media.atomic import check_replaceable
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ class VideoWriter:
         self.width, self.height, self.fps = int(width), int(height), float(fps)
         self.input_pix_fmt = input_pix_fmt
         self.frames = 0
-        self._tmp = temp_path_for(self.path)
+        self._tmp = temps.temp_path_for(self.path)
         fr = fps_fraction(fps)
         self._cmd = [
             ffmpeg_exe(), "-y", "-v", "error", "-nostdin",
@@ -98,7 +100,9 @@ class VideoWriter:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> VideoWriter:
+        check_replaceable(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        temps.record(self._tmp)
         self._proc = subprocess.Popen(self._cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         return self
 
@@ -116,7 +120,8 @@ class VideoWriter:
             self._proc.stdin.write(np.ascontiguousarray(frame).data)
         except BrokenPipeError as e:
             err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-            raise MvError(f"ffmpeg stopped while encoding '{self.path.name}': {err.strip()[-300:]}") from e
+            self._proc.wait()
+            raise ffmpeg_error(err, f"encode '{self.path.name}'", self._tmp) from e
         self.frames += 1
 
     def __exit__(
@@ -133,6 +138,7 @@ class VideoWriter:
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         code = proc.wait()
         if exc_type is None and code == 0 and self.frames > 0:
+            check_replaceable(self.path)
             os.replace(self._tmp, self.path)
             return
         if self._tmp.exists():
@@ -140,7 +146,7 @@ class VideoWriter:
         if exc_type is None:
             if self.frames == 0:
                 raise MvError(f"no frames were written to '{self.path.name}'")
-            raise MvError(f"ffmpeg failed to encode '{self.path.name}': {err.strip()[-300:]}")
+            raise ffmpeg_error(err, f"encode '{self.path.name}'", self._tmp)
 
 
 @dataclass(frozen=True)
@@ -204,5 +210,4 @@ def run_ffmpeg(args: list[str], what: str) -> None:
     """Run the bundled ffmpeg with ``args``; raise MvError with its last words if it fails."""
     proc = subprocess.run([ffmpeg_exe(), "-y", "-v", "error", "-nostdin", *args], capture_output=True)
     if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip()
-        raise MvError(f"ffmpeg failed to {what}: {err[-400:]}")
+        raise ffmpeg_error(proc.stderr.decode(errors="replace"), what, args[-1] if args else None)

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mvdirector.rules import frame_index
-from mvdirector.schemas.base import Contract, SectionLabel
+from mvdirector.rules import MAX_TEXT_CHARS, frame_index
+from mvdirector.schemas.base import MAX_SONG_S, Contract, SectionLabel
 
 
 class AudioSource(Contract):
@@ -83,18 +83,18 @@ class Segment(Contract):
 class Word(Contract):
     """One word with its time span and recognition confidence (1.0 for given text)."""
 
-    start_s: float
-    end_s: float
-    text: str
+    start_s: float = Field(ge=-MAX_SONG_S, le=MAX_SONG_S)
+    end_s: float = Field(ge=-MAX_SONG_S, le=MAX_SONG_S)
+    text: str = Field(max_length=MAX_TEXT_CHARS)
     confidence: float = Field(default=1.0, ge=0, le=1)
 
 
 class LyricLine(Contract):
     """A line of lyrics with its words."""
 
-    start_s: float
-    end_s: float
-    text: str
+    start_s: float = Field(ge=-MAX_SONG_S, le=MAX_SONG_S)
+    end_s: float = Field(ge=-MAX_SONG_S, le=MAX_SONG_S)
+    text: str = Field(max_length=MAX_TEXT_CHARS)
     words: list[Word] = Field(default_factory=list)
 
 

@@ -27,9 +27,18 @@ RendererName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)
 """A renderer backend's name; which names exist is the registry's rule (`stages.render.RENDERERS`)."""
 
 
-class Contract(BaseModel):
-    """Base of every contract: frozen, no unknown fields, versioned."""
+SEED_MAX = 2**63 - 1
+"""Largest seed a plan or request may carry."""
+MAX_SONG_S = 6 * 3600.0
+"""Longest song (seconds) a contract may describe."""
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
+Seconds = Annotated[float, Field(ge=0, le=MAX_SONG_S)]
+"""A time on the song's clock."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+class Contract(BaseModel):
+    """Base of every contract: frozen, no unknown fields, only finite numbers, versioned."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     schema_version: int = SCHEMA_VERSION
 

@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from mvdirector import continuity
-from mvdirector.rules import Fps, Height, Width, frame_index, on_frame_grid, snap_to_grid
+from mvdirector.rules import (
+    MAX_OVERLAY_WORDS,
+    MAX_TEXT_CHARS,
+    Fps,
+    Height,
+    Width,
+    check_grades,
+    frame_index,
+    on_frame_grid,
+    snap_to_grid,
+)
 from mvdirector.schemas.analysis import Word
 from mvdirector.schemas.base import (
+    MAX_SONG_S,
+    SECTION_LABELS,
     CameraMoveName,
     Contract,
     Easing,
     Framing,
     RendererName,
+    Seconds,
     SectionLabel,
+    Seed,
     TransitionKind,
 )
 
 if TYPE_CHECKING:  # networkx is imported where a plan's graph is built: `analyze` never needs it
     import networkx as nx
+
+Coordinate = Annotated[float, Field(ge=-100, le=100)]
+"""A camera position component, in subject distances."""
+Angle = Annotated[float, Field(ge=-720, le=720)]
+"""A camera rotation component, in degrees."""
+OptionKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+OptionValue = float | int | bool | Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 
 class CameraKeyframe(Contract):
     """A camera pose at shot-relative time fraction ``t`` (0 = first frame, 1 = last).
@@ -32,8 +53,8 @@ class CameraKeyframe(Contract):
     """
 
     t: float = Field(ge=0, le=1)
-    position: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    rotation_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    position: tuple[Coordinate, Coordinate, Coordinate] = (0.0, 0.0, 0.0)
+    rotation_deg: tuple[Angle, Angle, Angle] = (0.0, 0.0, 0.0)
     fov_deg: float = Field(default=0.0, ge=0, lt=180)
     easing: Easing = "ease_in_out"
 
@@ -79,27 +100,27 @@ class Transition(Contract):
 class LyricOverlay(Contract):
     """The lyric line shown in a shot; word times are seconds from the shot's start."""
 
-    line: str
-    words: list[Word] = Field(default_factory=list)
+    line: str = Field(max_length=MAX_TEXT_CHARS)
+    words: list[Word] = Field(default_factory=list, max_length=MAX_OVERLAY_WORDS)
 
 
 class Shot(Contract):
     """One shot of the plan."""
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    start_s: float = Field(ge=0)
-    end_s: float
+    start_s: Seconds
+    end_s: Seconds
     section: SectionLabel
     framing: Framing = "medium"
     camera: Camera = Field(default_factory=Camera)
-    prompt: str = ""
+    prompt: str = Field(default="", max_length=MAX_TEXT_CHARS)
     lyric: LyricOverlay | None = None
     transition_in: Transition = Field(default_factory=Transition)
     energy: float = Field(default=0.5, ge=0, le=1)
-    seed: int = Field(default=0, ge=0)
-    continues_from: str | None = None
+    seed: Seed = 0
+    continues_from: str | None = Field(default=None, max_length=64)
     renderer: RendererName | None = None
-    renderer_options: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    renderer_options: dict[OptionKey, OptionValue] = Field(default_factory=dict, max_length=64)
 
     @property
     def duration_s(self) -> float:
@@ -123,25 +144,35 @@ class RenderSettings(Contract):
     height: Height = 720
     fps: Fps = 24.0
     renderer: RendererName = "procedural"
-    style: str = "cinematic"
-    seed: int = Field(default=0, ge=0)
+    style: str = Field(default="cinematic", max_length=64)
+    seed: Seed = 0
+    grades: dict[str, dict[str, float]] | None = Field(
+        default=None,
+        description="the style's colour grades (section label or default → control → value), copied from its "
+        "template when the plan was made; None: the built-in style's",
+    )
+
+    @field_validator("grades")
+    @classmethod
+    def _grades(cls, v: dict[str, dict[str, float]] | None) -> dict[str, dict[str, float]] | None:
+        return None if v is None else check_grades(v, SECTION_LABELS, "render.grades")
 
 
 class SongRef(Contract):
     """The song a plan belongs to."""
 
-    path: str
-    sha256: str
-    duration_s: float = Field(gt=0)
-    bpm: float = Field(default=120.0, gt=0)
-    beats_per_bar: int = Field(default=4, ge=1)
+    path: str = Field(max_length=4096)
+    sha256: str = Field(max_length=64)
+    duration_s: float = Field(gt=0, le=MAX_SONG_S)
+    bpm: float = Field(default=120.0, gt=0, le=1000)
+    beats_per_bar: int = Field(default=4, ge=1, le=16)
 
 
 class ReferenceRef(Contract):
     """The portrait a plan belongs to."""
 
-    path: str
-    sha256: str
+    path: str = Field(max_length=4096)
+    sha256: str = Field(max_length=64)
 
 
 class ShotPlan(Contract):
@@ -150,7 +181,7 @@ class ShotPlan(Contract):
     song: SongRef
     reference: ReferenceRef | None = None
     render: RenderSettings = Field(default_factory=RenderSettings)
-    shots: list[Shot]
+    shots: list[Shot] = Field(max_length=100_000)
 
     @model_validator(mode="after")
     def _check(self) -> ShotPlan:

@@ -8,6 +8,7 @@ Given words that find no partner get times interpolated between their aligned ne
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Sequence
 
@@ -22,9 +23,8 @@ def normalize(word: str) -> str:
     return _WORD.sub("", word.lower()).strip("'")
 
 
-def word_similarity(a: str, b: str) -> float:
-    """1 for equal normalised words, down to 0 for unrelated ones (character ratio)."""
-    a, b = normalize(a), normalize(b)
+@functools.lru_cache(maxsize=1 << 16)
+def _similarity(a: str, b: str) -> float:
     if not a or not b:
         return 0.0
     if a == b:
@@ -32,36 +32,73 @@ def word_similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
+def word_similarity(a: str, b: str) -> float:
+    """1 for equal normalised words, down to 0 for unrelated ones (character ratio)."""
+    return _similarity(normalize(a), normalize(b))
+
+
+FULL_CELLS = 250_000
+"""Up to this many word pairs the whole table is scored; beyond, a band around the diagonal (linear time)."""
+BAND = 300
+"""Half-width, in recognised words, of that band."""
+
+
+def _bands(n: int, m: int) -> list[tuple[int, int]]:
+    """The (first, last) hypothesis column scored in each row 0..n."""
+    if n * m <= FULL_CELLS:
+        return [(0, m)] * (n + 1)
+    half = max(BAND, 2 * (m // max(n, 1)) + 2)
+    out = []
+    for i in range(n + 1):
+        c = i * m // n
+        out.append((max(0, c - half), min(m, c + half)))
+    return out
+
+
 def align_words(ref: Sequence[str], hyp: Sequence[str], min_sim: float = 0.5) -> list[tuple[int, int | None]]:
     """For each reference word index, the index of its aligned hypothesis word (or None).
 
     A pair is kept only when its words are at least ``min_sim`` similar; substitution scores
-    2·sim − 1 so a poor match costs more than two gaps.
+    2·sim − 1 so a poor match costs more than two gaps. Long sequences are aligned within a
+    band around the diagonal (`FULL_CELLS`, `BAND`), so time grows linearly with the words.
     """
     n, m = len(ref), len(hyp)
     if n == 0:
         return []
     if m == 0:
         return [(i, None) for i in range(n)]
-    sim = np.array([[word_similarity(a, b) for b in hyp] for a in ref])
-    score = np.zeros((n + 1, m + 1))
-    score[:, 0] = GAP * np.arange(n + 1)
-    score[0, :] = GAP * np.arange(m + 1)
-    move = np.zeros((n + 1, m + 1), dtype=np.int8)  # 0 diag, 1 up (ref gap), 2 left (hyp gap)
-    move[1:, 0] = 1
-    move[0, 1:] = 2
+    a_words, b_words = [normalize(w) for w in ref], [normalize(w) for w in hyp]
+    bands = _bands(n, m)
+    neg = -np.inf
+    lo0, hi0 = bands[0]
+    prev = [GAP * j for j in range(lo0, hi0 + 1)]
+    moves: list[list[int]] = [[2] * (hi0 - lo0 + 1)]
     for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            cands = (score[i - 1, j - 1] + 2 * sim[i - 1, j - 1] - 1, score[i - 1, j] + GAP, score[i, j - 1] + GAP)
-            k = int(np.argmax(cands))
-            score[i, j] = cands[k]
-            move[i, j] = k
+        lo, hi = bands[i]
+        plo, phi = bands[i - 1]
+        row: list[float] = []
+        mv: list[int] = []
+        a = a_words[i - 1]
+        for j in range(lo, hi + 1):
+            if j == 0:
+                row.append(GAP * i)
+                mv.append(1)
+                continue
+            diag = prev[j - 1 - plo] + 2 * _similarity(a, b_words[j - 1]) - 1 if plo <= j - 1 <= phi else neg
+            up = prev[j - plo] + GAP if plo <= j <= phi else neg
+            left = row[-1] + GAP if j > lo else neg
+            k = 0 if diag >= up and diag >= left else (1 if up >= left else 2)
+            row.append((diag, up, left)[k])
+            mv.append(k)
+        prev = row
+        moves.append(mv)
     pairs: dict[int, int | None] = {}
     i, j = n, m
     while i > 0 or j > 0:
-        k = move[i, j]
+        lo = bands[i][0]
+        k = moves[i][j - lo] if i > 0 else 2
         if k == 0 and i > 0 and j > 0:
-            pairs[i - 1] = j - 1 if sim[i - 1, j - 1] >= min_sim else None
+            pairs[i - 1] = j - 1 if _similarity(a_words[i - 1], b_words[j - 1]) >= min_sim else None
             i, j = i - 1, j - 1
         elif k == 1 and i > 0:
             pairs[i - 1] = None

@@ -23,16 +23,16 @@ class AnalyzeConfig(BaseModel):
     song's clock: vocal activity and ASR listen to it instead of the mix.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     beats: Literal["madmom", "librosa"] = "madmom"
     asr: str = Field(default="auto", pattern=r"^(auto|none|faster-whisper|openai-whisper(:[\w.\-]+)?)$")
-    asr_model: str | None = None
-    lyrics: str | None = None
-    language: str | None = None
-    vocals: str | None = None
-    meters: tuple[int, ...] = (2, 3, 4)
+    asr_model: str | None = Field(default=None, max_length=4096)
+    lyrics: str | None = Field(default=None, max_length=4096)
+    language: str | None = Field(default=None, max_length=8)
+    vocals: str | None = Field(default=None, max_length=4096)
+    meters: tuple[int, ...] = Field(default=(2, 3, 4), max_length=8)
     min_bpm: float = Field(default=55.0, gt=10, lt=400)
     max_bpm: float = Field(default=215.0, gt=10, lt=400)
-    min_section_s: float = Field(default=4.0, ge=0)
+    min_section_s: float = Field(default=4.0, ge=0, le=600)
     energy_fps: float = Field(default=10.0, gt=0, le=100)

@@ -17,17 +17,17 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from mvdirector.errors import InputError, ModelError
+from mvdirector.errors import ModelError
 from mvdirector.schemas import LyricLine, Lyrics, Word
 
 from .align import align_words, fill_times, normalize
+from .lyrics_file import FileLine, parse_lyrics_file  # noqa: F401 - part of this module's interface
 
 log = logging.getLogger(__name__)
 
@@ -72,90 +72,6 @@ class AsrResult:
     def words(self) -> list[AsrWord]:
         """All words in time order."""
         return [w for s in self.segments for w in s.words]
-
-
-@dataclass(frozen=True)
-class FileLine:
-    """A line of a user lyrics file with its times when the file gives them."""
-
-    text: str
-    start_s: float | None = None
-    end_s: float | None = None
-
-
-# ------------------------------------------------------------------------------ files
-
-_LRC_TIME = re.compile(r"\[(\d+):(\d+(?:[.:]\d+)?)\]")
-_LRC_TAG = re.compile(r"^\[[a-zA-Z]+:.*\]$")
-_SRT_TIME = re.compile(r"(\d+):(\d+):(\d+)[,.](\d+)\s*-->\s*(\d+):(\d+):(\d+)[,.](\d+)")
-
-
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    for enc in ("utf-8-sig", "utf-16", "latin-1"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise InputError(f"lyrics file '{path}' is not text", "save it as UTF-8")
-
-
-def parse_lyrics_file(path: str | Path) -> tuple[str, list[FileLine]]:
-    """Read a .txt, .lrc or .srt lyrics file: its kind and its non-empty lines (with times if any)."""
-    p = Path(path)
-    text = _read_text(p)
-    kind = p.suffix.lower().lstrip(".")
-    lines: list[FileLine] = []
-    if kind == "lrc":
-        for raw in text.splitlines():
-            raw = raw.strip()
-            if not raw or _LRC_TAG.match(raw):
-                continue
-            stamps = _LRC_TIME.findall(raw)
-            words = _LRC_TIME.sub("", raw).strip()
-            words = re.sub(r"<\d+:\d+(?:\.\d+)?>", "", words).strip()  # enhanced-LRC word stamps
-            for mm, ss in stamps:
-                lines.append(FileLine(words, int(mm) * 60 + float(ss.replace(":", "."))))
-        lines.sort(key=lambda ln: ln.start_s or 0.0)
-        lines = [
-            FileLine(ln.text, ln.start_s, lines[i + 1].start_s if i + 1 < len(lines) else None)
-            for i, ln in enumerate(lines)
-        ]
-        lines = [ln for ln in lines if ln.text]
-    elif kind == "srt":
-        for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
-            m = _SRT_TIME.search(block)
-            if not m:
-                continue
-            g = [int(x) for x in m.groups()]
-            start = g[0] * 3600 + g[1] * 60 + g[2] + g[3] / 1000
-            end = g[4] * 3600 + g[5] * 60 + g[6] + g[7] / 1000
-            body = block[m.end() :].strip()
-            for k, line in enumerate(ln.strip() for ln in body.splitlines() if ln.strip()):
-                # a cue of several lines shares its span in proportion to line length
-                lines.append(FileLine(re.sub(r"<[^>]+>", "", line), start if k == 0 else None, end))
-        lines = _split_multiline_cues(lines)
-    else:
-        lines = [FileLine(ln.strip()) for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
-    if not lines:
-        raise InputError(f"lyrics file '{p}' holds no lyric lines", "put one lyric line per line")
-    return kind, lines
-
-
-def _split_multiline_cues(lines: list[FileLine]) -> list[FileLine]:
-    out: list[FileLine] = []
-    i = 0
-    while i < len(lines):
-        j = i + 1
-        while j < len(lines) and lines[j].start_s is None:
-            j += 1
-        group = lines[i:j]
-        start, end = group[0].start_s or 0.0, group[0].end_s or 0.0
-        weights = np.array([max(1, len(g.text)) for g in group], dtype=float)
-        edges = start + (end - start) * np.r_[0.0, np.cumsum(weights)] / weights.sum()
-        out += [FileLine(g.text, float(edges[k]), float(edges[k + 1])) for k, g in enumerate(group)]
-        i = j
-    return out
 
 
 # -------------------------------------------------------------------------------- ASR
@@ -291,6 +207,72 @@ def transcribe(
         if progress:
             progress(min(1.0, s.end / total), "lyrics")
     return AsrResult("faster-whisper", _model_name(model), info.language or lang or "en", multilingual, out, detected)
+
+
+BATCH_S = 600.0
+"""Longest stretch of song handed to the recogniser at once: a longer song is transcribed batch by
+batch, so its memory does not grow with hours of audio (a whole 2-hour song at 16 kHz is 460 MB,
+and the recogniser's features of it several times that)."""
+MARGIN_S = 1.0
+
+
+def _batches(
+    clips: list[tuple[float, float]] | None, duration_s: float
+) -> list[tuple[float, float, list[tuple[float, float]]]]:
+    """(start, end, clips inside) of each batch: clips grouped so that a batch spans at most ``BATCH_S``."""
+    spans: list[tuple[float, float]] = []
+    for a, b in clips or [(0.0, duration_s)]:
+        while b - a > BATCH_S:
+            spans.append((a, a + BATCH_S))
+            a += BATCH_S
+        if b > a:
+            spans.append((a, b))
+    groups: list[list[tuple[float, float]]] = []
+    for a, b in spans:
+        if groups and b - groups[-1][0][0] <= BATCH_S:
+            groups[-1].append((a, b))
+        else:
+            groups.append([(a, b)])
+    out = []
+    for g in groups:
+        start = max(0.0, np.floor((g[0][0] - MARGIN_S) * 100) / 100)  # on Whisper's 10 ms frame grid
+        out.append((start, min(duration_s, g[-1][1] + MARGIN_S), [(a - start, b - start) for a, b in g]))
+    return out
+
+
+def transcribe_song(
+    audio: Callable[[float, float], np.ndarray],
+    duration_s: float,
+    backend: str,
+    model: str,
+    language: str | None = None,
+    progress: Progress | None = None,
+    clips: list[tuple[float, float]] | None = None,
+) -> AsrResult:
+    """`transcribe` for a song of any length: ``audio(start_s, end_s)`` gives its 16 kHz samples.
+
+    A song up to ``BATCH_S`` long is transcribed whole; a longer one batch by batch (the
+    language found in the first batch is kept for the rest), in bounded memory.
+    """
+    if duration_s <= BATCH_S:
+        return transcribe(audio(0.0, duration_s), backend, model, language, progress, clips)
+    batches = _batches(clips, duration_s)
+    first: AsrResult | None = None
+    segments: list[AsrSegment] = []
+    for k, (start, end, inside) in enumerate(batches):
+        step = None if progress is None else (lambda f, m, k=k: progress((k + f) / len(batches), m))
+        part = transcribe(audio(start, end), backend, model, language, step, inside)
+        first = first or part
+        language = language or part.language
+        segments += [
+            AsrSegment(s.start_s + start, s.end_s + start, s.text, s.no_speech_prob, s.avg_logprob,
+                       [AsrWord(w.start_s + start, w.end_s + start, w.text, w.probability) for w in s.words])
+            for s in part.segments
+        ]
+    if first is None:  # no batch: nothing to hear
+        return transcribe(audio(0.0, 0.0), backend, model, language, progress, clips)
+    return AsrResult(first.backend, first.model, first.language, first.multilingual, segments,
+                     first.language_probability)
 
 
 def model_display_name(backend: str, model: str) -> str:

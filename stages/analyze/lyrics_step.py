@@ -25,6 +25,7 @@ from . import language as lang_mod
 from . import lyrics as lyrics_mod
 from .align import fill_times, normalize
 from .config import AnalyzeConfig
+from .lyrics_file import fit_to_song, read_lyrics
 from .sung_align import SungWord, align_syllables, normalised_onset, voice_from_segments
 from .syllables import syllable_count
 
@@ -79,7 +80,7 @@ def _guess(g: lang_mod.Guess | None) -> LanguageGuess | None:
 
 
 def run(
-    y16: Callable[[], np.ndarray],
+    y16: Callable[[float, float], np.ndarray],
     duration_s: float,
     config: AnalyzeConfig,
     voice: Voice,
@@ -91,9 +92,11 @@ def run(
 ) -> tuple[Lyrics, lyrics_mod.AsrResult | None, str]:
     """Lyrics (with languages and any warning), the ASR result when it ran and was kept, and a provenance line.
 
-    ``y16`` makes the 16 kHz audio on demand (only when a recogniser runs).
+    ``y16(start_s, end_s)`` makes 16 kHz audio on demand (only when a recogniser runs), a stretch at a
+    time, so a long song is never held whole at 16 kHz.
     """
-    file_lines = lyrics_mod.parse_lyrics_file(config.lyrics)[1] if config.lyrics else None
+    lyrics_file = read_lyrics(config.lyrics) if config.lyrics else None
+    file_lines = fit_to_song(lyrics_file.lines, duration_s) if lyrics_file else None
     text_guess = lang_mod.text_language("\n".join(ln.text for ln in file_lines)) if file_lines else None
     wanted = lang_mod.final_language(config.language, text_guess, None)
     warning = None
@@ -111,7 +114,9 @@ def run(
                 + "; pass --asr-model DIR with a multilingual Whisper model"
             )
         else:
-            asr = lyrics_mod.transcribe(y16(), backend[0], backend[1], wanted.code if wanted else None, progress, clips)
+            asr = lyrics_mod.transcribe_song(
+                y16, duration_s, backend[0], backend[1], wanted.code if wanted else None, progress, clips
+            )
             asr = lyrics_mod.refine_asr_times(asr, refine)
             if langs is not None and wanted is None:
                 asr, doubt, kept = english_filter(asr)
@@ -148,6 +153,8 @@ def run(
         by = "none" if backend is None else f"none ({model_name} words not used)"
     if audio_note:
         by += f"; {audio_note}"
+    if lyrics_file is not None and lyrics_file.warning:
+        warning = f"{lyrics_file.warning}; {warning}" if warning else lyrics_file.warning
     lyrics = lyrics.model_copy(
         update={
             "language": final.code if final else None,

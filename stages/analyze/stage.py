@@ -27,6 +27,7 @@ from . import lyrics_step
 from . import rhythm as rhythm_mod
 from . import vocals as vocals_mod
 from .config import AnalyzeConfig
+from .lyrics_file import check_lyrics
 from .sections import PROVENANCE as SECTIONS_PROVENANCE
 from .sections import find_sections
 
@@ -79,9 +80,14 @@ def _check_config(config: AnalyzeConfig) -> None:
             )
 
 
-def check_config(config: AnalyzeConfig) -> tuple[str, str] | None:
-    """Fail before any work on a bad option, lyrics file or missing ASR model; return the ASR backend."""
+def check_config(config: AnalyzeConfig, song_s: float | None = None) -> tuple[str, str] | None:
+    """Fail before any work on a bad option, lyrics file or missing ASR model; return the ASR backend.
+
+    With the song's length ``song_s`` the lyrics file is read and checked against it too.
+    """
     _check_config(config)
+    if config.lyrics is not None and song_s is not None:
+        check_lyrics(config.lyrics, song_s)
     return lyrics_mod.resolve_backend(config.asr, config.asr_model)
 
 
@@ -112,18 +118,26 @@ def decode(
 
     info = audio_info(audio_path)
     down = soxr.ResampleStream(SR_BEATS, SR_FEATURES, 1, dtype="float32")
-    parts: list[np.ndarray] = []
+    y22 = np.zeros(int(info.duration_s * SR_FEATURES) + SR_FEATURES, np.float32)  # filled in place: no copies
+    filled = 0
     peak = 0.0
+
+    def keep(x: np.ndarray) -> None:
+        nonlocal y22, filled
+        if filled + len(x) > len(y22):
+            y22 = np.concatenate([y22, np.zeros(max(len(x), len(y22) // 4), np.float32)])
+        y22[filled : filled + len(x)] = x
+        filled += len(x)
 
     def on_block(block: np.ndarray) -> None:
         nonlocal peak
         peak = max(peak, float(np.max(np.abs(block))) if block.size else 0.0)
         if beats_stream is not None:
             beats_stream.feed(block)
-        parts.append(down.resample_chunk(block))
+        keep(down.resample_chunk(block))
 
     _, n = stream_audio(audio_path, on_block, sr=SR_BEATS, mono=True)
-    parts.append(down.resample_chunk(np.zeros(0, np.float32), last=True))
+    keep(down.resample_chunk(np.zeros(0, np.float32), last=True))
     duration = n / SR_BEATS
     if duration < MIN_DURATION_S:
         raise InputError(
@@ -135,7 +149,7 @@ def decode(
             f"audio file '{audio_path}' is silent (peak {20 * np.log10(peak + 1e-12):.0f} dBFS)",
             "check that the right file was exported",
         )
-    y22 = np.concatenate(parts).astype(np.float32)
+    y22 = y22[:filled]
     source = AudioSource(
         path=str(audio_path),
         sha256=file_sha256(audio_path),
@@ -199,7 +213,7 @@ def analyze_timed(
 
     clock.start()
     lyrics, asr, lyrics_by = lyrics_step.run(
-        lambda: _y16(voice),
+        lambda a, b: _y16(voice[int(a * SR_FEATURES) : len(voice) if b >= source.duration_s else int(b * SR_FEATURES)]),
         source.duration_s,
         config,
         lyrics_step.Voice(classical, voice_onset, score_fps),

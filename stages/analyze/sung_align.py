@@ -85,10 +85,60 @@ def align_syllables(
     strength, both at ``fps``. The syllable pace is the most likely of `PACES_S` unless
     given. Raises ValueError when the syllables cannot fit the frames.
     """
+    n_syl = sum(w.syllables for w in words)
+    if (2 * n_syl + 1) * (len(voice) + 1) > MAX_CELLS and len(words) > 1:
+        return _align_in_pieces(words, voice, onset, fps, pace_s)
     if pace_s is not None:
         return _align(words, voice, onset, fps, pace_s)[1]
     best = max((_align(words, voice, onset, fps, p) for p in PACES_S), key=lambda r: r[0])
     return best[1]
+
+
+MAX_CELLS = 30_000_000
+"""Largest programme (states × frames) solved whole; a longer song is cut into pieces (linear time)."""
+
+
+def _align_in_pieces(
+    words: Sequence[SungWord], voice: np.ndarray, onset: np.ndarray, fps: float, pace_s: float | None
+) -> list[tuple[float, float]]:
+    """Align a long song piece by piece: the words cut at line ends, the frames where the sung share matches."""
+    n_syl = sum(w.syllables for w in words)
+    pieces = int(np.ceil((2 * n_syl + 1) * (len(voice) + 1) / MAX_CELLS)) + 1
+    mass = np.r_[0.0, np.cumsum(np.clip(voice, 0.05, 1.0))]
+    done = np.cumsum([w.syllables for w in words])
+    cuts_w, cuts_f = [0], [0]
+    for k in range(1, pieces):
+        target = n_syl * k / pieces
+        i = int(np.searchsorted(done, target))  # a word near the target, moved to its line's end
+        while i < len(words) - 1 and not words[i].line_end:
+            i += 1
+        if i + 1 <= cuts_w[-1] or i + 1 >= len(words):
+            continue
+        frame = int(np.searchsorted(mass, mass[-1] * done[i] / n_syl))
+        if frame <= cuts_f[-1] or frame >= len(voice):
+            continue
+        cuts_w.append(i + 1)
+        cuts_f.append(frame)
+    cuts_w.append(len(words))
+    cuts_f.append(len(voice))
+    out: list[tuple[float, float]] = []
+    for k in range(len(cuts_w) - 1):
+        (w0, w1), (f0, f1) = cuts_w[k : k + 2], cuts_f[k : k + 2]
+        part = list(words[w0:w1])
+        small = (2 * sum(w.syllables for w in part) + 1) * (f1 - f0 + 1) <= MAX_CELLS
+        try:
+            sub = align_syllables(part, voice[f0:f1], onset[f0:f1], fps, pace_s) if small else None
+        except ValueError:
+            sub = None
+        sub = sub or _spread(part, (f1 - f0) / fps)
+        out += [(round(a + f0 / fps, 3), round(b + f0 / fps, 3)) for a, b in sub]
+    return out
+
+
+def _spread(words: Sequence[SungWord], span_s: float) -> list[tuple[float, float]]:
+    """Words spread over ``span_s`` in proportion to their syllables (a piece too dense to align)."""
+    edges = span_s * np.r_[0.0, np.cumsum([w.syllables for w in words])] / max(1, sum(w.syllables for w in words))
+    return [(float(a), float(b)) for a, b in zip(edges, edges[1:], strict=False)]
 
 
 def _align(

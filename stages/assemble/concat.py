@@ -241,6 +241,11 @@ def finish_audio_encode(proc: subprocess.Popen[bytes], song: str | Path) -> None
     """Wait for ``start_audio_encode``; raise InputError with ffmpeg's last words if it failed."""
     _, err = proc.communicate()
     if proc.returncode != 0:
+        from mvdirector.environment import FFMPEG_SIGNS, ffmpeg_error
+
+        text = err.decode(errors="replace")
+        if any(sign in text for sign, _ in FFMPEG_SIGNS):
+            raise ffmpeg_error(text, "encode the audio", None)
         raise InputError(
             f"could not encode the audio of '{Path(song).name}': {err.decode(errors='replace').strip()[-300:]}",
             "check that the song plays; re-encode it to wav",

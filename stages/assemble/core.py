@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mvdirector import temps
 from mvdirector.errors import InputError, MvError, PlanError
 from mvdirector.media.atomic import atomic_output
 from mvdirector.media.video import probe_video
@@ -336,8 +336,7 @@ def assemble(
     tag = "hvc1" if config.codec == "h265" else None
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".assemble-", dir=out_path.parent) as td:
-        tmp = Path(td)
+    with temps.temp_dir(out_path.parent, ".assemble-") as tmp:
         song_for_mux, mux_audio = song_path, audio_args
         audio_job = None
         cached_audio = _audio_cache_file(config, song_path, audio_args)

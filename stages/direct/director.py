@@ -410,6 +410,7 @@ def _build_plan(
                 renderer=config.renderer,
                 style=tpl.name,
                 seed=config.seed,
+                grades=dict(tpl.grades) or None,
             ),
             shots=shots,
         )

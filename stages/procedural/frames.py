@@ -75,7 +75,8 @@ class ShotFrames:
         self.k_out = intrinsics(self.track.fov_deg, self.width, self.height)
         self.parallax_px = self._max_parallax_px(options.background_depth)
         sep = inputs.separation if options.parallax and self.parallax_px >= MIN_PARALLAX_PX else None
-        grade = grade_for(plan.render.style, shot.section, shot.renderer_options, template_grades(plan.render.style))
+        grades = plan.render.grades if plan.render.grades is not None else template_grades(plan.render.style)
+        grade = grade_for(plan.render.style, shot.section, {f"grade_{k}": v for k, v in options.grade}, grades)
         self.grader = FrameGrader(
             grade, self.width, self.height, seed=_seed(plan, shot), grain_scale=options.grain,
             vignette_scale=options.vignette,

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from mvdirector.describe import unknown
 from mvdirector.errors import InputError, PlanError
 from mvdirector.media.video import CLIP_PRESET
+from mvdirector.rules import check_grade
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
+BOUNDS: dict[str, tuple[float, float]] = {
+    "background_depth": (1.0, 100.0),
+    "beat_zoom": (0.0, 0.5),
+    "downbeat_lift": (0.0, 1.0),
+    "grain": (0.0, 10.0),
+    "vignette": (0.0, 10.0),
+    "crf": (0, 51),
+}
+"""The range of every numeric option."""
 
 
 @dataclass(frozen=True)
 class ProceduralOptions:
     """What the procedural renderer does; every field may be overridden by ``shot.renderer_options``.
 
-    ``grade_<control>`` keys in ``shot.renderer_options`` override single colour controls
-    (see ``grade.Grade``) and are not fields here.
+    ``grade_<control>`` keys (``-O grade_saturation=0`` or a shot's ``renderer_options``) override
+    single colour controls (`mvdirector.rules.GRADE_CONTROLS`); they are collected in ``grade``.
     """
 
     background_depth: float = 2.5  # depth of the background layer (subject at 1); larger = more parallax
@@ -31,34 +43,36 @@ class ProceduralOptions:
     measure: bool = True  # measure identity and colour on sampled frames while rendering (clip metrics)
     crf: int = 18  # x264 quality
     preset: str = CLIP_PRESET  # x264 preset; another one makes the assembler re-encode the clips
+    grade: tuple[tuple[str, float], ...] = ()  # grade_<control> overrides, sorted by control
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], base: ProceduralOptions | None = None,
                      where: str = "renderer option") -> ProceduralOptions:
         """Validate ``values`` (unknown names and wrong types are errors naming the key) onto ``base``."""
         base = base or cls()
-        known = {f.name: f for f in fields(cls)}
+        known = {f.name: f for f in fields(cls) if f.name != "grade"}
+        err = PlanError if where.startswith("shot") else InputError
         changes: dict[str, Any] = {}
+        grade = dict(base.grade)
         for key, value in values.items():
             if key.startswith("grade_"):
+                try:
+                    grade[key[6:]] = check_grade(key[6:], value, where)
+                except ValueError as e:
+                    raise err(str(e), "e.g. -O grade_saturation=0.5 (0 = monochrome)") from None
                 continue
             if key not in known:
-                err = PlanError if where.startswith("shot") else InputError
-                raise err(
-                    f"{where} '{key}' is not an option of the procedural renderer",
-                    f"use one of {', '.join(sorted(known))} or grade_<control>",
-                )
+                raise err(f"{where}: {unknown('option of the procedural renderer', key, known)}",
+                          f"options: {', '.join(sorted(known))}, grade_<control>")
             default = getattr(base, key)
             changes[key] = _coerce(key, value, type(default), where)
-        opts = replace(base, **changes)
+        opts = replace(base, **changes, grade=tuple(sorted(grade.items())))
         if opts.preset not in PRESETS:
-            raise InputError(
-                f"{where} preset='{opts.preset}' is not an x264 preset", f"use one of {', '.join(PRESETS)}"
-            )
-        if not (0 <= opts.crf <= 51):
-            raise InputError(f"{where} crf={opts.crf} is outside 0..51", "18 is visually lossless, 23 the x264 default")
-        if not (1.0 <= opts.background_depth <= 100.0):
-            raise InputError(f"{where} background_depth={opts.background_depth} must be in 1..100", "2.5 is typical")
+            raise err(f"{where} preset='{opts.preset}' is not an x264 preset", f"use one of {', '.join(PRESETS)}")
+        for key, (lo, hi) in BOUNDS.items():
+            value = getattr(opts, key)
+            if not lo <= value <= hi:
+                raise err(f"{where} {key}={value} is outside {lo:g}..{hi:g}", f"the default is {getattr(cls(), key)}")
         return opts
 
 
@@ -77,9 +91,12 @@ def _coerce(key: str, value: Any, kind: type, where: str) -> Any:
             v = kind(value)
             if kind is int and float(value) != int(v):
                 raise ValueError
+            if not math.isfinite(v):
+                raise ValueError
             return v
         except (TypeError, ValueError):
             pass
     elif kind is str and isinstance(value, str):
         return value
-    raise InputError(f"{where} {key}={value!r} is not a valid {kind.__name__}", f"give {key} a {kind.__name__}")
+    err = PlanError if where.startswith("shot") else InputError
+    raise err(f"{where} {key}={value!r} is not a valid {kind.__name__}", f"give {key} a finite {kind.__name__}")

@@ -42,8 +42,8 @@ def test_all_problems_are_collected(tmp_path):
     with pytest.raises(PlanError) as e:
         load_plan(p)
     problems = e.value.problems  # type: ignore[attr-defined]
-    assert any(x.startswith("shot 'verse1-02' framing:") for x in problems)
-    assert any(x.startswith("shot 'verse1-03' camera.move:") for x in problems)
+    assert any(x.startswith("shot 'verse1-02' framing = 'very_wide':") for x in problems)
+    assert any(x.startswith("shot 'verse1-03' camera.move = 'spin':") for x in problems)
     assert "and 1 more problem" in e.value.message
 
 
