@@ -6,7 +6,8 @@ The release (``Wan-AI/Wan2.2-S2V-14B``) keeps the DiT at the top of its director
     diffusion_pytorch_model.safetensors.index.json     {"weight_map": {key: shard file}}
     diffusion_pytorch_model-0000N-of-00004.safetensors
 
-(a single ``diffusion_pytorch_model.safetensors`` without an index is accepted too). Loading is
+(a single ``diffusion_pytorch_model.safetensors`` without an index is accepted too; the directory is
+checked by ``models.wan_checkpoint.check_dit_dir``, the one home of that rule). Loading is
 lean: the model is built on the meta device, every tensor is read from its shard straight onto
 the target device in its target dtype, and the resulting state dict is assigned (``strict=True,
 assign=True``), so no second full copy of the weights is ever made.
@@ -22,53 +23,10 @@ import torch
 from models.s2v import S2VConfig, S2VTransformer, param_dtype
 from models.wan_checkpoint import DIT_CONFIG as CONFIG
 from models.wan_checkpoint import DIT_INDEX as INDEX
-from models.wan_checkpoint import DIT_SINGLE as SINGLE
-from models.wan_checkpoint import HINT
+from models.wan_checkpoint import HINT, dit_weight_map
 from mvdirector.errors import ModelError
 
-
-def _weight_map(d: Path) -> tuple[dict[str, str] | None, list[str]]:
-    """(key -> shard file name, or None when unreadable; what is missing) for a checkpoint directory."""
-    if (d / INDEX).is_file():
-        try:
-            weight_map = json.loads((d / INDEX).read_text())["weight_map"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            return None, [f"a readable {INDEX} ({type(e).__name__})"]
-        shards = sorted(set(weight_map.values()))
-        return weight_map, [s for s in shards if not (d / s).is_file()]
-    if (d / SINGLE).is_file():
-        from safetensors import SafetensorError, safe_open
-
-        try:
-            with safe_open(str(d / SINGLE), framework="pt") as f:
-                return dict.fromkeys(f.keys(), SINGLE), []
-        except (OSError, SafetensorError) as e:
-            return None, [f"a readable {SINGLE} ({e})"]
-    return None, [f"{INDEX} (or {SINGLE})"]
-
-
-def missing_dit_files(weights_dir: Path) -> list[str]:
-    """What an S2V DiT checkpoint directory lacks: config, index, shards named by the index (empty when complete)."""
-    d = Path(weights_dir)
-    if not d.is_dir():
-        return [f"the directory itself ({d})"]
-    missing = [] if (d / CONFIG).is_file() else [CONFIG]
-    return missing + _weight_map(d)[1]
-
-
-def check_dit_dir(weights_dir: Path) -> None:
-    """Raise ModelError naming every missing file of the DiT part, before any heavy work.
-
-    (``models.wan_checkpoint.check_s2v_dir`` checks the whole release; this checks only what the
-    DiT loader reads, so a DiT-only directory loads too.)
-    """
-    missing = missing_dit_files(weights_dir)
-    if missing:
-        raise ModelError(
-            f"weights directory {weights_dir} is not a complete Wan2.2-S2V DiT checkpoint: "
-            f"missing {', '.join(missing)}",
-            hint=HINT,
-        )
+__all__ = ["INDEX", "load_s2v_transformer", "read_s2v_config", "save_s2v_checkpoint"]
 
 
 def read_s2v_config(weights_dir: Path) -> S2VConfig:
@@ -99,14 +57,11 @@ def load_s2v_transformer(
     from safetensors import SafetensorError, safe_open
 
     d = Path(weights_dir)
-    check_dit_dir(d)
+    weight_map = dit_weight_map(d)  # checks the directory first, naming all that is missing
     cfg = read_s2v_config(d)
     with torch.device("meta"):
         model = S2VTransformer(cfg)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    weight_map, unreadable = _weight_map(d)
-    if weight_map is None:
-        raise ModelError(f"weights directory {d} has no readable weight index: {', '.join(unreadable)}", hint=HINT)
     missing, unexpected = set(expected) - set(weight_map), set(weight_map) - set(expected)
     if missing or unexpected:
         parts = [f"{len(missing)} missing ({_sample(missing)})"] if missing else []

@@ -11,6 +11,16 @@ arithmetic, so the output keeps exactly its frame count and a cut stays on its f
 33
 >>> retime_indices(6, 24.0, 33, 16.0).tolist()   # 24 fps frames shown from the 16 fps clip
 [0, 1, 1, 2, 3, 3]
+
+On the song's clock (:func:`song_span`, :func:`song_nearest`) native frame ``j`` of the song is
+at ``j / native_fps`` seconds from the song's start, so a shot generates the native frames
+nearest to its cuts and the shots of a take tile the native clock with no frame repeated or
+skipped — what an audio-driven model needs to keep the lips on the song's audio frames.
+
+>>> song_span(30, 36, 24.0, 16.0)            # plan frames 30..35 at 24 fps = 1.25 s .. 1.5 s
+(20, 24)
+>>> song_nearest(30, 6, 24.0, 20, 4, 16.0).tolist()   # the native frame each plan frame shows
+[0, 1, 1, 2, 3, 3]
 """
 
 from __future__ import annotations
@@ -57,3 +67,28 @@ def native_frame_count(n_frames: int, out_fps: float, native_fps: float, multipl
         raise ValueError(f"n_frames={n_frames} must be at least 1")
     last = int(retime_indices(n_frames, out_fps, 1 << 62, native_fps)[-1])
     return round_up_frames(last + 1, multiple)
+
+
+def song_span(first: int, end: int, fps: float, native_fps: float) -> tuple[int, int]:
+    """Native frames ``[start, stop)`` of the song a shot of plan frames ``[first, end)`` at ``fps`` covers.
+
+    Each end is the native frame nearest to the cut, so neighbouring shots share their boundary
+    and tile the native clock; a shot gets at least one native frame.
+    """
+    if end <= first or fps <= 0 or native_fps <= 0:
+        raise ValueError(f"need end > first and positive frame rates (got {first}, {end}, {fps}, {native_fps})")
+    ratio = native_fps / fps
+    start, stop = (int(v) for v in _nearest(np.array([first, end], dtype=np.float64), ratio))
+    return start, max(stop, start + 1)
+
+
+def song_nearest(first_out: int, n_out: int, out_fps: float, first_in: int, n_in: int, in_fps: float) -> np.ndarray:
+    """For song frames ``first_out ..`` at ``out_fps``: the index into ``n_in`` frames from ``first_in`` at ``in_fps``.
+
+    Nearest in song time, clamped to the ``n_in`` frames that exist; both runs are counted from the
+    song's start. Returns int64 of shape (n_out,).
+    """
+    if n_out < 0 or n_in < 1 or out_fps <= 0 or in_fps <= 0:
+        raise ValueError(f"need n_out >= 0, n_in >= 1 and positive frame rates (got {n_out}, {n_in})")
+    idx = _nearest(np.arange(first_out, first_out + n_out, dtype=np.float64), in_fps / out_fps) - first_in
+    return np.clip(idx, 0, n_in - 1)

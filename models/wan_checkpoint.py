@@ -106,6 +106,11 @@ def _wrong_kind(root: Path) -> str | None:
 
 
 def _dit_parts(root: Path, missing: list[str]) -> tuple[Path | None, tuple[Path, ...]]:
+    """(index or None, shard files present) of the DiT; appends what is missing or unreadable to ``missing``."""
+    if not (root / DIT_CONFIG).is_file():
+        missing.append(DIT_CONFIG)
+    elif _read_json(root / DIT_CONFIG) is None:
+        missing.append(f"a readable {DIT_CONFIG} (it is not a JSON object)")
     index = root / DIT_INDEX
     if index.is_file():
         data = _read_json(index)
@@ -124,19 +129,61 @@ def _dit_parts(root: Path, missing: list[str]) -> tuple[Path | None, tuple[Path,
     return None, ()
 
 
-def check_s2v_dir(path: Path | str) -> S2VLayout:
-    """The layout of an official Wan2.2-S2V-14B directory; ModelError naming all that is missing or wrong."""
+def _incomplete(root: Path, missing: list[str], pointers: list[str], what: str) -> ModelError:
+    parts = [f"missing {', '.join(missing)}"] if missing else []
+    if pointers:
+        parts.append(f"git-lfs pointers instead of weights: {', '.join(pointers)} (run `git lfs pull`)")
+    return ModelError(f"weights directory {root} is not a complete {what}: {'; '.join(parts)}", hint=HINT)
+
+
+def _lfs_pointers(root: Path, files: list[Path]) -> list[str]:
+    return [p.relative_to(root).as_posix() for p in files if p.is_file() and _is_lfs_pointer(p)]
+
+
+def _existing_dir(path: Path | str) -> Path:
     root = Path(path)
     if not root.is_dir():
         raise ModelError(f"weights directory {root} does not exist or is not a directory", hint=HINT)
+    return root
+
+
+def check_dit_dir(path: Path | str) -> tuple[Path | None, tuple[Path, ...]]:
+    """The DiT part alone (config, index, shards), as the DiT loader reads it: (index or None, shards).
+
+    ModelError naming everything missing. (:func:`check_s2v_dir` checks the whole release with
+    the same rules; this lets a DiT-only directory load.)
+    """
+    root = _existing_dir(path)
+    missing: list[str] = []
+    index, shards = _dit_parts(root, missing)
+    pointers = _lfs_pointers(root, list(shards))
+    if missing or pointers:
+        raise _incomplete(root, missing, pointers, "Wan2.2-S2V DiT checkpoint")
+    return index, shards
+
+
+def dit_weight_map(path: Path | str) -> dict[str, str]:
+    """Tensor name -> shard file name of a checked DiT directory (the index's map, or the single file's keys)."""
+    root = Path(path)
+    index, shards = check_dit_dir(root)
+    if index is not None:
+        return dict(_read_json(index)["weight_map"])  # type: ignore[index]
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(shards[0]), framework="pt") as f:
+            return dict.fromkeys(f.keys(), shards[0].name)
+    except (OSError, SafetensorError) as e:
+        raise ModelError(f"cannot read {shards[0]}: {e}", hint=HINT) from e
+
+
+def check_s2v_dir(path: Path | str) -> S2VLayout:
+    """The layout of an official Wan2.2-S2V-14B directory; ModelError naming all that is missing or wrong."""
+    root = _existing_dir(path)
     kind = _wrong_kind(root)
     if kind is not None:
         raise ModelError(f"weights directory {root} holds {kind}, not the Wan2.2-S2V-14B release", hint=HINT)
     missing: list[str] = []
-    if not (root / DIT_CONFIG).is_file():
-        missing.append(DIT_CONFIG)
-    elif _read_json(root / DIT_CONFIG) is None:
-        missing.append(f"a readable {DIT_CONFIG} (it is not a JSON object)")
     index, shards = _dit_parts(root, missing)
     for name in (VAE_FILE, T5_FILE):
         if not (root / name).is_file():
@@ -153,15 +200,9 @@ def check_s2v_dir(path: Path | str) -> S2VLayout:
     w2v_weights = [w2v / n for n in ("model.safetensors", "pytorch_model.bin") if (w2v / n).is_file()]
     if not w2v_weights:
         missing.append(f"{WAV2VEC_DIR}/model.safetensors (or pytorch_model.bin)")
-    big = [*shards, root / VAE_FILE, root / T5_FILE, *w2v_weights[:1]]
-    pointers = [p.relative_to(root).as_posix() for p in big if p.is_file() and _is_lfs_pointer(p)]
+    pointers = _lfs_pointers(root, [*shards, root / VAE_FILE, root / T5_FILE, *w2v_weights[:1]])
     if missing or pointers:
-        parts = [f"missing {', '.join(missing)}"] if missing else []
-        if pointers:
-            parts.append(f"git-lfs pointers instead of weights: {', '.join(pointers)} (run `git lfs pull`)")
-        raise ModelError(
-            f"weights directory {root} is not a complete Wan2.2-S2V-14B checkpoint: {'; '.join(parts)}", hint=HINT
-        )
+        raise _incomplete(root, missing, pointers, "Wan2.2-S2V-14B checkpoint")
     return S2VLayout(root, root / DIT_CONFIG, index, shards, root / VAE_FILE, root / T5_FILE, tok, w2v)
 
 

@@ -21,7 +21,7 @@ from mvdirector.cache import cache_key, canonical_json, model_fingerprint
 from mvdirector.media.atomic import atomic_output, write_json_atomic
 from mvdirector.progress import Reporter
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ShotClip, ShotPlan
-from stages.render import ShotJob, ShotRenderer, make_renderer, renderer_spec
+from stages.render import ShotJob, ShotRenderer, check_plan, make_renderer, renderer_spec
 
 Progress = Callable[[float, str], None]
 
@@ -159,6 +159,16 @@ def plan_shot_tasks(
             )
         )
     return tasks
+
+
+def plan_warnings(job: ShotJob, tasks: list[ShotTask]) -> list[str]:
+    """What the renderers of the shots to render say about the whole plan, once each (they may refuse it)."""
+    said: dict[tuple[str, str], list[str]] = {}
+    for t in tasks:
+        key = (t.renderer, canonical_json(t.renderer_options))
+        if not t.cached and key not in said:
+            said[key] = check_plan(get_renderer(t.renderer, t.renderer_options), job)
+    return [w for warnings in said.values() for w in warnings]
 
 
 def render_shot_task(

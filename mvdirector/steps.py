@@ -20,7 +20,7 @@ from mvdirector.planio import load_plan, save_plan
 from mvdirector.progress import Reporter
 from mvdirector.request import RenderRequest
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, RenderReport, ShotClip, ShotPlan
-from mvdirector.shots import ShotExecutor, plan_shot_tasks, render_shots
+from mvdirector.shots import ShotExecutor, plan_shot_tasks, plan_warnings, render_shots
 from mvdirector.workdir import IDENTITY_CACHE, THUMBNAILS, Workdir
 from stages import analyze as analyze_stage
 from stages import assemble as assemble_stage
@@ -154,6 +154,8 @@ def shots(
     )
     extra = {"vocals": file_sha256(req.vocals)} if req.vocals is not None else None
     tasks = plan_shot_tasks(job, wd.root, req.renderer_options, req.forced("render"), extra)
+    for warning in plan_warnings(job, tasks):
+        rep.warn(warning)
     own = None
     if executor is None and req.jobs > 1:
         gpu = sorted({t.renderer for t in tasks if renderer_spec(t.renderer).gpu})

@@ -5,8 +5,10 @@ weights, a size multiple — so the framework asks the declaration instead of te
 Adding a backend is one line there (e.g. ``RendererSpec("s2v", "stages.s2v:S2VRenderer",
 "stages.s2v:S2VOptions", gpu=True, weights=True, generative=True, size_multiple=16)``).
 Pieces every backend draws with live beside this file: ``framing`` (where the camera looks),
-``camera_path`` (the planned move per frame) and ``captions`` (lyric overlays); backends import
-those, never each other's packages.
+``camera_path`` (the planned move per frame) and ``captions`` (lyric overlays); what the
+generative backends share (typed options, raw tails, the camera guide, the native clock,
+captions over generated frames) is in ``options`` and ``generative``; backends import those,
+never each other's packages.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from mvdirector.errors import InputError
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, Shot, ShotPlan
 
-__all__ = ["RENDERERS", "RendererSpec", "ShotJob", "ShotRenderer", "make_renderer", "renderer_spec"]
+__all__ = ["RENDERERS", "RendererSpec", "ShotJob", "ShotRenderer", "check_plan", "make_renderer", "renderer_spec"]
 
 Progress = Callable[[float, str], None]
 
@@ -65,6 +67,16 @@ class ShotRenderer(Protocol):
     def render_shot(self, job: ShotJob, out_path: Path, progress: Progress | None = None) -> dict[str, float]:
         """Write exactly ``job.n_frames`` frames at plan size to ``out_path``; return metrics."""
         ...
+
+    # Optional: ``check_plan(job) -> list[str]``, called once per run before any of its shots
+    # renders (``job`` is any job of the plan): it may refuse the plan (an MvError) and returns
+    # warnings for a person about the render as a whole. See :func:`check_plan`.
+
+
+def check_plan(renderer: ShotRenderer, job: ShotJob) -> list[str]:
+    """The renderer's warnings about the whole plan (its optional ``check_plan``); it may raise an MvError."""
+    hook = getattr(renderer, "check_plan", None)
+    return list(hook(job)) if callable(hook) else []
 
 
 def _load(target: str) -> Any:
@@ -113,6 +125,8 @@ RENDERERS: dict[str, RendererSpec] = {
             "dit", "stages.dit:DitRenderer", "stages.dit:DitOptions", gpu=True, weights=True, generative=True,
             size_multiple=16,
         ),
+        RendererSpec("s2v", "stages.s2v:S2VRenderer", "stages.s2v:S2VOptions", gpu=True, weights=True,
+                     generative=True, size_multiple=16),
     )
 }
 

@@ -9,7 +9,8 @@ import torch
 from fixtures.tiny_s2v import S2V_FIXTURES, s2v_goldens, tiny_s2v_model
 from safetensors.torch import load_file
 
-from models.s2v_loader import INDEX, check_dit_dir, load_s2v_transformer, save_s2v_checkpoint
+from models.s2v_loader import INDEX, load_s2v_transformer, save_s2v_checkpoint
+from models.wan_checkpoint import check_dit_dir
 from mvdirector.errors import ModelError
 
 
@@ -60,7 +61,7 @@ def test_bf16_load_keeps_float32_parts(ckpt):
 
 
 def test_missing_parts_are_listed_in_one_line(ckpt, tmp_path):
-    with pytest.raises(ModelError, match="the directory itself"):
+    with pytest.raises(ModelError, match="does not exist"):
         check_dit_dir(tmp_path / "nowhere")
     bad = copy_ckpt(ckpt, tmp_path / "bad")
     (bad / "config.json").unlink()

@@ -31,11 +31,11 @@ def test_each_backend_declares_what_it_needs():
 
 
 def test_unknown_backends_are_named_with_the_choices():
-    with pytest.raises(InputError, match="unknown renderer 's2v'") as e:
-        renderer_spec("s2v")
-    assert e.value.hint == "use one of procedural, dit"
+    with pytest.raises(InputError, match="unknown renderer 'hologram'") as e:
+        renderer_spec("hologram")
+    assert e.value.hint == "use one of procedural, dit, s2v"
     with pytest.raises(InputError, match="unknown renderer"):
-        make_renderer("s2v")
+        make_renderer("hologram")
     assert make_renderer("procedural", grain=0.5).options.grain == 0.5
 
 

@@ -1,0 +1,55 @@
+"""Options of the ``s2v`` renderer: a typed, validated dataclass and the per-shot subset.
+
+Sampling defaults are the official Wan2.2-S2V-14B ones (``wan/configs/wan_s2v_14B.py``): 40
+steps, guidance 4.5, shift 3 and the S2V negative prompt; the shared options (weights, guide
+strength, captions, device policy) are :class:`stages.render.options.GenerativeOptions`'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from stages.render.options import GenerativeOptions, check_at_least, check_choice
+
+CAMERA_MODES = ("guide", "none")
+# The official S2V negative prompt (wan_s2v_14B.py, sample_neg_prompt), used whenever none is given:
+# blurry picture, worst quality, blurry details, violent emotion, fast shaking hands, subtitles, ugly,
+# mutilated, extra fingers, badly drawn hands and face, deformed, disfigured limbs, fused fingers, still
+# frame, cluttered background, three legs, crowds in the background, walking backwards.
+S2V_NEGATIVE = (
+    "画面模糊，最差质量，画面模糊，细节模糊不清，情绪激动剧烈，手快速抖动，字幕，丑陋的，残缺的，多余的手指，画得不好的手部，"
+    "画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
+)
+PER_SHOT = ("camera", "guide_strength", "steps", "guidance_scale", "shift", "negative_prompt", "chain", "captions")
+
+
+@dataclass(frozen=True)
+class S2VOptions(GenerativeOptions):
+    """Options of the s2v renderer. ``weights``: the Wan2.2-S2V-14B release directory as downloaded.
+
+    ``offload``: ``none`` (all on the GPU), ``model`` (UMT5 and wav2vec2 in host memory, on the GPU
+    only while they run), ``group`` (also stream the DiT's weights: GPUs smaller than ≈ 40 GB).
+    """
+
+    RENDERER: ClassVar[str] = "s2v"
+    PER_SHOT: ClassVar[tuple[str, ...]] = PER_SHOT
+
+    negative_prompt: str = S2V_NEGATIVE
+    camera: str = "guide"  # guide: the planned move through the procedural render (noised start) | none
+    steps: int = 40
+    guidance_scale: float = 4.5  # classifier-free guidance; the negative pass has zeroed audio
+    shift: float = 3.0  # flow-matching shift
+    chain: bool = True  # a continuing shot's motion buffer starts from the previous shot's raw frames
+    max_clips: int | None = None  # the most 80-frame clips one shot may take (None: no limit)
+
+    def validate(self, where: str = "s2v renderer option") -> None:
+        """Raise InputError for out-of-range values."""
+        super().validate(where)
+        check_choice(where, "camera", self.camera, CAMERA_MODES)
+        check_at_least(where, (
+            ("steps", self.steps, 1),
+            ("guidance_scale", self.guidance_scale, 0.0),
+            ("shift", self.shift, 1e-6),
+            ("max_clips", self.max_clips, 1),
+        ))
