@@ -69,6 +69,8 @@ def request(size: str | None = None, options: list[str] | None = None, **given: 
     from mvdirector.rules import parse_size
 
     fields = {k: v for k, v in given.items() if v is not None}
+    if str(fields.get("jobs", "")).strip().lower() == "auto":
+        del fields["jobs"]  # the default
     if size is not None:
         try:
             fields["width"], fields["height"] = parse_size(size)
@@ -115,7 +117,9 @@ def render(
     crf: Annotated[int | None, typer.Option("--crf", help="Quality 0..51, lower is better [default: 18].")] = None,
     colour_match: Annotated[bool, typer.Option("--colour-match", help="Even out grades within sections.")] = False,
     force: Annotated[list[str] | None, typer.Option("--force", help="Recompute a stage (repeatable).")] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Render independent takes in N processes.")] = None,
+    jobs: Annotated[str | None, typer.Option(
+        "--jobs", "-j", help="Shots rendered side by side: N, or auto (the usable cores, if worth it) [default: auto].",
+    )] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,

@@ -24,8 +24,9 @@ import logging
 import multiprocessing
 import os
 import tempfile
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -33,19 +34,23 @@ from typing import Any, Literal
 from mvdirector.errors import InputError
 from mvdirector.media.atomic import atomic_output
 from mvdirector.shots import ShotOutcome, ShotTask, render_shot_task
-from stages.render import ShotJob
+from stages.render import ShotJob, renderer_spec
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None] | None
 
 
+_SHARE: int | None = None  # the cores a pool gave this worker process (``limit_threads``)
+
+
 def default_workers() -> int:
-    """Worker processes for a local pool: the cores this process may use."""
+    """Workers for a local pool: the cores this process may use (a pool's worker: its share of them)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - macOS/Windows
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    return min(cores, _SHARE) if _SHARE else cores
 
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -57,6 +62,8 @@ def limit_threads(n: int) -> None:
     Used as a pool initializer: libraries loaded after it (torch, onnxruntime, OpenMP users)
     read the environment; OpenCV and torch, if present, are told directly.
     """
+    global _SHARE
+    _SHARE = max(1, n)
     for var in THREAD_ENV:
         os.environ[var] = str(n)
     try:
@@ -100,6 +107,60 @@ class InlineExecutor:
 
     def shutdown(self) -> None:
         """Nothing to release."""
+
+
+class ThreadExecutor:
+    """Shots in threads of this process, for backends that declare ``threads`` (their work releases the GIL):
+    no worker start-up, and what a renderer prepared once (a matte, a face model) serves every shot."""
+
+    def __init__(self, workers: int) -> None:
+        self.capacity = max(1, workers)
+        self._pool = ThreadPoolExecutor(self.capacity, thread_name_prefix="shot")
+        self._lock = threading.Lock()
+
+    def submit(self, job: ShotJob, task: ShotTask, progress: Progress = None) -> Future[ShotOutcome]:
+        """Queue the shot; its progress reaches ``progress`` one call at a time."""
+        def report(frac: float, msg: str) -> None:
+            with self._lock:
+                progress(frac, msg)  # type: ignore[misc]
+
+        return self._pool.submit(render_shot_task, job, task, progress=report if progress else None)
+
+    def shutdown(self) -> None:
+        """Wait for the shots being rendered; drop the queued ones."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+AUTO_MIN_MEGAPIXELS = 60.0
+"""``--jobs auto`` renders in this process below this much picture to make (about 65 frames of 1280x720):
+less work than that does not repay starting workers."""
+
+
+def shot_executor(jobs: int | None, todo: list[ShotTask], frame_pixels: int,
+                  warn: Callable[[str], None]) -> ThreadExecutor | LocalExecutor | None:
+    """The executor ``--jobs`` asks for to render ``todo`` (the shots not cached, frames of ``frame_pixels``),
+    or None for this process.
+
+    ``jobs`` None is ``auto``: as many workers as usable cores and shots that can start at once, when
+    the work is worth it. Threads when every backend of ``todo`` declares ``threads``, else processes;
+    none for a backend that takes a whole GPU per shot (its declaration says so).
+    """
+    specs = {t.renderer: renderer_spec(t.renderer) for t in todo}
+    gpu = sorted(name for name, spec in specs.items() if spec.gpu)
+    if gpu:
+        if jobs is not None and jobs > 1:
+            warn(f"--jobs is ignored: the {', '.join(gpu)} renderer takes a whole GPU for each shot")
+        return None
+    if jobs is None:
+        names = {t.shot_id for t in todo}
+        startable = sum(t.previous not in names for t in todo)
+        pixels = sum(t.frames for t in todo) * frame_pixels / 1e6
+        jobs = min(default_workers(), startable) if pixels >= AUTO_MIN_MEGAPIXELS else 1
+    if jobs <= 1:
+        return None
+    if all(spec.threads for spec in specs.values()):
+        return ThreadExecutor(jobs)
+    return LocalExecutor(jobs)
 
 
 class LocalExecutor:

@@ -3,7 +3,8 @@
     1. check      every option and input (`RenderRequest.preflight`), before anything is written
     2. lock       the work directory, clean a killed run's leftovers, record ``run.json``
     3. analyze    the song                       → ``analysis.json``   (stages.analyze)
-    4. reference  the portrait                   → ``reference.json``  (stages.reference)
+    4. reference  the portrait, meanwhile        → ``reference.json``  (stages.reference), and what the
+                  renderer prepares for it once (e.g. a subject matte, in the work directory's cache)
     5. direct     the shot plan, or the user's   → ``plan.json``       (stages.direct)
     6. shots      every shot not yet rendered    → ``shots/``          (stages.render, `mvdirector.shots`)
     7. assemble   clips + song                   → the video           (stages.assemble)
@@ -29,6 +30,7 @@ import logging
 import platform
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -84,12 +86,12 @@ def run(
             wd.path("run.json"),
             {"request": req.model_dump(mode="json"), "versions": versions(), "started": time.time()},
         )
-        # 3. analyze the song
-        with clock("analyze"):
-            analysis = steps.analysis(req, wd, rep)
-        # 4. inspect the portrait
-        with clock("reference"):
-            reference = steps.reference(req, wd, rep)
+        # 3–4. analyze the song while another thread inspects the portrait and the renderer prepares for it
+        with ThreadPoolExecutor(1, thread_name_prefix="reference") as side:
+            pending = side.submit(_reference, req, wd, rep, clock, until != "direct")
+            with clock("analyze"):
+                analysis = steps.analysis(req, wd, rep)
+            reference = pending.result()
         # 5. direct: the shot plan
         with clock("direct"):
             plan = steps.plan(req, wd, analysis, reference, rep)
@@ -118,6 +120,16 @@ def run(
         )
         write_report(report, wd.root, wd.path(THUMBNAILS))
         return Run(analysis, reference, plan, report)
+
+
+def _reference(req: RenderRequest, wd: Workdir, rep: Reporter, clock: StageClock, prepare: bool) -> ReferenceInfo:
+    """Step 4: the portrait's faces, then (for a run that renders) the renderer's preparation for them."""
+    with clock("reference"):
+        reference = steps.reference(req, wd, rep)
+    if prepare:
+        with clock("prepare"):
+            steps.prepare_renderer(req, wd, reference)
+    return reference
 
 
 def render(

@@ -70,7 +70,8 @@ class RenderRequest(BaseModel):
     crf: int = Field(default=18, ge=0, le=51)
     colour_match: bool = False
     force: tuple[ForceStage, ...] = ()
-    jobs: int = Field(default=1, ge=1, le=256)
+    jobs: int | None = Field(default=None, ge=1, le=256)
+    """Shots rendered side by side; None is ``auto`` (`mvdirector.executors.shot_executor`)."""
 
     @classmethod
     def create(cls, **fields: Any) -> RenderRequest:

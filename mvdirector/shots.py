@@ -39,6 +39,7 @@ class ShotTask:
     previous: str | None
     cached: bool
     gpus: float = 0.0
+    frames: int = 0
 
 
 @dataclass(frozen=True)
@@ -151,11 +152,13 @@ def plan_shot_tasks(
             key = cache_key("render", r.VERSION, None, {"base": key, "renderer": r.fingerprint()})
             keys[sid] = key
         path = (root / clip_name(sid, key)).absolute()  # workers (Ray) may run in another cwd
+        spec = renderer_spec(name)
         tasks.append(
             ShotTask(
                 shot_id=sid, index=index[sid], key=key, path=path, renderer=name, renderer_options=opts,
-                previous=shot.continues_from, cached=path.exists() and not force,
-                gpus=1.0 if renderer_spec(name).gpu else 0.0,
+                # A backend that does not start from the previous clip renders a take's shots at once.
+                previous=shot.continues_from if spec.chains else None, cached=path.exists() and not force,
+                gpus=1.0 if spec.gpu else 0.0, frames=shot.n_frames(plan.render.fps),
             )
         )
     return tasks
@@ -201,8 +204,9 @@ def execute_shot_tasks(
     """Render the tasks that are not cached, each after the shot it continues from.
 
     ``job`` is any job of the plan: each shot gets its own copy (``job.for_shot``). Independent
-    takes run side by side up to ``executor.capacity``; when a shot fails, shots already running
-    finish (their clips stay in the cache), nothing new starts, and the first error is raised.
+    takes run side by side up to ``executor.capacity``, longest first (so no long shot starts last
+    and leaves the other workers idle); when a shot fails, shots already running finish (their
+    clips stay in the cache), nothing new starts, and the first error is raised.
     """
     by_id = {t.shot_id: t for t in tasks}
     todo = {t.shot_id: t for t in tasks if not t.cached}
@@ -210,7 +214,10 @@ def execute_shot_tasks(
     for t in todo.values():
         if t.previous in todo:
             children.setdefault(t.previous, []).append(t)
-    ready = sorted((t for t in todo.values() if t.previous not in todo), key=lambda t: t.index)
+    def order(t: ShotTask) -> tuple[int, int]:
+        return (-t.frames if executor.capacity > 1 else 0, t.index)
+
+    ready = sorted((t for t in todo.values() if t.previous not in todo), key=order)
     running: dict[Future[ShotOutcome], ShotTask] = {}
     outcomes: dict[str, ShotOutcome] = {}
     failure: BaseException | None = None
@@ -240,7 +247,7 @@ def execute_shot_tasks(
             if on_shot:
                 on_shot(t.shot_id, False)
             ready.extend(children.get(t.shot_id, []))
-            ready.sort(key=lambda x: x.index)
+            ready.sort(key=order)
     if failure is not None:
         raise failure
     return outcomes

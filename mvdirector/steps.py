@@ -20,13 +20,13 @@ from mvdirector.planio import load_plan, save_plan
 from mvdirector.progress import Reporter
 from mvdirector.request import RenderRequest
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, RenderReport, ShotClip, ShotPlan
-from mvdirector.shots import ShotExecutor, plan_shot_tasks, plan_warnings, render_shots
+from mvdirector.shots import ShotExecutor, get_renderer, plan_shot_tasks, plan_warnings, render_shots
 from mvdirector.workdir import IDENTITY_CACHE, THUMBNAILS, Workdir
 from stages import analyze as analyze_stage
 from stages import assemble as assemble_stage
 from stages import direct as direct_stage
 from stages import reference as reference_stage
-from stages.render import ShotJob, renderer_spec
+from stages.render import ShotJob
 
 T = TypeVar("T", bound=BaseModel)
 PATH_FIELDS = ("lyrics", "vocals")
@@ -92,6 +92,17 @@ def reference(req: RenderRequest, wd: Workdir, rep: Reporter) -> ReferenceInfo:
     return info
 
 
+def prepare_renderer(req: RenderRequest, wd: Workdir, reference: ReferenceInfo) -> None:
+    """Let the request's renderer prepare, once, what all its shots of this portrait and song need (a backend
+    with a ``prepare`` method: e.g. a subject matte), so shots that render side by side find it ready."""
+    if req.plan is not None:  # the plan may name another renderer
+        return
+    prepare = getattr(get_renderer(req.renderer, req.renderer_options), "prepare", None)
+    if prepare is not None:
+        voice = (req.vocals or req.song).absolute()
+        prepare(reference, req.reference.absolute(), voice, wd.path("cache").absolute())
+
+
 def plan(req: RenderRequest, wd: Workdir, analysis: AudioAnalysis, reference: ReferenceInfo, rep: Reporter) -> ShotPlan:
     """The shot plan: the user's --plan, else `plan.json` if its inputs are unchanged, else a new one.
 
@@ -143,10 +154,11 @@ def shots(
 ) -> list[ShotClip]:
     """Render every shot whose clip is missing, in this process or on ``executor``; the clips in plan order.
 
-    With ``req.jobs > 1`` and no executor, independent takes render in a local process pool —
-    unless a renderer of the plan takes a whole GPU per shot (its declaration says so).
+    Without an executor, ``req.jobs`` picks one (`mvdirector.executors.shot_executor`): with ``auto``,
+    shots that can start at once render side by side on the usable cores, in threads or processes as
+    their backend declares — unless a renderer of the plan takes a whole GPU per shot.
     """
-    from mvdirector.executors import InlineExecutor, LocalExecutor
+    from mvdirector.executors import InlineExecutor, shot_executor
 
     job = ShotJob(
         plan, plan.shots[0], analysis, reference, req.reference.absolute(), req.song.absolute(),
@@ -157,12 +169,9 @@ def shots(
     for warning in plan_warnings(job, tasks):
         rep.warn(warning)
     own = None
-    if executor is None and req.jobs > 1:
-        gpu = sorted({t.renderer for t in tasks if renderer_spec(t.renderer).gpu})
-        if gpu:
-            rep.warn(f"--jobs is ignored: the {', '.join(gpu)} renderer takes a whole GPU for each shot")
-        else:
-            executor = own = LocalExecutor(req.jobs)
+    if executor is None:
+        todo = [t for t in tasks if not t.cached]
+        executor = own = shot_executor(req.jobs, todo, plan.render.width * plan.render.height, rep.warn)
     try:
         return render_shots(job, tasks, executor or InlineExecutor(), rep, on_shot)
     finally:

@@ -14,7 +14,8 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,26 @@ class ProceduralRenderer:
                 self._songs[key] = Performance.of(job.analysis, voice, seed=job.plan.render.seed)
             return self._songs[key]
 
+    def prepare(self, reference: ReferenceInfo, reference_image: Path, voice: Path, cache_dir: Path | None) -> None:
+        """Do now, once, what every shot of this portrait and song needs first — the subject matte, the
+        face rig's set-up and the voice's features — so shots that start side by side find them ready
+        (the pipeline calls this while the song is being analysed)."""
+        opts = self.options
+        image = _reference_image(str(reference_image), reference.sha256)
+        reference = _fit_reference(reference, image, reference_image)
+        if opts.parallax:
+            _separation(image, reference, cache_dir)
+        if opts.rig:
+            from .rig import rig_setup
+
+            if rig_setup(reference, cache_dir) is not None and opts.mouth:
+                from .rig.voice import voice_features
+
+                try:
+                    voice_features(Path(voice), cache_dir)
+                except (InputError, OSError):
+                    pass  # the shot that needs it says so
+
     # ------------------------------------------------------------------ rendering
     def frames(self, job: ShotJob) -> ShotFrames:
         """The shot as an iterable of frames (prepared, not yet rendered)."""
@@ -113,8 +134,6 @@ class ProceduralRenderer:
     def render_shot(self, job: ShotJob, out_path: Path, progress: Progress = None) -> dict[str, float]:
         """Render ``job.shot`` to ``out_path`` (H.264, yuv420p, no audio); returns timing, content and
         measurement metrics (identity and colour of sampled frames, the mouth strip's boxes)."""
-        import cv2
-
         from .measure import ShotMeasurer
 
         t0 = time.perf_counter()
@@ -127,12 +146,8 @@ class ProceduralRenderer:
         t1 = time.perf_counter()
         n = len(frames)
         step = max(1, n // 20)
-        threads = cv2.getNumThreads()
-        cv2.setNumThreads(1)  # x264 works in parallel in its own process; OpenCV's threads only add overhead
-        try:
+        with _single_threaded_opencv():
             self._write(job, frames, measurer, out_path, progress, step)
-        finally:
-            cv2.setNumThreads(threads)
         t2 = time.perf_counter()
         rig = frames.rig
         metrics = {
@@ -171,6 +186,29 @@ class ProceduralRenderer:
                     progress((i + 1) / n, f"{job.shot.id}: frame {i + 1}/{n}")
         if writer.frames != n:
             raise RuntimeError(f"wrote {writer.frames} frames for shot '{job.shot.id}', expected {n}")
+
+
+_CV_USERS = [0, 0]  # shots rendering now, OpenCV's thread count before the first of them
+
+
+@contextmanager
+def _single_threaded_opencv() -> Iterator[None]:
+    """OpenCV on one thread while shots render (x264 works in parallel in its own process, and shots may
+    render in threads side by side: OpenCV's own threads only add overhead); restored after the last."""
+    import cv2
+
+    with _CACHE_LOCK:
+        if _CV_USERS[0] == 0:
+            _CV_USERS[1] = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+        _CV_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _CACHE_LOCK:
+            _CV_USERS[0] -= 1
+            if _CV_USERS[0] == 0:
+                cv2.setNumThreads(_CV_USERS[1])
 
 
 # One reference at a time per process: its pixels and its subject separation are reused by

@@ -55,7 +55,11 @@ class ShotJob:
 
 @runtime_checkable
 class ShotRenderer(Protocol):
-    """A backend that turns one planned shot into a video clip."""
+    """A backend that turns one planned shot into a video clip.
+
+    It may also have ``prepare(reference, reference_image, voice, cache_dir)``: what every shot of a portrait
+    and song needs first, done once before the shots render (the pipeline calls it beside the analysis).
+    """
 
     name: str
     VERSION: str
@@ -101,6 +105,12 @@ class RendererSpec:
     """Its picture changes with the seed, so a shot that misses the singer's identity is worth re-rendering."""
     size_multiple: int = 2
     """Width and height must be multiples of this."""
+    chains: bool = True
+    """A shot that ``continues_from`` another starts from that shot's finished clip (``ShotJob.previous_clip``), so
+    it renders after it. False: the backend makes a take continuous from the plan alone, so shots render at once."""
+    threads: bool = False
+    """Its ``render_shot`` may run in several threads of one process at once (most of its work releases the GIL),
+    so shots render side by side in threads, without worker processes."""
 
     def parse_options(self, values: Mapping[str, Any], base: Any = None, where: str | None = None) -> Any:
         """The typed options of ``values`` (over ``base``); InputError naming an unknown or bad option."""
@@ -120,7 +130,8 @@ class RendererSpec:
 RENDERERS: dict[str, RendererSpec] = {
     s.name: s
     for s in (
-        RendererSpec("procedural", "stages.procedural:ProceduralRenderer", "stages.procedural:ProceduralOptions"),
+        RendererSpec("procedural", "stages.procedural:ProceduralRenderer", "stages.procedural:ProceduralOptions",
+                     chains=False, threads=True),
         RendererSpec(
             "dit", "stages.dit:DitRenderer", "stages.dit:DitOptions", gpu=True, weights=True, generative=True,
             size_multiple=16,

@@ -23,7 +23,7 @@ from .blink import blink_curve, blink_times
 from .head import head_motion
 from .voice import CLASSES, RATE, VoiceFeatures
 
-A_MIN, A_MAX = 0.1, 0.52  # inner-lip aperture (share of mouth width) of a soft / a loud open vowel
+A_MIN, A_MAX = 0.12, 0.6  # inner-lip aperture (share of mouth width) of a soft / a loud open vowel
 SHAPE_APERTURE = {"open": 1.0, "spread": 0.6, "round": 0.72, "closed": 0.35}
 ATTACK_S, RELEASE_S = 0.035, 0.09
 PRE_S, POST_S = 0.06, 0.08  # the mouth starts moving before a word and settles after it

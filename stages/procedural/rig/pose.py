@@ -22,7 +22,7 @@ LOWER_SHARE_OPEN, LOWER_SHARE_CLOSE = 0.75, 0.8
 # How much of the lower lip's travel the jaw (chin) follows, opening / closing.
 JAW_FOLLOW_OPEN, JAW_FOLLOW_CLOSE = 0.9, 0.3
 SPREAD = 0.07  # mouth corners move out this fraction of the mouth width at full spread
-ROUND = 0.11  # and in this much at full rounding
+ROUND = 0.19  # and in this much at full rounding (an open smile narrows to an 'oo')
 CLOSE_OVERLAP = 0.015  # closed lips overlap by this share of the mouth width
 
 
@@ -89,14 +89,15 @@ def _mouth(mesh: RigMesh, geo: MouthGeometry, s: FaceState, du: np.ndarray, dv: 
     # Vertical travel per lip point as a share of its lip's travel: full in the middle, less towards the
     # corners, so the opening is a rounded lens rather than a wedge.
     upper_prof = {68: 0.5, 61: 0.85, 62: 1.0, 63: 0.85, 69: 0.5, 49: 0.45, 50: 0.8, 51: 0.85, 52: 0.8, 53: 0.45}
-    lower_prof = {70: 0.82, 65: 1.0, 66: 1.0, 67: 1.0, 71: 0.82, 72: 0.6, 59: 0.82, 58: 1.0, 57: 1.0, 56: 1.0,
-                  55: 0.82, 73: 0.6}
+    lower_prof = {70: 0.93, 65: 1.0, 66: 1.0, 67: 1.0, 71: 0.93, 72: 0.75, 59: 0.93, 58: 1.0, 57: 1.0, 56: 1.0,
+                  55: 0.93, 73: 0.75}
     for i, wgt in upper_prof.items():
         dv[i] += up * wgt
     for i, wgt in lower_prof.items():
         dv[i] += low * wgt
-    for i in (48, 54, 60, 64):
-        dv[i] += 0.3 * low + 0.5 * up
+    rd = max(-s.spread, 0.0)
+    for i in (48, 54, 60, 64):  # rounded lips open at the corners too: an oval, not a wedge
+        dv[i] += (0.3 + 0.15 * rd) * low + 0.5 * up
     jaw = (JAW_FOLLOW_OPEN if delta > 0 else JAW_FOLLOW_CLOSE) * low
     dv += mesh.jaw * jaw
     # The jaw narrows a little as it opens (the cheeks follow the bone).
@@ -109,17 +110,18 @@ def _mouth(mesh: RigMesh, geo: MouthGeometry, s: FaceState, du: np.ndarray, dv: 
                    69: -0.7, 70: -0.7, 73: -0.7}.items():
         du[i] += sgn * narrow
     # Lip shapes: spread pulls the corners out and up and flattens the lips; rounding pulls them in.
-    sp, rd = max(s.spread, 0.0), max(-s.spread, 0.0)
-    side = {48: -1, 60: -1, 54: 1, 64: 1, 49: -0.6, 59: -0.6, 53: 0.6, 55: 0.6, 61: -0.4, 67: -0.4, 63: 0.4,
-            65: 0.4, 68: -0.75, 71: -0.75, 72: -0.8, 69: 0.75, 70: 0.75, 73: 0.8}
+    sp = max(s.spread, 0.0)
+    side = {48: -1, 60: -1, 54: 1, 64: 1, 49: -0.6, 59: -0.6, 53: 0.6, 55: 0.6, 61: -0.35, 67: -0.35, 63: 0.35,
+            65: 0.35, 68: -0.6, 71: -0.6, 72: -0.7, 69: 0.6, 70: 0.6, 73: 0.7}
     for i, sgn in side.items():
         du[i] += sgn * w * (SPREAD * sp - ROUND * rd)
-    for i in (48, 54, 60, 64):
-        dv[i] -= 0.025 * w * sp
-    for i in (50, 51, 52):
-        dv[i] += 0.02 * w * sp - 0.03 * w * rd + 0.012 * w * s.press
-    for i in (56, 57, 58):
-        dv[i] -= 0.02 * w * sp - 0.035 * w * rd + 0.012 * w * s.press
+    for i in (48, 54, 60, 64):  # spread lifts the corners; rounding lets a smile's corners down
+        dv[i] += -0.025 * w * sp + 0.03 * w * rd
+    # Rounded lips push forward: the outer lip lines part a little (fuller lips), the inner ones do not.
+    for i, wgt in ((50, 0.8), (51, 1.0), (52, 0.8), (49, 0.5), (53, 0.5)):
+        dv[i] += wgt * (0.02 * w * sp - 0.035 * w * rd + 0.012 * w * s.press)
+    for i, wgt in ((56, 0.8), (57, 1.0), (58, 0.8), (55, 0.5), (59, 0.5)):
+        dv[i] -= wgt * (0.02 * w * sp - 0.035 * w * rd + 0.012 * w * s.press)
 
 
 def _lids(mesh: RigMesh, geo: MouthGeometry, blink: float, dv: np.ndarray) -> None:

@@ -131,9 +131,13 @@ class MeshWarp:
             d = Region(max(detail.x0, region.x0), max(detail.y0, region.y0), min(detail.x1, region.x1),
                        min(detail.y1, region.y1))
             if not d.empty:
-                fine = self._grid(aff, self.ids(dst_out, d, 1, detail_triangles), d, 1, out_to_layer)
+                ids = self.ids(dst_out, d, 1, detail_triangles)
+                fine = self._grid(aff, ids, d, 1, out_to_layer)
                 w, h = d.size
-                full[d.y0 - region.y0:d.y1 - region.y0, d.x0 - region.x0:d.x1 - region.x0] = fine[:h, :w]
+                # Only the drawn triangles: the rest of the box keeps the coarse map (not the identity).
+                drawn = ids[:h, :w] < len(self.triangles)
+                view = full[d.y0 - region.y0:d.y1 - region.y0, d.x0 - region.x0:d.x1 - region.x0]
+                view[drawn] = fine[:h, :w][drawn]
         return full
 
 
