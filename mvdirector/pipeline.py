@@ -3,7 +3,7 @@
     1. check      every option and input (`RenderRequest.preflight`), before anything is written
     2. lock       the work directory, clean a killed run's leftovers, record ``run.json``
     3. analyze    the song                       → ``analysis.json``   (stages.analyze)
-    4. reference  the portrait                   → ``reference.json``  (stages.reference)
+    4. reference  the photos: singer, looks, scenes → ``references.json`` (stages.reference)
     5. direct     the shot plan, or the user's   → ``plan.json``       (stages.direct)
     6. shots      every shot not yet rendered    → ``shots/``          (stages.render, `mvdirector.shots`)
     7. assemble   clips + song                   → the video           (stages.assemble)
@@ -37,7 +37,7 @@ from mvdirector.media.atomic import write_json_atomic
 from mvdirector.progress import NullReporter, Reporter, StageClock
 from mvdirector.report import write_report
 from mvdirector.request import RenderRequest
-from mvdirector.schemas import AudioAnalysis, ReferenceInfo, RenderReport, ShotPlan
+from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ReferenceSet, RenderReport, ShotPlan
 from mvdirector.shots import ShotExecutor
 from mvdirector.workdir import THUMBNAILS, Workdir
 
@@ -46,12 +46,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Run:
-    """What a run made: always the analysis, reference and plan; the report unless it stopped after direct."""
+    """What a run made: always the analysis, photos and plan; the report unless it stopped after direct."""
 
     analysis: AudioAnalysis
-    reference: ReferenceInfo
+    references: ReferenceSet
     plan: ShotPlan
     report: RenderReport | None = None
+
+    @property
+    def reference(self) -> ReferenceInfo:
+        """The singer's photo."""
+        return self.references.singer
 
 
 def run(
@@ -83,20 +88,20 @@ def run(
         # 3. analyze the song
         with clock("analyze"):
             analysis = steps.analysis(req, wd, rep)
-        # 4. inspect the portrait
+        # 4. inspect the photos: the singer, looks of the singer, scenes
         with clock("reference"):
-            reference = steps.reference(req, wd, rep)
+            refs = steps.references(req, wd, rep)
         # 5. direct: the shot plan
         with clock("direct"):
-            plan = steps.plan(req, wd, analysis, reference, rep)
+            plan = steps.plan(req, wd, analysis, refs, rep)
         if until == "direct":
-            return Run(analysis, reference, plan)
-        # 6. render the shots that are not in the cache
+            return Run(analysis, refs, plan)
+        # 6. render the shots that are not in the cache, each from its photo
         with clock("render"):
-            clips = steps.shots(req, wd, plan, analysis, reference, rep, executor, on_shot)
+            clips = steps.shots(req, wd, plan, analysis, refs, rep, executor, on_shot)
         # 7. assemble the video
         with clock("assemble"):
-            report, reused = steps.video(req, wd, plan, clips, reference, rep)
+            report, reused = steps.video(req, wd, plan, clips, refs, rep)
         if reused:
             rep.finish("render", f"nothing changed: rendered nothing, {report.video} is up to date")
         # 8. the report of the whole run, written once
@@ -113,7 +118,7 @@ def run(
             }
         )
         write_report(report, wd.root, wd.path(THUMBNAILS))
-        return Run(analysis, reference, plan, report)
+        return Run(analysis, refs, plan, report)
 
 
 def render(
