@@ -41,7 +41,12 @@ app = typer.Typer(
 )
 
 SongArg = Annotated[Path, typer.Argument(help="The song: wav, flac, ogg, mp3 or m4a.")]
-RefOpt = Annotated[Path, typer.Option("--ref", help="Portrait of the singer (PNG/JPEG).")]
+RefOpt = Annotated[list[Path], typer.Option("--ref", help=(
+    "Photo of the singer (PNG/JPEG), or a folder of photos; repeat it for more photos: other looks of the "
+    "singer, and scenes (places, crowds, instruments). The first, or --singer, is the singer."))]
+SingerOpt = Annotated[Path | None, typer.Option("--singer", help="The singer's photo, when it is not the first --ref.")]
+AllowOthersOpt = Annotated[bool, typer.Option(
+    "--allow-others", help="Use a photo of another person as a scene instead of refusing it.")]
 LyricsOpt = Annotated[Path | None, typer.Option("--lyrics", help="Lyrics file (.txt, .lrc, .srt) to align.")]
 VocalsOpt = Annotated[Path | None, typer.Option(
     "--vocals", help="Isolated vocal stem as long as the song: vocal activity and lyrics listen to it.")]
@@ -89,12 +94,22 @@ def request(size: str | None = None, options: list[str] | None = None, **given: 
     return RenderRequest.create(**fields)
 
 
+def photos(ref: list[Path], singer: Path | None, allow_others: bool) -> dict[str, Any]:
+    """The request fields of the photo options: the first ``--ref``, the others, ``--singer``, ``--allow-others``."""
+    if not ref:
+        raise InputError("--ref is missing", "give the singer's photo with --ref")
+    return {"reference": ref[0], "references": tuple(ref[1:]) or None, "singer": singer,
+            "allow_others": allow_others or None}
+
+
 @app.command()
 @guard
 def render(
     song: SongArg,
     ref: RefOpt,
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Output video (default: WORKDIR/SONG.mp4).")] = None,
+    singer: SingerOpt = None,
+    allow_others: AllowOthersOpt = False,
     lyrics: LyricsOpt = None,
     vocals: VocalsOpt = None,
     language: LanguageOpt = None,
@@ -115,7 +130,8 @@ def render(
     asr_model: AsrModelOpt = None,
     codec: Annotated[str | None, typer.Option("--codec", help="h264, h265 or prores [default: h264].")] = None,
     crf: Annotated[int | None, typer.Option("--crf", help="Quality 0..51, lower is better [default: 18].")] = None,
-    colour_match: Annotated[bool, typer.Option("--colour-match", help="Even out grades within sections.")] = False,
+    colour_match: Annotated[bool, typer.Option("--colour-match", help=(
+        "Bring every photo into the singer's palette and even out grades within sections."))] = False,
     force: Annotated[list[str] | None, typer.Option("--force", help="Recompute a stage (repeatable).")] = None,
     jobs: Annotated[str | None, typer.Option(
         "--jobs", "-j", help="Shots rendered side by side: N, or auto (the usable cores, if worth it) [default: auto].",
@@ -124,14 +140,14 @@ def render(
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Render SONG into a music video of the singer in --ref."""
+    """Render SONG into a music video of the singer in --ref (and the other looks and scenes given with --ref)."""
     from mvdirector.pipeline import render as run_render
 
     setup_logging(verbose)
     req = request(
-        size, renderer_option, song=song, reference=ref, out=out, workdir=workdir, plan=plan, lyrics=lyrics,
-        vocals=vocals, language=language, style=style, templates_dir=templates, renderer=renderer, weights=weights,
-        fps=fps, seed=seed, beats=beats, asr=asr, asr_model=asr_model, codec=codec, crf=crf,
+        size, renderer_option, song=song, **photos(ref, singer, allow_others), out=out, workdir=workdir, plan=plan,
+        lyrics=lyrics, vocals=vocals, language=language, style=style, templates_dir=templates, renderer=renderer,
+        weights=weights, fps=fps, seed=seed, beats=beats, asr=asr, asr_model=asr_model, codec=codec, crf=crf,
         colour_match=colour_match or None, force=tuple(force) if force else None, jobs=jobs,
     )
     with reporting(quiet or as_json) as rep:
@@ -209,6 +225,8 @@ def plan(
     song: SongArg,
     ref: RefOpt,
     out: Annotated[Path, typer.Option("-o", "--out", help="Where to write plan.json.")] = Path("plan.json"),
+    singer: SingerOpt = None,
+    allow_others: AllowOthersOpt = False,
     lyrics: LyricsOpt = None,
     vocals: VocalsOpt = None,
     language: LanguageOpt = None,
@@ -234,9 +252,9 @@ def plan(
 
     setup_logging(verbose)
     req = request(
-        size, song=song, reference=ref, workdir=workdir, lyrics=lyrics, vocals=vocals, language=language,
-        style=style, templates_dir=templates, renderer=renderer, fps=fps, seed=seed, beats=beats, asr=asr,
-        asr_model=asr_model,
+        size, song=song, **photos(ref, singer, allow_others), workdir=workdir, lyrics=lyrics, vocals=vocals,
+        language=language, style=style, templates_dir=templates, renderer=renderer, fps=fps, seed=seed, beats=beats,
+        asr=asr, asr_model=asr_model,
     )
     with reporting(quiet) as rep:
         made = run_plan(req, rep, also=Files().write("-o", out, CONTRACT).write("--otio", otio, OTIO))
@@ -321,7 +339,8 @@ def preview(
         "storyboard.png"
     ),
     analysis_file: Annotated[Path | None, typer.Option("--analysis", help="analysis.json for the timeline.")] = None,
-    ref: Annotated[Path | None, typer.Option("--ref", help="Portrait for thumbnails.")] = None,
+    ref: Annotated[list[Path] | None, typer.Option("--ref", help=(
+        "Photos for the thumbnails, the singer's first (default: the plan's photos).") )] = None,
     otio: Annotated[Path | None, typer.Option("--otio", help="Also export an OpenTimelineIO timeline.")] = None,
 ) -> None:
     """Draw a storyboard of a plan on the song's timeline (PNG or HTML)."""
@@ -334,11 +353,13 @@ def preview(
     if analysis_file is None:
         guess = plan_file.parent / "analysis.json"
         analysis_file = guess if guess.exists() else None
-    Files().read("the plan", plan_file).read("--analysis", analysis_file).read("--ref", ref).write(
-        "-o", out, STORYBOARD).write("--otio", otio, OTIO).check()
+    files = Files().read("the plan", plan_file).read("--analysis", analysis_file)
+    for photo in ref or []:
+        files.read("--ref", photo)
+    files.write("-o", out, STORYBOARD).write("--otio", otio, OTIO).check()
     result, _ = load_plan(plan_file)
     analysis = load_contract(analysis_file, AudioAnalysis, "analysis") if analysis_file is not None else None
-    write_storyboard(result, out, analysis=analysis, reference_image=ref)
+    write_storyboard(result, out, analysis=analysis, reference_image=ref or None)
     if otio is not None:
         from stages.otio_export import write_otio
 

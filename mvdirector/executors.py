@@ -9,7 +9,7 @@ Ray has two ways to get clips back to the work directory (``transfer``):
 - ``"shared"`` (default): every node sees the work directory at the same path (NFS, a
   shared volume, or a one-machine cluster). Tasks write ``shots/<id>.<key8>.mp4`` there
   themselves, atomically, exactly as a local run does.
-- ``"object"``: no shared file system. The song, portrait and vocal stem travel once per
+- ``"object"``: no shared file system. The song, photos and vocal stem travel once per
   render through Ray's object store, a task renders into a private temporary folder and returns the
   clip's bytes, and the driver writes them into the work directory (atomically). A shot that
   continues another receives the previous clip's bytes the same way.
@@ -205,14 +205,15 @@ def _ray_render_object(
     with tempfile.TemporaryDirectory(prefix="mvd-ray-") as td:
         root = Path(td)
         local: dict[str, Path] = {}
-        for name, data in zip(names, blobs, strict=True):
-            local[name] = root / f"{name}{getattr(job, name).suffix}"
+        files = job.input_files()
+        for k, (name, data) in enumerate(zip(names, blobs, strict=True)):
+            local[name] = root / f"input{k}{files[name].suffix}"
             local[name].write_bytes(data)
         prev_path = None
         if previous is not None:
             prev_path = root / "previous.mp4"
             prev_path.write_bytes(previous)
-        here = replace(job, cache_dir=None, **local).for_shot(shot_id, prev_path)
+        here = replace(job, cache_dir=None).with_input_files(local).for_shot(shot_id, prev_path)
         out = root / "clip.mp4"
         outcome = render_shot_task(here, task, out_path=out)
         return outcome, out.read_bytes()
@@ -296,10 +297,11 @@ class RayExecutor:
             put = self.ray.put
             files: dict[str, Any] = {}
             if self.transfer == "object":
-                for name in ("song_path", "reference_image", "vocals_path"):
-                    path = getattr(job, name)
-                    if path is not None:
-                        files[name] = put(Path(path).read_bytes())
+                once: dict[Path, Any] = {}  # a file named twice (the shot's photo) travels once
+                for name, path in job.input_files().items():
+                    if path not in once:
+                        once[path] = put(Path(path).read_bytes())
+                    files[name] = once[path]
             entry = (job.plan, put(replace(job, previous_clip=None)), files)
             self._refs_of[id(job.plan)] = entry
         return entry[1], entry[2]

@@ -3,7 +3,9 @@
 A manifest is YAML (a list of jobs, or ``{defaults: {...}, jobs: [...]}``) or CSV (one job a
 row, a header naming the fields). Fields of a job:
 
-``song`` and ``reference`` (required), ``name``, ``style``, ``lyrics``, ``size`` (``WxH``),
+``song`` and ``reference`` (required; or ``references``, a list of photos and folders — in CSV
+separated by ``;`` — the singer's first; ``singer`` names it when it is not), ``name``, ``style``,
+``lyrics``, ``size`` (``WxH``),
 ``fps``, ``seed``, ``renderer``, ``plan``, ``vocals``, ``language``, ``output``, ``workdir`` and
 ``overrides`` — any other `RenderRequest` field (``crf``, ``codec``, ``beats``, ``asr``,
 ``colour_match``, …) as a mapping (in CSV: JSON text or ``key=value;key=value``). Relative paths are relative to the
@@ -30,13 +32,13 @@ from mvdirector.request import RenderRequest
 from mvdirector.rules import parse_size
 
 JOB_FIELDS = {
-    "name", "song", "reference", "ref", "style", "lyrics", "vocals", "language", "size", "fps", "seed", "renderer",
-    "plan", "output", "out", "workdir", "overrides",
+    "name", "song", "reference", "ref", "references", "singer", "style", "lyrics", "vocals", "language", "size",
+    "fps", "seed", "renderer", "plan", "output", "out", "workdir", "overrides",
 }
-ROLES = {"-o": "output", "--ref": "reference", "the song": "song", "--lyrics": "lyrics", "--vocals": "vocals",
-         "--plan": "plan"}
+ROLES = {"-o": "output", "--ref": "reference", "--singer": "singer", "the song": "song", "--lyrics": "lyrics",
+         "--vocals": "vocals", "--plan": "plan"}
 """A request's roles (its flags) as a manifest names them."""
-NOT_OVERRIDABLE = {"song", "reference", "out", "workdir", "lyrics", "plan", "vocals"}
+NOT_OVERRIDABLE = {"song", "reference", "references", "singer", "out", "workdir", "lyrics", "plan", "vocals"}
 
 
 class BatchError(MvError):
@@ -80,6 +82,14 @@ def _parse_overrides(value: Any) -> dict[str, Any]:
             raise ValueError(f"override '{part}' is not key=value")
         out[k.strip()] = parse_yaml(v.strip(), "override", k.strip())
     return out
+
+
+def _photo_list(value: Any) -> list[str]:
+    """Photos of a job field: one path, a YAML list of them, or (CSV) paths separated by ``;``."""
+    if value in (None, ""):
+        return []
+    items = value if isinstance(value, list) else str(value).split(";")
+    return [str(x).strip() for x in items if str(x).strip()]
 
 
 def read_manifest(path: Path) -> list[dict[str, Any]]:
@@ -177,14 +187,23 @@ def _check_job(i: int, raw: dict[str, Any], base: Path, problems: list[str]) -> 
         return p if p.is_absolute() else base / p
 
     fields: dict[str, Any] = dict(over)
-    for key in ("song", "reference"):
-        p = path_of(key, raw.get(key))
-        if p is None:
-            bad(f"'{key}' is missing")
-        elif not p.is_file():
-            bad(f"{key} '{raw[key]}' does not exist")
-        fields[key] = p
-    for key in ("lyrics", "plan", "vocals"):
+    song = path_of("song", raw.get("song"))
+    if song is None:
+        bad("'song' is missing")
+    elif not song.is_file():
+        bad(f"song '{raw['song']}' does not exist")
+    fields["song"] = song
+    photos = _photo_list(raw.get("reference")) + _photo_list(raw.get("references"))
+    if not photos:
+        bad("'reference' is missing (the singer's photo; 'references' lists more)")
+    for given in photos:
+        p = path_of("reference", given)
+        if p is not None and not p.exists():
+            bad(f"reference '{given}' does not exist")
+    if photos:
+        fields["reference"] = path_of("reference", photos[0])
+        fields["references"] = tuple(path_of("reference", x) for x in photos[1:])
+    for key in ("lyrics", "plan", "vocals", "singer"):
         p = path_of(key, raw.get(key))
         if p is not None and not p.is_file():
             bad(f"{key} '{raw[key]}' does not exist")

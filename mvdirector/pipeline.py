@@ -3,8 +3,8 @@
     1. check      every option and input (`RenderRequest.preflight`), before anything is written
     2. lock       the work directory, clean a killed run's leftovers, record ``run.json``
     3. analyze    the song                       → ``analysis.json``   (stages.analyze)
-    4. reference  the portrait, meanwhile        → ``reference.json``  (stages.reference), and what the
-                  renderer prepares for it once (e.g. a subject matte, in the work directory's cache)
+    4. reference  the photos: singer, looks, scenes, meanwhile → ``references.json`` (stages.reference), and
+                  what the renderer prepares for the singer once (e.g. a subject matte, in the cache)
     5. direct     the shot plan, or the user's   → ``plan.json``       (stages.direct)
     6. shots      every shot not yet rendered    → ``shots/``          (stages.render, `mvdirector.shots`)
     7. assemble   clips + song                   → the video           (stages.assemble)
@@ -41,7 +41,7 @@ from mvdirector.outputs import Files
 from mvdirector.progress import NullReporter, Reporter, StageClock
 from mvdirector.report import write_report
 from mvdirector.request import RenderRequest
-from mvdirector.schemas import AudioAnalysis, ReferenceInfo, RenderReport, ShotPlan
+from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ReferenceSet, RenderReport, ShotPlan
 from mvdirector.shots import ShotExecutor
 from mvdirector.workdir import THUMBNAILS, Workdir
 
@@ -50,12 +50,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Run:
-    """What a run made: always the analysis, reference and plan; the report unless it stopped after direct."""
+    """What a run made: always the analysis, photos and plan; the report unless it stopped after direct."""
 
     analysis: AudioAnalysis
-    reference: ReferenceInfo
+    references: ReferenceSet
     plan: ShotPlan
     report: RenderReport | None = None
+
+    @property
+    def reference(self) -> ReferenceInfo:
+        """The singer's photo."""
+        return self.references.singer
 
 
 def run(
@@ -86,23 +91,23 @@ def run(
             wd.path("run.json"),
             {"request": req.model_dump(mode="json"), "versions": versions(), "started": time.time()},
         )
-        # 3–4. analyze the song while another thread inspects the portrait and the renderer prepares for it
+        # 3–4. analyze the song while another thread sorts the photos and the renderer prepares for the singer
         with ThreadPoolExecutor(1, thread_name_prefix="reference") as side:
-            pending = side.submit(_reference, req, wd, rep, clock, until != "direct")
+            pending = side.submit(_references, req, wd, rep, clock, until != "direct")
             with clock("analyze"):
                 analysis = steps.analysis(req, wd, rep)
-            reference = pending.result()
+            refs = pending.result()
         # 5. direct: the shot plan
         with clock("direct"):
-            plan = steps.plan(req, wd, analysis, reference, rep)
+            plan = steps.plan(req, wd, analysis, refs, rep)
         if until == "direct":
-            return Run(analysis, reference, plan)
-        # 6. render the shots that are not in the cache
+            return Run(analysis, refs, plan)
+        # 6. render the shots that are not in the cache, each from its photo
         with clock("render"):
-            clips = steps.shots(req, wd, plan, analysis, reference, rep, executor, on_shot)
+            clips = steps.shots(req, wd, plan, analysis, refs, rep, executor, on_shot)
         # 7. assemble the video
         with clock("assemble"):
-            report, reused = steps.video(req, wd, plan, clips, reference, rep)
+            report, reused = steps.video(req, wd, plan, clips, refs, rep)
         if reused:
             rep.finish("render", f"nothing changed: rendered nothing, {report.video} is up to date")
         # 8. the report of the whole run, written once
@@ -119,17 +124,17 @@ def run(
             }
         )
         write_report(report, wd.root, wd.path(THUMBNAILS))
-        return Run(analysis, reference, plan, report)
+        return Run(analysis, refs, plan, report)
 
 
-def _reference(req: RenderRequest, wd: Workdir, rep: Reporter, clock: StageClock, prepare: bool) -> ReferenceInfo:
-    """Step 4: the portrait's faces, then (for a run that renders) the renderer's preparation for them."""
+def _references(req: RenderRequest, wd: Workdir, rep: Reporter, clock: StageClock, prepare: bool) -> ReferenceSet:
+    """Step 4: the photos' faces and kinds, then (for a run that renders) the renderer's preparation for them."""
     with clock("reference"):
-        reference = steps.reference(req, wd, rep)
+        refs = steps.references(req, wd, rep)
     if prepare:
         with clock("prepare"):
-            steps.prepare_renderer(req, wd, reference)
-    return reference
+            steps.prepare_renderer(req, wd, refs)
+    return refs
 
 
 def render(

@@ -54,6 +54,8 @@ def _card(shot: ShotReport, base: Path, thumbnails_dir: Path | None) -> str:
         f'<div class="id">{html.escape(shot.shot_id)}</div>',
         f"<div>{_clock(shot.start_s)} – {_clock(shot.end_s)} ({shot.end_s - shot.start_s:.2f} s)</div>",
         f"<div>{html.escape(shot.framing)} · {html.escape(shot.move)} · in: {html.escape(shot.transition_in)}</div>",
+        *([f"<div>photo: {html.escape(shot.reference)} ({html.escape(shot.reference_kind or '')})</div>"]
+          if shot.reference else []),
         f'<div class="muted">{"cache hit" if shot.cached else "rendered"} · {shot.render_s:.2f} s</div>',
     ]
     if shot.identity_similarity is not None:
@@ -136,6 +138,13 @@ def format_summary_rows(report: RenderReport) -> list[tuple[str, str]]:
         ("sound", f"{report.audio_codec or 'muxed'} · A/V offset {report.av_offset_s * 1000:.1f} ms"),
         ("shots", f"{len(report.shots)} ({report.cache_hits} cached, {report.rendered} rendered)"),
     ]
+    used: dict[str, list[ShotReport]] = {}
+    for s in report.shots:
+        if s.reference:
+            used.setdefault(s.reference, []).append(s)
+    if len(used) > 1:
+        said = [f"{rid} ({v[0].reference_kind}) {len(v)} shot(s)" for rid, v in used.items()]
+        rows.append(("photos", " · ".join(said)))
     if report.copied_shots or report.reencoded_shots:
         rows.append(
             (
@@ -152,7 +161,8 @@ def format_summary_rows(report: RenderReport) -> list[tuple[str, str]]:
                 "identity",
                 f"median cos {statistics.median(s.identity_similarity or 0.0 for s in sims):.3f} · worst "
                 f"'{worst.shot_id}' dist {worst.identity_distance:.3f} · "
-                f"{len(sims)}/{len(report.shots)} shots with a face",
+                f"{len(sims)}/{sum(s.reference_kind != 'scene' for s in report.shots)} shots of the singer "
+                "with a face",
             )
         )
     des = [s.colour_delta_e for s in report.shots if s.colour_delta_e is not None]

@@ -18,7 +18,19 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mvdirector.errors import InputError, MvError, PlanError
-from mvdirector.rules import CodecName, ForceStage, Fps, Height, Language, Width, check_container, video_bytes
+from mvdirector.rules import (
+    IMAGE_SUFFIXES,
+    CodecName,
+    ForceStage,
+    Fps,
+    Height,
+    Language,
+    Width,
+    check_container,
+    check_reference_count,
+    reference_ids,
+    video_bytes,
+)
 from mvdirector.schemas import RendererName, ShotPlan
 from mvdirector.schemas.base import Seed
 
@@ -30,7 +42,8 @@ OptionValue = str | int | float | bool | None
 FLAGS = {
     "width": "--size", "height": "--size", "fps": "--fps", "seed": "--seed", "codec": "--codec", "crf": "--crf",
     "force": "--force", "jobs": "--jobs", "language": "--language", "renderer": "--renderer", "beats": "--beats",
-    "asr": "--asr", "style": "--style", "renderer_options": "-O",
+    "asr": "--asr", "style": "--style", "renderer_options": "-O", "reference": "--ref", "references": "--ref",
+    "singer": "--singer", "allow_others": "--allow-others",
 }
 """The command-line flag of each request field, for messages."""
 
@@ -49,6 +62,13 @@ class RenderRequest(BaseModel):
 
     song: Path
     reference: Path
+    """The first ``--ref``: a photo, or a folder of photos."""
+    references: tuple[Path, ...] = ()
+    """Further ``--ref`` photos or folders: more looks of the singer, and scenes."""
+    singer: Path | None = None
+    """``--singer``: the singer's photo when it is not the first (added to the photos when not among them)."""
+    allow_others: bool = False
+    """``--allow-others``: a photo of another person is used as a scene instead of refused."""
     out: Path | None = None
     workdir: Path | None = None
     plan: Path | None = None
@@ -93,6 +113,42 @@ class RenderRequest(BaseModel):
     def container(self) -> str:
         """The output's container, from its suffix (``mp4``, ``mov``, ``mkv``, ``m4v``)."""
         return self.resolved_out().suffix.lower().lstrip(".")
+
+    def photos(self) -> list[Path]:
+        """Every photo of the render, the singer's first: ``--ref`` files and folders' images (by name), once each.
+
+        InputError for a path that does not exist, a folder without images, or too many photos.
+        """
+        found: list[Path] = []
+        for given in (self.reference, *self.references):
+            if given.is_dir():
+                inside = sorted(p for p in given.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+                                and not p.name.startswith(".") and p.is_file())
+                if not inside:
+                    raise InputError(f"--ref folder '{given}' holds no photo ({', '.join(IMAGE_SUFFIXES)})",
+                                     "put the singer's photos in it, or give the files")
+                found += inside
+            elif given.exists():
+                found.append(given)
+            else:
+                raise InputError(f"reference image '{given}' does not exist", "check the path given to --ref")
+        if self.singer is not None:
+            found.insert(0, self.singer)
+        seen: set[Path] = set()
+        photos = [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))]
+        try:
+            check_reference_count(len(photos))
+        except ValueError as e:
+            raise InputError(str(e), "check --ref") from None
+        return photos
+
+    def inputs(self) -> list[tuple[str, Path]]:
+        """Every file or folder the request reads, with the flag that names it (outputs must stay off them)."""
+        named = [("SONG", self.song), *(("--ref", p) for p in (self.reference, *self.references))]
+        named += [(flag, p) for flag, p in (("--singer", self.singer), ("--lyrics", self.lyrics),
+                                            ("--vocals", self.vocals), ("--plan", self.plan),
+                                            ("--templates", self.templates_dir)) if p is not None]
+        return named
 
     def forced(self, stage: str) -> bool:
         """Whether ``--force`` asks to recompute ``stage``."""
@@ -146,10 +202,12 @@ class RenderRequest(BaseModel):
         from mvdirector.workdir import FILES
 
         weights = self.renderer_options.get("weights")
+        files = Files()
+        for photo in (self.reference, *self.references):
+            files.read("--ref", photo)
         return (
-            Files()
+            files
             .read("the song", self.song)
-            .read("--ref", self.reference)
             .read("--lyrics", self.lyrics)
             .read("--vocals", self.vocals)
             .read("--plan", self.plan)
@@ -171,15 +229,21 @@ class RenderRequest(BaseModel):
         from mvdirector.media.image import load_image
         from stages.analyze import check_config
         from stages.direct import DirectConfig
+        from stages.reference import check_photos
 
         files = self.files(video)
         if also is not None:
             files.merge(also)
         files.check()
         song_s = audio_info(self.song).duration_s
-        load_image(self.reference)
+        photos = self.photos()
+        for photo in photos:
+            load_image(photo)  # each names its file when it cannot be read
+        if len(photos) > 1:  # looks must be the singer: another person is refused before any work
+            check_photos(photos, self.allow_others)
         if self.plan is not None:
             plan, _ = self.user_plan(song_s)
+            check_plan_photos(plan, self.plan, photos)
             fps, width, height, renderer = plan.render.fps, plan.render.width, plan.render.height, plan.render.renderer
         else:
             plan = None
@@ -268,6 +332,18 @@ def check_vocals(vocals: Path, song_s: float, fps: float) -> None:
             f"(more than one frame at {fps:g} fps apart)",
             "export the stem from the same session, with the same start and length as the song",
         )
+
+
+def check_plan_photos(plan: ShotPlan, plan_path: Path, photos: list[Path]) -> None:
+    """Every shot of a ``--plan`` must show one of the photos given (ids are the photos' file names)."""
+    ids = reference_ids([p.stem for p in photos])
+    for shot in plan.shots:
+        if plan.photo_for(shot, ids) is None:
+            raise PlanError(
+                f"shot '{shot.id}' of {plan_path.name} shows photo '{shot.reference}' but the photos given are "
+                f"{', '.join(ids)}",
+                f"add its file to --ref (named {shot.reference}.png or .jpg), or change the shot's reference",
+            )
 
 
 def describe(err: Any) -> tuple[str, str]:

@@ -213,3 +213,40 @@ VIDEO_BITS_PER_PIXEL = 0.3
 def video_bytes(width: int, height: int, fps: float, seconds: float) -> int:
     """About how many bytes a video of this size, rate and length takes at least (for the disk check)."""
     return int(width * height * fps * seconds * VIDEO_BITS_PER_PIXEL / 8)
+
+# ------------------------------------------------------------------------ reference photos
+
+MAX_REFERENCES = 32
+"""At most this many photos per render (``--ref`` files and folders together)."""
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+"""Files of a ``--ref`` folder that are taken as photos (other files are ignored)."""
+SMALL_FACE_PX = 80
+"""A main face shorter than this (box height, pixels) is too small for a sharp close-up."""
+SCENE_FACE_SHARE = 0.12
+"""A photo whose largest face is shorter than this share of the image height shows a place, not a person."""
+FRONTAL_TURN = 0.5
+"""A face turned less than this (``|turn|`` on -1..1 from the landmarks) faces the camera."""
+CLOSE_FRAMINGS = ("extreme_close_up", "close_up")
+"""Framings that fill the frame with the face: they need a photo with a good frontal face of the singer."""
+
+
+def check_reference_count(n: int) -> int:
+    """``n`` photos when there is at least one and at most ``MAX_REFERENCES``."""
+    if n < 1:
+        raise ValueError("no photo was given (--ref takes image files or a folder of them)")
+    if n > MAX_REFERENCES:
+        raise ValueError(f"{n} photos were given, more than {MAX_REFERENCES}; pick the best {MAX_REFERENCES}")
+    return n
+
+
+def reference_ids(stems: list[str]) -> list[str]:
+    """Plan ids of photos named ``stems`` (in order, the singer's first): each name in id characters,
+    made unique by a ``-2``, ``-3`` … suffix."""
+    out: list[str] = []
+    for stem in stems:
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_.-")[:48] or "photo"
+        rid, k = base, 2
+        while rid in out:
+            rid, k = f"{base}-{k}", k + 1
+        out.append(rid)
+    return out

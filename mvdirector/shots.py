@@ -81,10 +81,13 @@ def shot_keys(
     analysis: AudioAnalysis,
     reference: ReferenceInfo,
     extra: Mapping[str, str] | None = None,
+    photos: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Cache key of every shot; a shot's key includes the key of the shot it continues from.
 
     ``extra`` adds input fingerprints that only some renders have (the vocal stem's content).
+    ``photos`` gives, per shot id, what of the photos that shot depends on (`ShotJob.reference_key`);
+    a shot it leaves out depends on ``reference``. So changing one photo re-renders its shots only.
     """
     keys: dict[str, str] = {}
     common = {
@@ -99,6 +102,7 @@ def shot_keys(
         shot = plan.shot(sid)
         inputs = {
             **common,
+            "reference": (photos or {}).get(sid, common["reference"]),
             "shot": shot.model_dump(mode="json"),
             "previous": keys.get(shot.continues_from) if shot.continues_from else None,
         }
@@ -139,7 +143,8 @@ def plan_shot_tasks(
     """
     plan = job.plan
     default = get_renderer(plan.render.renderer, options)
-    keys = shot_keys(plan, default, job.analysis, job.reference, extra_inputs)
+    photos = {s.id: job.for_shot(s.id).reference_key for s in plan.shots}
+    keys = shot_keys(plan, default, job.analysis, job.singer or job.reference, extra_inputs, photos)
     index = {s.id: i for i, s in enumerate(plan.shots)}
     tasks = []
     for sid in plan.render_order():

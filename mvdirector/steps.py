@@ -19,7 +19,8 @@ from mvdirector.media.atomic import file_sha256, write_json_atomic
 from mvdirector.planio import load_plan, save_plan
 from mvdirector.progress import Reporter
 from mvdirector.request import RenderRequest
-from mvdirector.schemas import AudioAnalysis, ReferenceInfo, RenderReport, ShotClip, ShotPlan
+from mvdirector.rules import reference_ids
+from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ReferenceSet, RenderReport, ShotClip, ShotPlan
 from mvdirector.shots import ShotExecutor, get_renderer, plan_shot_tasks, plan_warnings, render_shots
 from mvdirector.workdir import IDENTITY_CACHE, THUMBNAILS, Workdir
 from stages import analyze as analyze_stage
@@ -74,40 +75,86 @@ def analysis(req: RenderRequest, wd: Workdir, rep: Reporter) -> AudioAnalysis:
     return result
 
 
-def reference(req: RenderRequest, wd: Workdir, rep: Reporter) -> ReferenceInfo:
-    """Inspect the portrait, or reuse `reference.json` made from the same image."""
-    key = cache_key("reference", reference_stage.VERSION, None, {"image": file_sha256(req.reference)})
-    name = "reference.json"
-    cached = _cached(wd, name, key, ReferenceInfo) if not req.forced("reference") else None
-    if cached is not None:
+def references(req: RenderRequest, wd: Workdir, rep: Reporter) -> ReferenceSet:
+    """Inspect the photos and sort them into singer, looks and scenes, or reuse `references.json` made from the
+    same photos (by content and name, in the same order). `reference.json` holds the singer's photo alone."""
+    photos = [p.absolute() for p in req.photos()]
+    shas = [file_sha256(p) for p in photos]
+    ids = reference_ids([p.stem for p in photos])
+    key = cache_key("reference", reference_stage.VERSION, {"allow_others": req.allow_others},
+                    {"images": shas, "ids": ids})
+    name = "references.json"
+    if wd.fresh(name, key) and not req.forced("reference"):
+        refs = ReferenceSet.model_validate_json(wd.path(name).read_text())
         rep.finish("reference", "cached")
-        return cached
-    rep.start("reference", 1.0)
-    info = reference_stage.inspect_reference(req.reference, progress=lambda f, m: rep.update("reference", f, m))
-    for w in info.warnings:
-        rep.warn(w)
-    write_json_atomic(wd.path(name), info)
+        return refs.model_copy(update={"photos": [  # the same files, maybe moved since
+            ph.model_copy(update={"path": str(p)}) for ph, p in zip(refs.photos, photos, strict=True)]})
+    rep.start("reference", float(len(photos)))
+    infos = []
+    for k, (path, sha) in enumerate(zip(photos, shas, strict=True)):
+        seen = reference_stage.inspected(sha)  # the pre-flight already looked at several photos
+        if seen is not None:
+            infos.append(seen.model_copy(update={"path": str(path)}))
+        else:
+            infos.append(reference_stage.inspect_reference(
+                path, progress=lambda f, m, k=k: rep.update("reference", k + f, m)))
+    refs = reference_stage.sort_photos(infos, req.allow_others)
+    for photo in refs.photos:
+        for w in photo.warnings:
+            rep.warn(w)
+    write_json_atomic(wd.path("reference.json"), refs.singer)
+    write_json_atomic(wd.path(name), refs)
     wd.record(name, key)
-    rep.finish("reference", f"{len(info.faces)} face(s)")
-    return info
+    kinds = [p.kind for p in refs.photos]
+    said = f"{len(refs.singer.faces)} face(s)" if len(kinds) == 1 else ", ".join(
+        f"{kinds.count(k)} {k}{'s' if kinds.count(k) > 1 else ''}" for k in ("singer", "look", "scene") if k in kinds)
+    rep.finish("reference", said)
+    return refs
 
 
-def prepare_renderer(req: RenderRequest, wd: Workdir, reference: ReferenceInfo) -> None:
-    """Let the request's renderer prepare, once, what all its shots of this portrait and song need (a backend
-    with a ``prepare`` method: e.g. a subject matte), so shots that render side by side find it ready."""
+def prepare_renderer(req: RenderRequest, wd: Workdir, refs: ReferenceSet) -> None:
+    """Let the request's renderer prepare, once, what its shots of the singer's photo and this song need (a
+    backend with a ``prepare`` method: e.g. a subject matte), so shots that render side by side find it ready.
+    Other photos are prepared by the first shot that shows them."""
     if req.plan is not None:  # the plan may name another renderer
         return
     prepare = getattr(get_renderer(req.renderer, req.renderer_options), "prepare", None)
     if prepare is not None:
         voice = (req.vocals or req.song).absolute()
-        prepare(reference, req.reference.absolute(), voice, wd.path("cache").absolute())
+        prepare(refs.singer, Path(refs.singer.path).absolute(), voice, wd.path("cache").absolute())
 
 
-def plan(req: RenderRequest, wd: Workdir, analysis: AudioAnalysis, reference: ReferenceInfo, rep: Reporter) -> ShotPlan:
+def photos_to_draw(req: RenderRequest, wd: Workdir, refs: ReferenceSet) -> tuple[dict[str, ReferenceInfo],
+                                                                                   dict[str, Path]]:
+    """Each photo as the renderers draw it, by id, and its image file. A scene has no main face (it is framed
+    as a place, even with people small in it). With ``--colour-match`` a look or scene is a copy brought into
+    the singer's palette (kept in ``cache/palette/``, named by what it is made from), described by its own
+    content hash; without it, the photo itself."""
+    infos: dict[str, ReferenceInfo] = {}
+    images: dict[str, Path] = {}
+    singer = refs.singer
+    for photo in refs.photos:
+        image = Path(photo.path).absolute()
+        if photo.kind == "scene":  # a scene is drawn as a place: no face to frame, cut out or animate
+            photo = photo.model_copy(update={"primary": None})
+        if req.colour_match and photo.kind != "singer":
+            made = cache_key("palette", reference_stage.PALETTE_VERSION, {"kind": photo.kind},
+                             {"photo": photo.sha256, "singer": singer.sha256})
+            out = wd.path(f"cache/palette/{photo.id}.{made[:16]}.png").absolute()
+            if not out.is_file():
+                reference_stage.write_matched(image, Path(singer.path), photo.kind, out)
+            photo = photo.model_copy(update={"path": str(out), "sha256": file_sha256(out)})
+            image = out
+        infos[photo.id], images[photo.id] = photo, image
+    return infos, images
+
+
+def plan(req: RenderRequest, wd: Workdir, analysis: AudioAnalysis, refs: ReferenceSet, rep: Reporter) -> ShotPlan:
     """The shot plan: the user's --plan, else `plan.json` if its inputs are unchanged, else a new one.
 
-    A `plan.json` in the work directory that a person edited is kept as long as the song,
-    reference and direction settings it was made from are unchanged.
+    A `plan.json` in the work directory that a person edited is kept as long as the song, what the
+    director sees of the photos (ids, kinds, faces) and the direction settings are unchanged; a photo
+    replaced by another of the same kind only updates the plan's list of photos.
     """
     if req.plan is not None:
         plan, warnings = req.user_plan(analysis.source.duration_s)
@@ -117,9 +164,10 @@ def plan(req: RenderRequest, wd: Workdir, analysis: AudioAnalysis, reference: Re
         rep.finish("direct", f"{len(plan.shots)} shots from {req.plan}")
         return plan
     cfg = req.direct_config()
+    listed = [reference_stage.reference_ref(p) for p in refs.photos]
     inputs = {
         "analysis": model_fingerprint(analysis),
-        "reference": model_fingerprint(reference),
+        "references": [r.model_dump(mode="json", exclude={"path", "sha256"}) for r in listed],
         "style": direct_stage.fingerprint(cfg),
     }
     key = cache_key("direct", direct_stage.VERSION, cfg, inputs)
@@ -128,6 +176,9 @@ def plan(req: RenderRequest, wd: Workdir, analysis: AudioAnalysis, reference: Re
         plan, warnings = load_plan(wd.path(name))
         for w in warnings:
             rep.warn(w)
+        if plan.references != listed:  # the same photos by what they show; new files or contents
+            plan = plan.model_copy(update={"references": listed, "reference": listed[0]})
+            save_plan(plan, wd.path(name))
         rep.finish("direct", f"{len(plan.shots)} shots (plan.json reused)")
         return direct_stage.fill_keyframes(plan)
     if wd.path(name).exists() and wd.keys.get(name) and wd.keys.get(name) != key:
@@ -135,7 +186,7 @@ def plan(req: RenderRequest, wd: Workdir, analysis: AudioAnalysis, reference: Re
         wd.path(name).replace(backup)
         rep.warn(f"inputs changed: re-planned; the previous plan.json is kept as {backup.name}")
     rep.start("direct", 1.0)
-    plan = direct_stage.direct(analysis, reference, cfg, progress=lambda f, m: rep.update("direct", f, m))
+    plan = direct_stage.direct(analysis, refs, cfg, progress=lambda f, m: rep.update("direct", f, m))
     save_plan(plan, wd.path(name))
     wd.record(name, key)
     rep.finish("direct", f"{len(plan.shots)} shots")
@@ -147,23 +198,27 @@ def shots(
     wd: Workdir,
     plan: ShotPlan,
     analysis: AudioAnalysis,
-    reference: ReferenceInfo,
+    refs: ReferenceSet,
     rep: Reporter,
     executor: ShotExecutor | None = None,
     on_shot: Callable[[str, bool], None] | None = None,
 ) -> list[ShotClip]:
     """Render every shot whose clip is missing, in this process or on ``executor``; the clips in plan order.
 
-    Without an executor, ``req.jobs`` picks one (`mvdirector.executors.shot_executor`): with ``auto``,
-    shots that can start at once render side by side on the usable cores, in threads or processes as
-    their backend declares — unless a renderer of the plan takes a whole GPU per shot.
+    Each shot draws its own photo (`ShotJob.for_shot`). Without an executor, ``req.jobs`` picks one
+    (`mvdirector.executors.shot_executor`): with ``auto``, shots that can start at once render side by side
+    on the usable cores, in threads or processes as their backend declares — unless a renderer of the plan
+    takes a whole GPU per shot.
     """
     from mvdirector.executors import InlineExecutor, shot_executor
 
+    infos, images = photos_to_draw(req, wd, refs)
+    singer = refs.singer
     job = ShotJob(
-        plan, plan.shots[0], analysis, reference, req.reference.absolute(), req.song.absolute(),
+        plan, plan.shots[0], analysis, infos[singer.id], images[singer.id], req.song.absolute(),
         cache_dir=wd.path("cache").absolute(), vocals_path=req.vocals.absolute() if req.vocals else None,
-    )
+        singer=singer, references=infos, reference_images=images,
+    ).for_shot(plan.shots[0].id)
     extra = {"vocals": file_sha256(req.vocals)} if req.vocals is not None else None
     tasks = plan_shot_tasks(job, wd.root, req.renderer_options, req.forced("render"), extra)
     for warning in plan_warnings(job, tasks):
@@ -180,7 +235,7 @@ def shots(
 
 
 def video(
-    req: RenderRequest, wd: Workdir, plan: ShotPlan, clips: list[ShotClip], reference: ReferenceInfo, rep: Reporter
+    req: RenderRequest, wd: Workdir, plan: ShotPlan, clips: list[ShotClip], refs: ReferenceSet, rep: Reporter
 ) -> tuple[RenderReport, bool]:
     """Assemble the final video, or reuse it when it was made from the same clips and settings.
 
@@ -198,7 +253,8 @@ def video(
         "clips": [c.cache_key for c in clips],
         "plan": model_fingerprint(plan),
         "song": file_sha256(req.song),
-        "reference": reference.sha256,
+        "reference": refs.singer.sha256,
+        "photos": [p.kind for p in refs.photos],
         "out": out_id,
     }
     key = cache_key("assemble", assemble_stage.VERSION, cfg, inputs)
@@ -220,7 +276,7 @@ def video(
                 "thumbnails_dir": str(wd.path(THUMBNAILS))}
     )
     report = assemble_stage.assemble(
-        plan, clips, req.song, out, cfg, reference=reference, progress=lambda f, m: rep.update("assemble", f, m)
+        plan, clips, req.song, out, cfg, reference=refs.singer, progress=lambda f, m: rep.update("assemble", f, m)
     )
     wd.record_file(name, key, out)
     rep.finish("assemble", str(out))

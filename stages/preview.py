@@ -5,11 +5,8 @@ curve) with beats and downbeats, sections and lyric lines — then the shots as 
 coloured by framing with a glyph for the camera move and arcs for continuity edges, and a
 thumbnail of each shot's first frame.
 
-Thumbnails are crops of the reference image by framing, through the procedural renderer's
-own face-aware framing window (``stages.render.framing.frame_window``) with the shot's
-first camera keyframe applied as a zoom/shift — not a rendered frame: rendering frame 0 of
-every shot needs the layer separation and grade set-up of the renderer, seconds per shot,
-while a crop costs milliseconds and shows the same composition.
+Each shot's thumbnail is cut from the photo it shows (the singer's, another look, or a scene; its id is
+written beside it, and a strip under the shots marks which photo each uses): see ``stages.thumbnails``.
 """
 
 from __future__ import annotations
@@ -18,6 +15,7 @@ import base64
 import html
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +24,12 @@ import numpy as np
 
 from mvdirector.errors import InputError, MvError
 from mvdirector.media.atomic import atomic_output, write_text_atomic
-from mvdirector.schemas import AudioAnalysis, ReferenceInfo, Shot, ShotPlan
+from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ShotPlan
+from stages.thumbnails import THUMB_W, photo_files, thumbnails
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_storyboard"]
+__all__ = ["photo_files", "thumbnails", "write_storyboard"]
 
 FRAMING_COLOURS = {
     "extreme_close_up": "#b2182b",
@@ -60,8 +59,9 @@ SECTION_COLOURS = {
     "outro": "#bdbdbd",
     "part": "#fee391",
 }
-THUMB_W = 224
 WAVE_BINS = 1600
+PHOTO_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
+"""Colours of the photo strip under the shots, one per photo of the plan (in its order)."""
 
 
 @dataclass(frozen=True)
@@ -81,14 +81,15 @@ def write_storyboard(
     plan: ShotPlan,
     out_path: str | Path,
     analysis: AudioAnalysis | None = None,
-    reference_image: str | Path | None = None,
+    reference_image: str | Path | Sequence[str | Path] | None = None,
     reference: ReferenceInfo | None = None,
 ) -> Path:
     """Draw the storyboard of ``plan`` to ``out_path`` (``.png`` or ``.html``, by suffix).
 
-    ``analysis`` adds beats, sections and lyric lines; ``reference_image`` (default: the
-    plan's reference path, when it exists) gives the thumbnails, framed with ``reference``
-    or, without it, with the faces found by ``stages.reference.inspect_reference``.
+    ``analysis`` adds beats, sections and lyric lines; ``reference_image`` (one photo or several,
+    the singer's first; default: the plan's photos, where their files exist) gives the thumbnails,
+    the singer's framed with ``reference`` or, without it, with the faces found by
+    ``stages.reference.inspect_reference``.
     """
     out = Path(out_path)
     suffix = out.suffix.lower()
@@ -160,73 +161,6 @@ def _waveform(path: Path, bins: int) -> np.ndarray | None:
     blocks = y[:n].reshape(bins, -1)
     peak = max(1e-6, float(np.abs(blocks).max()))
     return np.stack([blocks.min(axis=1), blocks.max(axis=1)]) / peak
-
-
-def _reference_for(image_path: Path, image: np.ndarray) -> ReferenceInfo | None:
-    """Faces in the portrait via the reference stage; None (saliency framing) when it cannot run."""
-    try:
-        from stages.reference import inspect_reference
-
-        return inspect_reference(image_path)
-    except (MvError, ImportError, RuntimeError, OSError) as e:
-        log.info("thumbnails framed without face detection: %s", e)
-        return None
-
-
-def _window(ref: ReferenceInfo | None, image: np.ndarray, shot: Shot, w: int, h: int) -> tuple[float, ...]:
-    """(cx, cy, width, height) of the shot's base framing window in reference pixels."""
-    ih, iw = image.shape[:2]
-    if ref is None:
-        ref = ReferenceInfo(path="", sha256="", width=iw, height=ih)
-    try:
-        from stages.render.framing import frame_window, frontal_side
-
-        win = frame_window(ref, shot.framing, w, h, image, side=frontal_side(shot))
-        return win.cx, win.cy, win.width, win.height
-    except ImportError:  # the procedural renderer is not installed: a centred crop by framing
-        share = {"extreme_close_up": 0.25, "close_up": 0.4, "medium": 0.65, "wide": 0.9, "extreme_wide": 1.0}
-        height = share[shot.framing] * min(ih, iw * h / w)
-        return iw / 2, ih / 2, height * w / h, height
-
-
-def thumbnails(
-    plan: ShotPlan,
-    reference_image: str | Path | None = None,
-    reference: ReferenceInfo | None = None,
-    width: int = THUMB_W,
-) -> dict[str, np.ndarray]:
-    """First-frame thumbnail (RGB uint8) of every shot, cropped from the reference by framing.
-
-    Empty when there is no readable reference image.
-    """
-    path = Path(reference_image) if reference_image else (Path(plan.reference.path) if plan.reference else None)
-    if path is None or not path.is_file():
-        return {}
-    from mvdirector.media.image import load_image
-
-    try:
-        image = load_image(path)
-    except MvError as e:
-        log.warning("no thumbnails: %s", e.one_line())
-        return {}
-    ref = reference if reference is not None else _reference_for(path, image)
-    if ref is not None and (ref.width, ref.height) != (image.shape[1], image.shape[0]):
-        ref = None
-    w = width
-    h = max(2, int(round(width * plan.render.height / plan.render.width)))
-    out: dict[str, np.ndarray] = {}
-    for shot in plan.shots:
-        cx, cy, ww, wh = _window(ref, image, shot, plan.render.width, plan.render.height)
-        kf = shot.camera.keyframes[0] if shot.camera.keyframes else None
-        if kf is not None:  # the first keyframe: forward moves tighten, yaw/pitch shift the window
-            zoom = 1.0 / max(0.2, 1.0 - kf.position[2])
-            ww, wh = ww / zoom, wh / zoom
-            cx += math.tan(math.radians(kf.rotation_deg[0])) * wh + kf.position[0] * wh
-            cy -= math.tan(math.radians(kf.rotation_deg[1])) * wh + kf.position[1] * wh
-        sx, sy = w / ww, h / wh
-        m = np.array([[sx, 0.0, w / 2 - sx * cx], [0.0, sy, h / 2 - sy * cy]], dtype=np.float64)
-        out[shot.id] = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-    return out
 
 
 # ------------------------------------------------------------------------------ PNG
@@ -301,7 +235,15 @@ def _write_png(plan: ShotPlan, tl: Timeline, thumbs: dict[str, np.ndarray], out:
                 xytext=((p.start_s + p.end_s) / 2, 0.27),
                 arrowprops={"arrowstyle": "->", "connectionstyle": "arc3,rad=-0.4", "color": "black", "lw": 0.8},
             )
+    colours = photo_colours(plan)
+    for s in plan.shots:  # which photo each shot shows, as a strip under the shots
+        ref = plan.reference_of(s)
+        if ref is not None and len(colours) > 1:
+            ax.add_patch(Rectangle((s.start_s, 0.003), s.duration_s, 0.022, color=colours[ref.id], lw=0))
     handles = [Patch(color=c, label=f.replace("_", " ")) for f, c in FRAMING_COLOURS.items()]
+    if len(colours) > 1:
+        handles += [Patch(color=c, label=f"photo {rid} ({r.kind})")
+                    for (rid, c), r in zip(colours.items(), plan.references, strict=True)]
     handles += [Patch(color="white", label=f"{g} {m.replace('_', ' ')}") for m, g in MOVE_GLYPHS.items()]
     ax.legend(handles=handles, loc="lower right", ncol=7, fontsize=7, frameon=False, bbox_to_anchor=(1.0, 1.0))
     # thumbnails
@@ -317,17 +259,26 @@ def _write_png(plan: ShotPlan, tl: Timeline, thumbs: dict[str, np.ndarray], out:
         for sp in tax.spines.values():
             sp.set_color(FRAMING_COLOURS[s.framing])
             sp.set_linewidth(3)
+        ref = plan.reference_of(s)
         tax.set_title(
             f"{s.id}  {s.start_s:.2f}s  {MOVE_GLYPHS[s.camera.move]} {s.camera.move}"
-            + (f"  ← {s.continues_from}" if s.continues_from else ""),
+            + (f"  ← {s.continues_from}" if s.continues_from else "")
+            + (f"\n{ref.id} ({ref.kind})" if ref is not None and len(colours) > 1 else ""),
             fontsize=7,
             loc="left",
         )
+        if ref is not None and len(colours) > 1:
+            tax.add_patch(Rectangle((0, 0), 0.06, 1, transform=tax.transAxes, color=colours[ref.id], lw=0))
     with atomic_output(out) as tmp:
         fig.savefig(tmp, format="png")
 
 
 # ----------------------------------------------------------------------------- HTML
+
+
+def photo_colours(plan: ShotPlan) -> dict[str, str]:
+    """A colour per photo of the plan, by id, in the plan's order."""
+    return {r.id: PHOTO_COLOURS[i % len(PHOTO_COLOURS)] for i, r in enumerate(plan.references)}
 
 
 def _svg_timeline(plan: ShotPlan, tl: Timeline, width: int = 1600) -> str:
@@ -403,9 +354,12 @@ def storyboard_html(plan: ShotPlan, tl: Timeline, thumbs: dict[str, np.ndarray])
             if (s.continues_from)
             else ""
         )
+        ref = plan.reference_of(s)
+        photo = f" · photo {html.escape(ref.id)} ({ref.kind})" if ref is not None else ""
         cards.append(
             f'<div class="card" id="{html.escape(s.id)}" style="border-color:{FRAMING_COLOURS[s.framing]}">{img}'
             f"<h3>{html.escape(s.id)}</h3><p>{s.start_s:.2f}–{s.end_s:.2f} s ({s.duration_s:.2f} s) · {s.section}"
+            f"{photo}"
             f"</p><p>{s.framing.replace('_', ' ')} · {MOVE_GLYPHS[s.camera.move]} {s.camera.move} "
             f"({s.camera.intensity:.2f}) · in: {t.kind}{f' {t.beats:g} beats' if t.kind != 'cut' else ''}{cont}</p>"
             f'{lyric}<p class="prompt">{html.escape(s.prompt)}</p></div>'

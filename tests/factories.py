@@ -261,3 +261,36 @@ def synthetic_analysis(
         lyrics=Lyrics(source="file", language="en", lines=lines),
         provenance={"all": "tests/factories.synthetic_analysis"},
     )
+
+
+# ------------------------------------------------------------------- several photos
+
+
+def look_of(image: np.ndarray) -> np.ndarray:
+    """The same person in another look: the photo mirrored, cropped closer and graded warm (a stage light)."""
+    h, w = image.shape[:2]
+    img = image[:, ::-1][int(0.04 * h):, int(0.06 * w):].astype(np.float32)
+    img = img * np.array([1.12, 0.98, 0.78], np.float32) + np.array([10.0, 0.0, -6.0], np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def photo_set(folder: Path, side: int = 512) -> dict[str, Path]:
+    """Public-domain photos for renders with several: ``singer`` (scikit-image's astronaut), ``look`` (the same
+    person mirrored, re-cropped and warmer), ``scene`` (scikit-image's rocket launch) and ``other`` (another
+    person: Grace Hopper, matplotlib's sample photo), each about ``side`` px tall, as PNG in ``folder``."""
+    from matplotlib import cbook
+    from PIL import Image
+    from skimage import data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        hopper = np.asarray(Image.open(f).convert("RGB"))
+    astronaut = data.astronaut()
+    images = {"singer": astronaut, "look": look_of(astronaut), "scene": data.rocket(), "other": hopper}
+    out = {}
+    for name, img in images.items():
+        h, w = img.shape[:2]
+        path = folder / f"{name}.png"
+        Image.fromarray(img).resize((round(w * side / h), side), Image.LANCZOS).save(path)
+        out[name] = path
+    return out

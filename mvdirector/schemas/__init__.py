@@ -4,7 +4,7 @@ All contracts are frozen pydantic models that forbid unknown fields and carry a
 ``schema_version``. Units are in the field names. Times inside a plan lie on the frame
 grid of ``ShotPlan.render.fps``; shot-relative times (lyric words) are seconds from the
 shot's start. One module per stage boundary: ``analysis`` (what the analyzer hears),
-``reference`` (the portraits), ``plan`` (the shot plan and its checks), ``report`` (clips and
+``reference`` (the photos: singer, looks, scenes), ``plan`` (the shot plan and its checks), ``report`` (clips and
 the render report); ``base`` holds the contract base and the shared names. Import from here.
 """
 
@@ -48,8 +48,12 @@ from mvdirector.schemas.plan import (  # noqa: F401
     plan_problems,
 )
 from mvdirector.schemas.reference import (  # noqa: F401
+    REFERENCE_KINDS,
     Face,
+    ReferenceId,
     ReferenceInfo,
+    ReferenceKind,
+    ReferenceSet,
 )
 from mvdirector.schemas.report import (  # noqa: F401
     RenderReport,
@@ -75,8 +79,12 @@ __all__ = [
     "LyricLine",
     "LyricOverlay",
     "Lyrics",
+    "REFERENCE_KINDS",
+    "ReferenceId",
     "ReferenceInfo",
+    "ReferenceKind",
     "ReferenceRef",
+    "ReferenceSet",
     "RenderReport",
     "RenderSettings",
     "RendererName",

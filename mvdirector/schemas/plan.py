@@ -8,7 +8,9 @@ from pydantic import Field, field_validator, model_validator
 
 from mvdirector import continuity
 from mvdirector.rules import (
+    CLOSE_FRAMINGS,
     MAX_OVERLAY_WORDS,
+    MAX_REFERENCES,
     MAX_TEXT_CHARS,
     Fps,
     Height,
@@ -32,6 +34,7 @@ from mvdirector.schemas.base import (
     Seed,
     TransitionKind,
 )
+from mvdirector.schemas.reference import ReferenceId, ReferenceKind
 
 if TYPE_CHECKING:  # networkx is imported where a plan's graph is built: `analyze` never needs it
     import networkx as nx
@@ -121,6 +124,8 @@ class Shot(Contract):
     continues_from: str | None = Field(default=None, max_length=64)
     renderer: RendererName | None = None
     renderer_options: dict[OptionKey, OptionValue] = Field(default_factory=dict, max_length=64)
+    reference: ReferenceId | None = None
+    """Id of the photo this shot shows (one of ``ShotPlan.references``); None: the singer's photo."""
 
     @property
     def duration_s(self) -> float:
@@ -169,10 +174,31 @@ class SongRef(Contract):
 
 
 class ReferenceRef(Contract):
-    """The portrait a plan belongs to."""
+    """A photo the plan uses: its id (what shots name), file and content, what it shows, and its main face.
 
+    ``face_px`` is the height of the main face in the photo's pixels (0: no face; None: not
+    recorded, as in plans made before several photos); ``frontal`` says whether it faces the camera.
+    """
+
+    id: ReferenceId = "singer"
     path: str = Field(max_length=4096)
     sha256: str = Field(max_length=64)
+    kind: ReferenceKind = "singer"
+    face_px: int | None = Field(default=None, ge=0)
+    frontal: bool | None = None
+
+    @property
+    def shows_singer(self) -> bool:
+        """Whether shots of this photo show the singer (their identity is measured)."""
+        return self.kind != "scene"
+
+    def close_up_problem(self) -> str | None:
+        """Why this photo cannot fill a close-up (a scene, or no face), or None."""
+        if self.kind == "scene":
+            return "is a scene (no singer)"
+        if self.face_px == 0:
+            return "shows no face"
+        return None
 
 
 class ShotPlan(Contract):
@@ -180,8 +206,22 @@ class ShotPlan(Contract):
 
     song: SongRef
     reference: ReferenceRef | None = None
+    """The singer's photo (the first of ``references``; plans with one photo had only this)."""
+    references: list[ReferenceRef] = Field(default_factory=list, max_length=MAX_REFERENCES)
+    """Every photo the plan may use, the singer first; a shot names one by id in ``Shot.reference``."""
     render: RenderSettings = Field(default_factory=RenderSettings)
     shots: list[Shot] = Field(max_length=100_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_photo_plans(cls, data: object) -> object:
+        """A plan with only ``reference`` (made before several photos) lists it as its one photo, and back."""
+        if isinstance(data, dict):
+            if not data.get("references") and data.get("reference") is not None:
+                data = {**data, "references": [data["reference"]]}
+            elif data.get("references") and data.get("reference") is None:
+                data = {**data, "reference": data["references"][0]}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> ShotPlan:
@@ -200,6 +240,24 @@ class ShotPlan(Contract):
             if s.id == shot_id:
                 return s
         raise KeyError(shot_id)
+
+    def reference_of(self, shot: Shot) -> ReferenceRef | None:
+        """The photo ``shot`` shows (the singer's when it names none), or None when the plan lists no photo."""
+        for r in self.references:
+            if shot.reference is None or r.id == shot.reference:
+                return r
+        return None
+
+    def photo_for(self, shot: Shot, ids: list[str]) -> str | None:
+        """Which of the photos given to a render (``ids``, the singer's first) ``shot`` shows, or None.
+
+        The plan's singer is the render's singer whatever its file is called now; another photo is
+        found by its id (made from its file name).
+        """
+        ref = self.reference_of(shot)
+        if ref is None or not self.references or ref.id == self.references[0].id:
+            return ids[0] if ids else None
+        return ref.id if ref.id in ids else None
 
     def graph(self) -> nx.DiGraph:
         """Continuity DAG: an edge a → b when shot b continues from shot a."""
@@ -260,4 +318,33 @@ def plan_problems(plan: ShotPlan) -> list[str]:
             f"must end at {end_frames / fps:.6f} s; shorten or extend it in plan.json or re-plan"
         )
     problems.extend(continuity.problems(plan.shots))
+    problems.extend(reference_problems(plan))
     return problems
+
+
+def reference_problems(plan: ShotPlan) -> list[str]:
+    """Photos the plan lists, and each shot's photo: it must exist, and a close-up must show a face."""
+    refs = plan.references
+    out: list[str] = []
+    ids = [r.id for r in refs]
+    if len(set(ids)) != len(ids):
+        out.append(f"references ids {ids} repeat — give each photo a unique id")
+    if refs and (refs[0].kind != "singer" or [r.kind for r in refs].count("singer") != 1):
+        out.append("references: the first photo must be the singer's and the only one of kind 'singer'")
+    if refs and plan.reference is not None and plan.reference.sha256 != refs[0].sha256:
+        out.append("reference must be the singer's photo, the first of references — make them the same")
+    known = ", ".join(ids) or "none"
+    for s in plan.shots:
+        ref = plan.reference_of(s)
+        if s.reference is not None and ref is None:
+            out.append(
+                f"shot '{s.id}' reference '{s.reference}' is not one of the plan's photos ({known}) — "
+                "name one of them, or add the photo with --ref and re-plan"
+            )
+        elif ref is not None and s.framing in CLOSE_FRAMINGS and (why := ref.close_up_problem()):
+            good = [r.id for r in refs if r.close_up_problem() is None]
+            out.append(
+                f"shot '{s.id}' is a {s.framing} but its reference '{ref.id}' {why} — "
+                + (f"use a photo with the singer's face ({', '.join(good)})" if good else "use a wider framing")
+            )
+    return out

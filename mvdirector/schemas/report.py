@@ -42,6 +42,10 @@ class ShotReport(Contract):
     colour_delta_e: float | None = None
     needs_rerender: bool = False
     thumbnail: str | None = None
+    reference: str | None = None
+    """Id of the photo the shot shows (``Shot.reference``)."""
+    reference_kind: str | None = None
+    """singer, look or scene; identity is measured against the singer's photo unless it is a scene."""
 
 
 class RenderReport(Contract):

@@ -4,7 +4,9 @@ Statistics are per channel mean and standard deviation of L* (0..100), a* and b*
 (about -128..127) over a shot's sampled frames. The match is a Reinhard-style transfer:
 each shot of a contiguous run of one section is mapped, per channel, from its own
 statistics to the run's average, which removes grade jumps between neighbours while
-keeping the run's overall look.
+keeping the run's overall look; a shot of a scene moves only part of the way. The same
+partial transfer brings the photos of a render into the singer photo's palette
+(`stages.reference.palette`).
 """
 
 from __future__ import annotations
@@ -87,6 +89,37 @@ def transfer(src: LabStats, dst: LabStats) -> ColourTransform:
     return ColourTransform(src.mean, gain, dst.mean)  # type: ignore[arg-type]
 
 
+KIND_STRENGTH: dict[str, tuple[float, float, float]] = {
+    "singer": (1.0, 1.0, 1.0),
+    "look": (0.5, 0.8, 0.8),
+    "scene": (0.3, 0.6, 0.6),
+}
+"""Share of the way (L*, a*, b*) a photo of each kind is moved toward a shared palette: the chroma channels
+more than lightness (a night scene stays dark while its colour cast joins the singer's), looks more than
+scenes. Bringing photos into the singer's palette uses it (a singer's own photo is never moved there), and
+so does ``match_transforms`` for the scenes of a section."""
+PARTIAL_GAIN = ((0.8, 1.25), (0.6, 1.0), (0.6, 1.0))
+"""Bounds of a partial transfer's gain per channel before its strength: chroma spread is never amplified
+(a near-grey photo stretched to a colourful one turns noisy and false)."""
+
+
+def partial_transfer(src: LabStats, dst: LabStats, strength: tuple[float, float, float]) -> ColourTransform:
+    """The transform moving statistics ``src`` part of the way toward ``dst`` (``strength`` per channel)."""
+    gain = tuple(
+        float(np.clip(max(d, MIN_STD) / max(s, MIN_STD), lo, hi) ** k)
+        for s, d, (lo, hi), k in zip(src.std, dst.std, PARTIAL_GAIN, strength, strict=True)
+    )
+    mean = tuple(float(a + k * (b - a)) for a, b, k in zip(src.mean, dst.mean, strength, strict=True))
+    return ColourTransform(src.mean, gain, mean)  # type: ignore[arg-type]
+
+
+def transformed(stats: LabStats, t: ColourTransform) -> LabStats:
+    """The statistics of frames with ``stats`` after ``t`` (exact but for clipping to the gamut)."""
+    mean = tuple(float((m - s) * g + d) for m, s, g, d in zip(stats.mean, t.src_mean, t.gain, t.dst_mean, strict=True))
+    std = tuple(float(x * g) for x, g in zip(stats.std, t.gain, strict=True))
+    return LabStats(mean, std)  # type: ignore[arg-type]
+
+
 def apply_transform(frame_rgb: np.ndarray, t: ColourTransform) -> np.ndarray:
     """``frame_rgb`` with transform ``t`` applied in L*a*b*, back to RGB uint8."""
     lab = to_lab(frame_rgb)
@@ -109,23 +142,29 @@ def section_runs(plan: ShotPlan) -> list[list[int]]:
     return out
 
 
-def match_transforms(plan: ShotPlan, stats: Sequence[LabStats], tolerance_e: float = 1.0) -> dict[int, ColourTransform]:
+def match_transforms(
+    plan: ShotPlan, stats: Sequence[LabStats], tolerance_e: float = 1.0, kinds: Sequence[str] | None = None
+) -> dict[int, ColourTransform]:
     """Transforms that bring each shot of a multi-shot section run to the run's pooled statistics.
 
-    Shots already within ``tolerance_e`` ΔE (mean) of their target, with standard deviations
-    within 5 %, get no transform and so are not re-encoded.
+    ``kinds`` (per shot: singer, look or scene — the kind of photo it shows) make the target the pooled
+    statistics of the run's shots of the singer, and move a scene only part of the way
+    (``KIND_STRENGTH``), so a night scene stays a night scene. Shots already within ``tolerance_e`` ΔE
+    (mean) of their target, with standard deviations within 5 %, get no transform and so are not re-encoded.
     """
     out: dict[int, ColourTransform] = {}
     for run in section_runs(plan):
         if len(run) < 2:
             continue
-        target = pooled([stats[i] for i in run])
+        people = [i for i in run if kinds is None or kinds[i] != "scene"]
+        target = pooled([stats[i] for i in (people or run)])
         for i in run:
             st = stats[i]
             close_std = all(abs(a - b) <= 0.05 * max(b, MIN_STD) for a, b in zip(st.std, target.std, strict=True))
             if delta_e(st.mean, target.mean) <= tolerance_e and close_std:
                 continue
-            out[i] = transfer(st, target)
+            scene = kinds is not None and kinds[i] == "scene" and people
+            out[i] = partial_transfer(st, target, KIND_STRENGTH["scene"]) if scene else transfer(st, target)
     return out
 
 

@@ -29,7 +29,7 @@ from mvdirector.errors import InputError, MvError, PlanError
 from mvdirector.media.atomic import atomic_output
 from mvdirector.media.video import probe_video
 from mvdirector.rules import CODECS, check_container
-from mvdirector.schemas import ReferenceInfo, RenderReport, ShotClip, ShotPlan, ShotReport
+from mvdirector.schemas import ReferenceInfo, RenderReport, Shot, ShotClip, ShotPlan, ShotReport
 from stages.assemble import colour as colour_mod
 from stages.assemble import concat, consistency, measured
 from stages.assemble import memo as memo_mod
@@ -132,7 +132,7 @@ def _shot_measure_keys(
                     "range": [a, b],
                     "parts": parts,
                     "picks": picks[i],
-                    "reference": ref_emb,
+                    "reference": ref_emb if _shows_singer(plan, shot) else None,
                     "threshold": cfg.identity_threshold,
                     "shot": [shot.id, shot.framing, shot.renderer or plan.render.renderer],
                     "thumbs": thumbs is not None,
@@ -160,6 +160,8 @@ def _measure(
     windows = list(ctx.windows_in.values())
     index = concat.clip_index(video)
     given = [measured.from_metrics(c.metrics) for c in ctx.clips]  # what the renderer measured itself
+    given = [(colour_mod.transformed(st, ctx.transforms[i]) if st is not None and i in ctx.transforms else st, idn)
+             for i, (st, idn) in enumerate(given)]  # as graded by --colour-match
     picks = [sample_frames(a, b, 1 if g[0] is not None and g[1] is not None else cfg.samples_per_shot, windows,
                            index.resumes) for (a, b), g in zip(ctx.ranges, given, strict=True)]
     ref_emb = reference.primary_face.embedding if reference and reference.primary_face else None
@@ -181,6 +183,7 @@ def _measure(
     memo = consistency.IdentityMemo(cfg.identity_cache) if cfg.identity_cache and ref_emb else None
     for i, (shot, pick) in enumerate(zip(plan.shots, picks, strict=True)):
         progress(0.6 + 0.4 * i / len(plan.shots), f"checking shot {shot.id}")
+        emb = ref_emb if _shows_singer(plan, shot) else None  # a scene has no singer to measure
         if i in remembered:
             entry = remembered[i]
             m = dict(entry["m"])
@@ -205,9 +208,9 @@ def _measure(
             name = f"{shot.id}.jpg"
             consistency.write_thumbnail(imgs[len(imgs) // 2], thumbs / name)
             m["thumbnail"] = _relative(thumbs / name, thumbs.parent)
-        if ident is None and ref_emb and imgs:
-            ident = consistency.shot_identity(imgs, ref_emb, memo)
-        if ref_emb and ident is not None and ident.frames_sampled:
+        if ident is None and emb and imgs:
+            ident = consistency.shot_identity(imgs, emb, memo)
+        if emb and ident is not None and ident.frames_sampled:
             m["identity_frames"] = ident.frames_with_face
             if ident.distance is not None and ident.similarity is not None:
                 m["identity_distance"] = round(ident.distance, 4)
@@ -263,6 +266,12 @@ def _audio_cache_file(config: AssembleConfig, song: Path, audio_args: list[str])
     return Path(config.audio_cache) / f"song-{key}.m4a"
 
 
+def _shows_singer(plan: ShotPlan, shot: Shot) -> bool:
+    """Whether a shot shows the singer (its photo is not a scene), so its identity is measured."""
+    ref = plan.reference_of(shot)
+    return ref is None or ref.shows_singer
+
+
 def _generative(renderer: str) -> bool:
     """Whether a renderer's picture changes with the seed (then a shot that misses the singer is re-rendered)."""
     from stages.render import RENDERERS
@@ -287,7 +296,8 @@ def _colour_transforms(plan: ShotPlan, clips: list[ShotClip], samples: int) -> d
         picks = sample_frames(0, n, samples, [], index.resumes)
         frames = consistency.gather_frames(clip.path, picks, index=index)
         stats.append(colour_mod.lab_stats(list(frames.values())))
-    return colour_mod.match_transforms(plan, stats)
+    kinds = [ref.kind if (ref := plan.reference_of(s)) is not None else "singer" for s in plan.shots]
+    return colour_mod.match_transforms(plan, stats, kinds=kinds)
 
 
 # ---------------------------------------------------------------------------- assemble
@@ -401,6 +411,7 @@ def assemble(
 
     shots = []
     for i, (shot, clip) in enumerate(zip(plan.shots, clips, strict=True)):
+        photo = plan.reference_of(shot)
         shots.append(
             ShotReport(
                 shot_id=shot.id,
@@ -411,6 +422,8 @@ def assemble(
                 cached=clip.cached,
                 render_s=clip.render_s,
                 transition_in=shot.transition_in.kind,
+                reference=photo.id if photo else None,
+                reference_kind=photo.kind if photo else None,
                 **per_shot[i],
             )
         )

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from mvdirector.errors import InputError
-from mvdirector.rules import snap_to_grid
+from mvdirector.rules import SMALL_FACE_PX, snap_to_grid
 from mvdirector.schemas import AudioAnalysis, ShotPlan
+from stages.direct.casting import good_for_close_up, is_close
 from stages.direct.cutting import ASR_EDGE_S
 from stages.templates import load_template
 
@@ -53,6 +54,7 @@ def plan_warnings(plan: ShotPlan, analysis: AudioAnalysis | None = None, templat
                         f"{d:.2f} s long — word times are seconds from the shot's start"
                     )
                     break
+    out += _photo_warnings(plan)
     for a, b in zip(plan.shots, plan.shots[1:], strict=False):
         if (a.framing, a.camera.move) == (b.framing, b.camera.move):
             out.append(
@@ -84,6 +86,21 @@ def plan_warnings(plan: ShotPlan, analysis: AudioAnalysis | None = None, templat
             )
     if analysis is not None:
         out += _song_warnings(plan, analysis)
+    return out
+
+
+def _photo_warnings(plan: ShotPlan) -> list[str]:
+    """Close-ups of a photo whose face is small or turned away (a photo without a face is a plan error)."""
+    good = [r.id for r in plan.references if good_for_close_up(r)]
+    out = []
+    for s in plan.shots:
+        ref = plan.reference_of(s)
+        if ref is None or not is_close(s.framing) or ref.face_px is None or ref.close_up_problem():
+            continue
+        if not good_for_close_up(ref):
+            why = f"is only {ref.face_px} px tall" if (ref.face_px or 0) < SMALL_FACE_PX else "is turned away"
+            fix = f"use {', '.join(good)}" if good else "use a wider framing"
+            out.append(f"shot '{s.id}' is a {s.framing} of '{ref.id}', whose face {why} — {fix}")
     return out
 
 

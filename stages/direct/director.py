@@ -25,6 +25,7 @@ from mvdirector.schemas import (
     LyricOverlay,
     ReferenceInfo,
     ReferenceRef,
+    ReferenceSet,
     RendererName,
     RenderSettings,
     Shot,
@@ -34,6 +35,7 @@ from mvdirector.schemas import (
     Word,
 )
 from stages.direct.camera import expand_camera
+from stages.direct.casting import Casting, is_close
 from stages.direct.cutting import (
     W_LINE,
     BeatGrid,
@@ -92,9 +94,16 @@ class _Span:
 
 
 def direct(
-    analysis: AudioAnalysis, reference: ReferenceInfo | None, config: DirectConfig, progress: Progress = None
+    analysis: AudioAnalysis,
+    reference: ReferenceSet | ReferenceInfo | None,
+    config: DirectConfig,
+    progress: Progress = None,
 ) -> ShotPlan:
-    """Plan the shots of a music video; same inputs and seed give the same plan."""
+    """Plan the shots of a music video; same inputs and seed give the same plan.
+
+    ``reference`` is the render's photos (`ReferenceSet`: the singer's, looks, scenes) or the singer's
+    photo alone; each shot names the photo it shows (`stages.direct.casting`).
+    """
     report = progress or (lambda _f, _m: None)
     tpl = load_template(config.style, config.templates_dir)
     fps = config.fps
@@ -107,9 +116,10 @@ def direct(
     grid = beat_grid(analysis, fps)
     spans = _cut(analysis, tpl, grid, fps, config.seed)
     report(0.4, f"choosing framings and moves for {len(spans)} shots")
-    shots = _shots(analysis, reference, tpl, grid, spans, config)
+    cast = Casting.of(reference, [(s.label, s.group) for s in analysis.sections])
+    shots = _shots(analysis, cast, tpl, grid, spans, config)
     report(0.9, "validating the plan")
-    plan = _build_plan(analysis, reference, tpl, shots, config)
+    plan = _build_plan(analysis, cast, tpl, shots, config)
     report(1.0, f"{len(plan.shots)} shots planned")
     return plan
 
@@ -168,18 +178,23 @@ def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
     return keys[int(rng.choice(len(keys), p=p / p.sum()))]
 
 
-def _framing_weights(g: ResolvedGrammar, reference: ReferenceInfo | None, height: int) -> dict[str, float]:
-    """The grammar's framing weights, damping close framings the portrait cannot fill sharply."""
+def _framing_weights(g: ResolvedGrammar, face_px: int | None, height: int, scene: bool = False) -> dict[str, float]:
+    """The grammar's framing weights, damping close framings the photos cannot fill sharply.
+
+    ``face_px`` is the face height a close-up would show (None: unknown, 0: no photo has a face);
+    a scene keeps only the grammar's framings wider than a close-up.
+    """
     w = dict(g.framings)
-    face = reference.primary_face if reference is not None else None
+    if scene:
+        wide = {f: v for f, v in w.items() if not is_close(f)}
+        return wide if sum(wide.values()) > 0 else {"wide": 1.0}
     for framing, share in _CLOSE.items():
         if framing not in w:
             continue
-        if reference is not None and face is None:
+        if face_px == 0:
             w[framing] = 0.0  # no face to frame tightly
-        elif face is not None:
-            face_h = max(1, face.box[3] - face.box[1])
-            if share * height / face_h > 4.0:  # would upscale the face more than 4x
+        elif face_px is not None:
+            if share * height / max(1, face_px) > 4.0:  # would upscale the face more than 4x
                 w[framing] *= 0.25
     if sum(w.values()) <= 0:
         w = dict(g.framings)
@@ -305,13 +320,13 @@ def shot_seed(plan_seed: int, shot_id: str) -> int:
 
 def _shots(
     analysis: AudioAnalysis,
-    reference: ReferenceInfo | None,
+    cast: Casting,
     tpl: ShotTemplate,
     grid: BeatGrid,
     spans: list[_Span],
     config: DirectConfig,
 ) -> list[Shot]:
-    """Give each span a look, camera keyframes, prompt and lyric overlay."""
+    """Give each span a look, a photo, camera keyframes, prompt and lyric overlay."""
     rng = np.random.default_rng([config.seed, 2])
     shots: list[Shot] = []
     take_len = 0
@@ -324,6 +339,11 @@ def _shots(
         prev = shots[-1] if shots else None
         dur = sp.end_s - sp.start_s
         energy = round(_mean_energy(analysis, sp.start_s, sp.end_s), 3)
+        lyric = _lyric(analysis, sp.start_s, sp.end_s)
+        singing = bool(lyric and lyric.words) or _singing(analysis, sp.start_s, sp.end_s)
+        label, index = sp.section.label, sp.index_in_section
+        scene = cast.scene_slot(label, index, singing)
+        base = cast.scene(label, sp.section.occurrence) if scene else cast.look(label, sp.section.group)
         transition = Transition() if prev is None else _transition(rng, g, sp, prev.duration_s, grid)
         moves = dict(g.moves)
         continues = (
@@ -333,6 +353,7 @@ def _shots(
             and take_len < g.max_take_shots
             and prev.camera.move not in _NO_TAKE_MOVES
             and any(m != prev.camera.move and m not in _NO_TAKE_MOVES and w > 0 for m, w in moves.items())
+            and _photo(cast, base, prev.framing, scene) == prev.reference  # a take never changes photo
             and rng.random() < g.take_chance
         )
         if continues and prev is not None:
@@ -347,8 +368,11 @@ def _shots(
                 if first != sp.section.occurrence and sp.index_in_section < len(looks)
                 else None
             )
-            framing, move = _choose_look(rng, _framing_weights(g, reference, config.height), moves, prev, motif)
+            weights = _framing_weights(g, None if scene else cast.close_face_px(base), config.height, scene)
+            framing, move = _choose_look(rng, weights, moves, prev, motif)
             take_len = 1
+            if not scene and cast.establishing(index, framing):
+                scene, base = True, cast.scene(label, sp.section.occurrence)
         key = (sp.section.label, sp.section.group)
         if first_occurrence.setdefault(key, sp.section.occurrence) == sp.section.occurrence:
             motifs.setdefault(key, []).append((framing, move))
@@ -362,9 +386,7 @@ def _shots(
         seed = shot_seed(config.seed, sid)
         after: CameraKeyframe | None = prev.camera.keyframes[-1] if continues and prev is not None else None
         camera = expand_camera(camera, dur, seed, after=after)
-        lyric = _lyric(analysis, sp.start_s, sp.end_s)
-        singing = bool(lyric and lyric.words) or _singing(analysis, sp.start_s, sp.end_s)
-        prompt = shot_prompt(tpl, g, sp.section.label, framing, move, energy, lyric.line if lyric else None, singing)
+        prompt = shot_prompt(tpl, g, label, framing, move, energy, lyric.line if lyric else None, singing, scene)
         shots.append(
             Shot(
                 id=sid,
@@ -379,14 +401,24 @@ def _shots(
                 energy=energy,
                 seed=seed,
                 continues_from=prev.id if continues and prev is not None else None,
+                reference=_photo(cast, base, framing, scene),
             )
         )
     return shots
 
 
+def _photo(cast: Casting, base: ReferenceRef | None, framing: str, scene: bool) -> str | None:
+    """Id of the photo a shot shows: its scene, or its section's look — for a close-up, one whose face fills it."""
+    if base is None:
+        return None
+    if not scene and is_close(framing):
+        base = cast.close_up(base) or base
+    return base.id
+
+
 def _build_plan(
     analysis: AudioAnalysis,
-    reference: ReferenceInfo | None,
+    cast: Casting,
     tpl: ShotTemplate,
     shots: list[Shot],
     config: DirectConfig,
@@ -402,7 +434,8 @@ def _build_plan(
                 bpm=analysis.bpm,
                 beats_per_bar=analysis.beats_per_bar,
             ),
-            reference=ReferenceRef(path=reference.path, sha256=reference.sha256) if reference else None,
+            reference=cast.refs[0] if cast.refs else None,
+            references=cast.refs,
             render=RenderSettings(
                 width=config.width,
                 height=config.height,

@@ -16,6 +16,13 @@ SECTION_WORDS = {
 }
 
 
+SCENE_FRAMINGS = {
+    "medium": "medium shot of the place",
+    "wide": "wide shot of the place",
+    "extreme_wide": "extreme wide establishing shot of the place",
+}
+
+
 def mood(energy: float) -> str:
     """A word for the energy of a shot."""
     if energy >= 0.75:
@@ -36,12 +43,17 @@ def shot_prompt(
     energy: float,
     lyric_line: str | None,
     singing: bool,
+    scene: bool = False,
 ) -> str:
-    """One prompt: style, section fragment, framing and move words, mood and what is sung."""
+    """One prompt: style, section fragment, framing and move words, mood and what is sung (or, for a scene
+    without the singer, the place)."""
     parts = [template.prompt, f"{SECTION_WORDS.get(section, section)}: {grammar.prompt}".rstrip(": ")]
-    parts.append(f"{template.framing_phrase(framing)}, {template.move_phrase(move)}")
+    framed = SCENE_FRAMINGS.get(framing, SCENE_FRAMINGS["wide"]) if scene else template.framing_phrase(framing)
+    parts.append(f"{framed}, {template.move_phrase(move)}")
     parts.append(mood(energy))
-    if lyric_line:
+    if scene:
+        parts.append("no people in frame, the music carries the scene")
+    elif lyric_line:
         parts.append(f'the singer sings "{lyric_line.strip()}"')
     elif singing:
         parts.append("the singer sings")

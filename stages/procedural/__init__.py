@@ -14,6 +14,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -117,7 +118,7 @@ class ProceduralRenderer:
         image = _reference_image(str(job.reference_image), job.reference.sha256)
         reference = _fit_reference(job.reference, image, job.reference_image)
         sep = _separation(image, reference, job.cache_dir) if opts.parallax else None
-        setup = rig_setup(reference, job.cache_dir) if opts.rig else None
+        setup = rig_setup(reference, job.cache_dir) if opts.rig and job.shows_singer else None  # scenes: no face
         states = None
         if setup is not None:
             fps = job.plan.render.fps
@@ -139,7 +140,8 @@ class ProceduralRenderer:
         t0 = time.perf_counter()
         frames = self.frames(job)
         index = next((k for k, s in enumerate(job.plan.shots) if s.id == job.shot.id), None)
-        face = job.reference.primary_face
+        singer = job.identity_reference  # identity against the singer's photo, whichever look the shot shows
+        face = singer.primary_face if singer is not None else None
         measurer = None
         if index is not None and frames.options.measure:
             measurer = ShotMeasurer(job.plan, index, face.embedding if face is not None else None)
@@ -211,11 +213,20 @@ def _single_threaded_opencv() -> Iterator[None]:
                 cv2.setNumThreads(_CV_USERS[1])
 
 
-# One reference at a time per process: its pixels and its subject separation are reused by
-# every shot (and every renderer instance) and replaced when another reference comes.
-_REFERENCE_CACHE: dict[tuple[str, str], np.ndarray] = {}
-_SEPARATION_CACHE: dict[tuple, Any] = {}
+# A few photos per process: each one's pixels and subject separation are reused by every shot that
+# shows it (and every renderer instance); the least recently used goes when another comes.
+PHOTOS_KEPT = 4
+_REFERENCE_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_SEPARATION_CACHE: OrderedDict[tuple, Any] = OrderedDict()
 _CACHE_LOCK = threading.Lock()  # shots may render in threads side by side
+
+
+def _keep(cache: OrderedDict, key: Any, value: Any) -> Any:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > PHOTOS_KEPT:
+        cache.popitem(last=False)
+    return value
 
 
 def _reference_image(path: str, sha: str) -> np.ndarray:
@@ -226,13 +237,11 @@ def _reference_image(path: str, sha: str) -> np.ndarray:
         image = _REFERENCE_CACHE.get(key)
         if image is None:
             image = load_image(path)
-            _REFERENCE_CACHE.clear()
-            _REFERENCE_CACHE[key] = image
-        return image
+        return _keep(_REFERENCE_CACHE, key, image)
 
 
 def _separation(image: np.ndarray, reference: ReferenceInfo, cache_dir: Path | None = None):
-    """The subject separation of a reference: from memory, from ``cache_dir`` on disk, or computed."""
+    """The subject separation of a photo: from memory, from ``cache_dir`` on disk, or computed."""
     from .layers import load_separation, save_separation, separate
 
     face = reference.primary_face
@@ -240,7 +249,7 @@ def _separation(image: np.ndarray, reference: ReferenceInfo, cache_dir: Path | N
     with _CACHE_LOCK:
         sep = _SEPARATION_CACHE.get(key)
         if sep is not None:
-            return sep
+            return _keep(_SEPARATION_CACHE, key, sep)
         disk = None
         if cache_dir is not None:
             name = hashlib.sha256(repr((VERSION, *key)).encode()).hexdigest()[:24]
@@ -251,9 +260,7 @@ def _separation(image: np.ndarray, reference: ReferenceInfo, cache_dir: Path | N
             log.info("subject matte covers %.0f %% of the reference", 100 * sep.coverage)
             if disk is not None:
                 save_separation(sep, disk)
-        _SEPARATION_CACHE.clear()
-        _SEPARATION_CACHE[key] = sep
-        return sep
+        return _keep(_SEPARATION_CACHE, key, sep)
 
 
 def _fit_reference(reference: ReferenceInfo, image: np.ndarray, path: Path) -> ReferenceInfo:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from mvdirector.errors import InputError
-from mvdirector.schemas import AudioAnalysis, ReferenceInfo, Shot, ShotPlan
+from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ReferenceRef, Shot, ShotPlan
 
 __all__ = ["RENDERERS", "RendererSpec", "ShotJob", "ShotRenderer", "check_plan", "make_renderer", "renderer_spec"]
 
@@ -29,7 +29,15 @@ Progress = Callable[[float, str], None]
 
 @dataclass(frozen=True)
 class ShotJob:
-    """Everything a renderer needs to render one shot; the scheduler makes one per shot."""
+    """Everything a renderer needs to render one shot; the scheduler makes one per shot (``for_shot``).
+
+    ``reference`` and ``reference_image`` are the photo *this shot* shows — the singer's, another
+    look of the singer, or a scene (``shot_reference.kind``) — as the renderer must draw it (with
+    ``--colour-match``, a copy brought into the singer's palette, whose ``sha256`` is its own).
+    ``singer`` is the singer's photo as inspected: identity is always measured against its face.
+    ``references`` and ``reference_images`` hold every photo of the render by plan id, so
+    ``for_shot`` can resolve another shot's photo; a job made for one photo may leave them empty.
+    """
 
     plan: ShotPlan
     shot: Shot
@@ -42,15 +50,68 @@ class ShotJob:
     """A folder where a renderer may keep per-reference preparations between runs (the work directory's)."""
     vocals_path: Path | None = None
     """The isolated vocal stem the user gave (``--vocals``), on the song's clock; None to use the mix."""
+    singer: ReferenceInfo | None = None
+    """The singer's photo as inspected (None: ``reference`` is the singer's)."""
+    references: Mapping[str, ReferenceInfo] = field(default_factory=dict)
+    """Every photo of the render as drawn, by plan id, the singer's first."""
+    reference_images: Mapping[str, Path] = field(default_factory=dict)
+    """The image file of each photo in ``references``, by plan id."""
 
     @property
     def n_frames(self) -> int:
         """Frames this shot must have."""
         return self.shot.n_frames(self.plan.render.fps)
 
+    @property
+    def shot_reference(self) -> ReferenceRef | None:
+        """How the plan lists this shot's photo (id, kind singer/look/scene, face), None for a plan without photos."""
+        return self.plan.reference_of(self.shot)
+
+    @property
+    def shows_singer(self) -> bool:
+        """Whether the shot shows the singer (its photo is the singer's or a look), so identity is measured."""
+        return self.reference.kind != "scene"
+
+    @property
+    def identity_reference(self) -> ReferenceInfo | None:
+        """The photo whose face this shot's singer is measured against; None for a scene."""
+        return (self.singer or self.reference) if self.shows_singer else None
+
+    @property
+    def photo_id(self) -> str | None:
+        """Plan id of the photo of ``references`` this shot is drawn from (None when the job holds no photos)."""
+        return self.plan.photo_for(self.shot, list(self.references)) if self.references else None
+
+    @property
+    def reference_key(self) -> str:
+        """The content a shot's pixels and measurements depend on among the photos: its own photo, and the
+        singer's when it shows the singer through another photo (identity is measured against that face)."""
+        singer = self.singer
+        if not self.shows_singer or singer is None or singer.sha256 == self.reference.sha256:
+            return self.reference.sha256
+        return f"{self.reference.sha256}+{singer.sha256}"
+
     def for_shot(self, shot_id: str, previous_clip: Path | None = None) -> ShotJob:
-        """The job of another shot of the same render."""
-        return replace(self, shot=self.plan.shot(shot_id), previous_clip=previous_clip)
+        """The job of another shot of the same render, with that shot's photo."""
+        job = replace(self, shot=self.plan.shot(shot_id), previous_clip=previous_clip)
+        rid = job.photo_id
+        if rid is None:
+            return job
+        return replace(job, reference=self.references[rid], reference_image=self.reference_images[rid])
+
+    def input_files(self) -> dict[str, Path]:
+        """Every input file a shot may read, by name (the song, the vocal stem, each photo ``photo:<id>``)."""
+        files = {"song_path": self.song_path, "reference_image": self.reference_image}
+        if self.vocals_path is not None:
+            files["vocals_path"] = self.vocals_path
+        files.update({f"photo:{rid}": p for rid, p in self.reference_images.items()})
+        return files
+
+    def with_input_files(self, files: Mapping[str, Path]) -> ShotJob:
+        """This job reading the files named as in `input_files` from other paths (e.g. copies on a Ray node)."""
+        plain = {k: v for k, v in files.items() if not k.startswith("photo:")}
+        images = {rid: files.get(f"photo:{rid}", p) for rid, p in self.reference_images.items()}
+        return replace(self, **plain, reference_images=images)
 
 
 @runtime_checkable

@@ -1,4 +1,4 @@
-"""Inspect the singer's portrait once: faces, 68 landmarks, 128-d identity embeddings.
+"""Inspect a photo once: faces, 68 landmarks, 128-d identity embeddings.
 
 Uses dlib's HOG face detector, the 68-point shape predictor and the ResNet face-recognition
 model shipped as ``.dat`` files by the ``face-recognition-models`` distribution. The files are
@@ -19,11 +19,10 @@ import cv2
 import numpy as np
 
 from mvdirector.errors import InputError, ModelError
+from mvdirector.rules import SMALL_FACE_PX
 from mvdirector.schemas import Face, ReferenceInfo
 
-__all__ = ["VERSION", "FaceAnalyzer", "inspect_reference"]
-
-VERSION = "2"
+VERSION = "3"
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +30,6 @@ Progress = Callable[[float, str], None] | None
 
 DETECT_MAX_SIDE = 1280
 """Images are downscaled to at most this long side for detection (HOG is O(pixels))."""
-SMALL_FACE_PX = 80
-"""A primary face smaller than this (box height, pixels) gets a quality warning."""
 MIN_SCORE = 0.25
 """Detections below this HOG score are dropped unless nothing scores higher (false positives on clothes)."""
 SAME_PERSON_DISTANCE = 0.6
@@ -210,22 +207,7 @@ def inspect_reference(image_path: Path, progress: Progress = None) -> ReferenceI
         progress(0.2, "detecting faces")
     faces = FaceAnalyzer.shared().analyze(image)
     primary = pick_primary(faces)
-    warnings = list(warnings)
-    if primary is None:
-        warnings.append(
-            f"no face found in {path.name}; shots are framed on the most salient region and the singer "
-            "will not lip-sync — use a frontal portrait for face-aware framing"
-        )
-    else:
-        pf = faces[primary]
-        fh = pf.box[3] - pf.box[1]
-        if fh < SMALL_FACE_PX:
-            warnings.append(
-                f"the singer's face in {path.name} is only {fh} px tall (< {SMALL_FACE_PX}); close-ups will be "
-                "soft — use a larger or closer portrait"
-            )
-        if len(faces) > 1:
-            warnings.append(f"{len(faces)} faces found in {path.name}; the largest one is taken as the singer")
+    warnings = [*warnings, *face_warnings(path.name, faces, primary)]
     for msg in warnings:
         log.warning(msg)
     if progress:
@@ -233,6 +215,25 @@ def inspect_reference(image_path: Path, progress: Progress = None) -> ReferenceI
     return ReferenceInfo(
         path=str(path), sha256=file_sha256(path), width=w, height=h, faces=faces, primary=primary, warnings=warnings
     )
+
+
+def face_warnings(name: str, faces: Sequence[Face], primary: int | None) -> list[str]:
+    """What a person should know about the faces of a singer's photo: none, a small one, several."""
+    if primary is None:
+        return [
+            f"no face found in {name}; shots are framed on the most salient region and the singer "
+            "will not lip-sync — use a frontal portrait for face-aware framing"
+        ]
+    out = []
+    fh = faces[primary].box[3] - faces[primary].box[1]
+    if fh < SMALL_FACE_PX:
+        out.append(
+            f"the singer's face in {name} is only {fh} px tall (< {SMALL_FACE_PX}); close-ups will be "
+            "soft — use a larger or closer portrait"
+        )
+    if len(faces) > 1:
+        out.append(f"{len(faces)} faces found in {name}; the largest one is taken as the singer")
+    return out
 
 
 def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
