@@ -5,9 +5,12 @@
     3. analyze    the song                       → ``analysis.json``   (stages.analyze)
     4. reference  the portrait                   → ``reference.json``  (stages.reference)
     5. direct     the shot plan, or the user's   → ``plan.json``       (stages.direct)
-    6. shots      every shot not yet rendered    → ``shots/``          (stages.render, `mvdirector.shots`)
-    7. assemble   clips + song                   → the video           (stages.assemble)
-    8. report     ``report.json`` and ``report.html``, once
+    6. publish    lyric cues, chapters           → ``publish/``        (stages.publish, `mvdirector.deliver`)
+    for each delivered format (one video, or one per ``--formats`` entry, the plan at its size):
+      7. shots    every shot not yet rendered    → ``shots/``          (stages.render, `mvdirector.shots`)
+      8. assemble clips + song (+ subtitle track, chapters) → the video, then its cover (stages.assemble)
+      9. report   ``report.json`` and ``report.html``, once per format
+    10. lyrics    ``.srt``, ``.vtt`` and ``.lrc`` beside the video
 
 `plan` is the same run stopped after step 5. Each step reuses its output when its cache key is
 unchanged (`mvdirector.steps`), so a re-run with nothing changed computes nothing and editing
@@ -31,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from mvdirector import __version__, steps
+from mvdirector import __version__, deliver, steps
 from mvdirector.lock import WorkdirLock
 from mvdirector.media.atomic import write_json_atomic
 from mvdirector.progress import NullReporter, Reporter, StageClock
@@ -52,6 +55,8 @@ class Run:
     reference: ReferenceInfo
     plan: ShotPlan
     report: RenderReport | None = None
+    reports: tuple[RenderReport, ...] = ()
+    """One report per delivered video (``--formats``), in order; ``report`` is the first."""
 
 
 def run(
@@ -91,29 +96,45 @@ def run(
             plan = steps.plan(req, wd, analysis, reference, rep)
         if until == "direct":
             return Run(analysis, reference, plan)
-        # 6. render the shots that are not in the cache
-        with clock("render"):
-            clips = steps.shots(req, wd, plan, analysis, reference, rep, executor, on_shot)
-        # 7. assemble the video
-        with clock("assemble"):
-            report, reused = steps.video(req, wd, plan, clips, reference, rep)
-        if reused:
-            rep.finish("render", f"nothing changed: rendered nothing, {report.video} is up to date")
-        # 8. the report of the whole run, written once
-        report = report.model_copy(
-            update={
-                "shots": [
-                    s.model_copy(update={"cached": c.cached, "render_s": c.render_s})
-                    for s, c in zip(report.shots, clips, strict=True)
-                ],
-                "stage_s": clock.seconds,
-                "total_s": clock.total(),
-                "cache_hits": sum(c.cached for c in clips),
-                "rendered": sum(not c.cached for c in clips),
-            }
-        )
-        write_report(report, wd.root, wd.path(THUMBNAILS))
-        return Run(analysis, reference, plan, report)
+        # 6. what every format publishes: the lyric cues and chapters
+        pub = deliver.publication(req, wd, plan, analysis, rep)
+        shared = dict(clock.seconds)
+        reports = []
+        for delivery in req.deliveries((plan.render.width, plan.render.height)):
+            frep = deliver.FormatReporter(rep, delivery.aspect.name) if delivery.aspect is not None else rep
+            fplan = deliver.format_plan(plan, delivery)
+            # 7. render the shots that are not in the cache
+            with clock("render"):
+                clips = steps.shots(req, wd, fplan, analysis, reference, frep, executor, on_shot)
+            # 8. assemble the video, then its cover
+            with clock("assemble"):
+                report, reused = steps.video(req, wd, fplan, clips, reference, frep, delivery, pub)
+                deliver.cover(wd, delivery, fplan, clips, req.assemble_config().identity_threshold)
+            if reused:
+                frep.finish("render", f"nothing changed: rendered nothing, {report.video} is up to date")
+            # 9. the report of this video, written once
+            report = report.model_copy(
+                update={
+                    "shots": [
+                        s.model_copy(update={"cached": c.cached, "render_s": c.render_s})
+                        for s, c in zip(report.shots, clips, strict=True)
+                    ],
+                    "stage_s": {**shared, "render": clock.seconds["render"], "assemble": clock.seconds["assemble"]},
+                    "total_s": clock.total(),
+                    "cache_hits": sum(c.cached for c in clips),
+                    "rendered": sum(not c.cached for c in clips),
+                }
+            )
+            reports.append((delivery, report))
+        # 10. the lyric files beside the video, then every report with what was delivered
+        lyric_files = deliver.write_lyric_files(req, wd, plan, pub)
+        done = []
+        for delivery, report in reports:
+            report = deliver.finish_report(report, delivery, pub, lyric_files)
+            folder = deliver.format_folder(wd, delivery)
+            write_report(report, folder, folder / THUMBNAILS)
+            done.append(report)
+        return Run(analysis, reference, plan, done[0], tuple(done))
 
 
 def render(

@@ -9,13 +9,26 @@ touched or the song analysed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mvdirector.errors import InputError, MvError, PlanError
-from mvdirector.rules import CodecName, ForceStage, Fps, Height, Language, Width, check_container
+from mvdirector.rules import (
+    AspectFormat,
+    CodecName,
+    ForceStage,
+    Formats,
+    Fps,
+    Height,
+    Language,
+    Width,
+    check_container,
+    parse_format,
+    split_formats,
+)
 from mvdirector.schemas import RendererName, ShotPlan
 
 OptionValue = str | int | float | bool | None
@@ -23,12 +36,34 @@ OptionValue = str | int | float | bool | None
 FLAGS = {
     "width": "--size", "height": "--size", "fps": "--fps", "seed": "--seed", "codec": "--codec", "crf": "--crf",
     "force": "--force", "jobs": "--jobs", "language": "--language", "renderer": "--renderer", "beats": "--beats",
-    "asr": "--asr", "style": "--style", "renderer_options": "-O",
+    "asr": "--asr", "style": "--style", "renderer_options": "-O", "captions": "--captions", "formats": "--formats",
 }
 """The command-line flag of each request field, for messages."""
 
 PLAN_FLAGS = ("width", "height", "fps", "seed", "renderer")
 """Request fields a given ``--plan`` takes over: the plan is re-sized, re-timed, re-seeded or re-rendered."""
+SIDECARS = (".srt", ".vtt", ".lrc")
+"""Lyric files written beside the video (named after ``-o``), one set whatever the formats."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One video a request delivers: its format (None for the plain single output), size and file."""
+
+    aspect: AspectFormat | None
+    width: int
+    height: int
+    video: Path
+
+    @property
+    def tag(self) -> str | None:
+        """The format's file-system-safe tag (``9x16``), None for the plain output."""
+        return self.aspect.tag if self.aspect is not None else None
+
+    @property
+    def cover(self) -> Path:
+        """The cover image beside the video: ``<video stem>.jpg``."""
+        return self.video.with_suffix(".jpg")
 
 
 class RenderRequest(BaseModel):
@@ -64,6 +99,10 @@ class RenderRequest(BaseModel):
     colour_match: bool = False
     force: tuple[ForceStage, ...] = ()
     jobs: int = Field(default=1, ge=1, le=256)
+    captions: Literal["burn", "soft", "both", "none"] = "burn"
+    formats: Formats = ()
+
+    _split_formats = field_validator("formats", mode="before")(split_formats)
 
     @classmethod
     def create(cls, **fields: Any) -> RenderRequest:
@@ -85,6 +124,59 @@ class RenderRequest(BaseModel):
     def container(self) -> str:
         """The output's container, from its suffix (``mp4``, ``mov``, ``mkv``, ``m4v``)."""
         return self.resolved_out().suffix.lower().lstrip(".")
+
+    # ------------------------------------------------------------------ deliverables
+
+    def deliveries(self, base: tuple[int, int] | None = None) -> list[Delivery]:
+        """The videos to deliver: ``-o`` itself, or one ``<out stem>.<tag><suffix>`` per ``--formats`` entry.
+
+        ``base`` is the size 16:9 takes by default (the plan's; default: ``--size``).
+        """
+        out = self.resolved_out()
+        base = base or (self.width, self.height)
+        if not self.formats:
+            return [Delivery(None, base[0], base[1], out)]
+        found = []
+        for text in self.formats:
+            spec = parse_format(text)
+            try:
+                w, h = spec.resolved_size(base)
+            except ValueError as e:
+                raise InputError(str(e), "or change --size") from None
+            found.append(Delivery(spec.aspect, w, h, out.with_name(f"{out.stem}.{spec.aspect.tag}{out.suffix}")))
+        return found
+
+    def sidecars(self) -> dict[str, Path]:
+        """The lyric files beside the video, by suffix: ``<out stem>.srt``, ``.vtt`` and ``.lrc``."""
+        out = self.resolved_out()
+        return {suffix: out.with_suffix(suffix) for suffix in SIDECARS}
+
+    def inputs(self) -> list[Path]:
+        """Every file the request reads."""
+        return [p for p in (self.song, self.reference, self.lyrics, self.vocals, self.plan) if p is not None]
+
+    def outputs(self) -> list[Path]:
+        """Every file a render may write outside its work directory: the videos, their covers, the lyric files.
+
+        The one list of deliverables: the check that no output lands on an input or on another output reads it.
+        """
+        videos = [d.video for d in self.deliveries()]
+        return [*videos, *(v.with_suffix(".jpg") for v in videos), *self.sidecars().values()]
+
+    def check_outputs(self) -> None:
+        """InputError when an output would overwrite an input or another output."""
+        inputs = {_real(p): p for p in self.inputs()}
+        seen: dict[Path, Path] = {}
+        for p in self.outputs():
+            real = _real(p)
+            if real in inputs:
+                raise InputError(
+                    f"the output '{p}' would overwrite the input '{inputs[real]}'",
+                    "name the video differently with -o (the lyric files and cover are named after it)",
+                )
+            if real in seen:
+                raise InputError(f"two outputs would both be written to '{p}'", "name the video differently with -o")
+            seen[real] = p
 
     def forced(self, stage: str) -> bool:
         """Whether ``--force`` asks to recompute ``stage``."""
@@ -155,8 +247,16 @@ class RenderRequest(BaseModel):
         check_config(self.analyze_config())
         if self.vocals is not None:
             check_vocals(self.vocals, song_s, fps)
+        sizes = [(d.width, d.height, d.aspect) for d in self.deliveries((width, height))] if video else []
         for name in sorted(used):
             spec = renderer_spec(name)
+            for w, h, aspect in sizes:
+                if aspect is not None:
+                    try:
+                        spec.check_size(w, h)
+                    except InputError as e:
+                        raise InputError(f"format {aspect.name}: {e.message}",
+                                         f"give it another size, e.g. --formats {aspect.name}=WxH") from None
             options = dict(self.renderer_options) if name == renderer else {}
             if "weights" in options and not spec.weights:
                 takes = [s.name for s in RENDERERS.values() if s.weights]
@@ -175,6 +275,7 @@ class RenderRequest(BaseModel):
             check_container(self.codec, out)
         except ValueError as e:
             raise InputError(str(e), "or pick another --codec") from None
+        self.check_outputs()
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -243,6 +344,10 @@ def _config(cls: type[BaseModel], **fields: Any) -> Any:
         return cls(**fields)
     except ValidationError as e:
         raise InputError(*describe(e.errors()[0])) from None
+
+
+def _real(p: Path) -> Path:
+    return p.expanduser().resolve()
 
 
 def _str(p: Path | None) -> str | None:

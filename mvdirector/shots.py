@@ -80,14 +80,17 @@ def shot_keys(
     analysis: AudioAnalysis,
     reference: ReferenceInfo,
     extra: Mapping[str, str] | None = None,
+    burn_captions: bool = True,
 ) -> dict[str, str]:
     """Cache key of every shot; a shot's key includes the key of the shot it continues from.
 
-    ``extra`` adds input fingerprints that only some renders have (the vocal stem's content).
+    ``extra`` adds input fingerprints that only some renders have (the vocal stem's content);
+    ``burn_captions`` is whether lyric lines are drawn into the picture (``--captions``).
     """
     keys: dict[str, str] = {}
     common = {
         "render": plan.render.model_dump(mode="json"),
+        "burn_captions": burn_captions,
         "song": plan.song.sha256,
         "analysis": model_fingerprint(analysis),
         "reference": reference.sha256,
@@ -138,7 +141,7 @@ def plan_shot_tasks(
     """
     plan = job.plan
     default = get_renderer(plan.render.renderer, options)
-    keys = shot_keys(plan, default, job.analysis, job.reference, extra_inputs)
+    keys = shot_keys(plan, default, job.analysis, job.reference, extra_inputs, job.burn_captions)
     index = {s.id: i for i, s in enumerate(plan.shots)}
     tasks = []
     for sid in plan.render_order():

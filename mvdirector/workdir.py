@@ -18,6 +18,8 @@ from mvdirector.media.atomic import write_json_atomic
 
 THUMBNAILS = "thumbs"
 """Folder holding the report's shot thumbnails."""
+FORMATS_DIR = "formats"
+"""Folder of the per-format reports and assembly memos with ``--formats`` (``formats/<tag>/``)."""
 IDENTITY_CACHE = "identity-cache.json"
 """Per-frame identity measurements the assembler reuses when re-assembling after an edit."""
 
@@ -65,6 +67,11 @@ class Workdir:
         self.keys[name] = key
         write_json_atomic(self.root / "keys.json", self.keys)
 
+    def forget(self, name: str) -> None:
+        """Drop the record of ``name`` (written atomically)."""
+        if self.keys.pop(name, None) is not None:
+            write_json_atomic(self.root / "keys.json", self.keys)
+
     @staticmethod
     def _stamp(path: Path) -> str:
         st = path.stat()
@@ -88,6 +95,10 @@ class Workdir:
         """
         n = 0
         folders = [self.root, *(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))]
+        formats = self.root / FORMATS_DIR  # per-format reports and memos (`mvdirector.deliver`), one level deeper
+        if formats.is_dir():
+            for f in (p for p in formats.iterdir() if p.is_dir()):
+                folders += [f, *(p for p in f.iterdir() if p.is_dir() and not p.name.startswith("."))]
         for folder in folders:
             for p in folder.iterdir():
                 name = p.name

@@ -319,7 +319,7 @@ class DitRenderer:
         t2 = time.perf_counter()
         frames = out.frames[retime_indices(n, r.fps, n_native, sampling.native_fps)]
         captions = None
-        if opts.captions and shot.lyric is not None and shot.lyric.line.strip():
+        if opts.captions and job.burn_captions and shot.lyric is not None and shot.lyric.line.strip():
             from stages.render.captions import CaptionRenderer
 
             captions = CaptionRenderer(shot.lyric, r.width, r.height)

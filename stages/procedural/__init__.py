@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,8 @@ class ProceduralRenderer:
         opts = ProceduralOptions.from_mapping(
             job.shot.renderer_options, base=self.options, where=f"shot '{job.shot.id}' renderer_options"
         )
+        if not job.burn_captions:  # --captions soft|none: the lyric lines travel as data, not pixels
+            opts = replace(opts, captions=False)
         image = _reference_image(str(job.reference_image), job.reference.sha256)
         reference = _fit_reference(job.reference, image, job.reference_image)
         sep = _separation(image, reference, job.cache_dir) if opts.parallax else None

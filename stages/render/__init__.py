@@ -40,6 +40,9 @@ class ShotJob:
     """A folder where a renderer may keep per-reference preparations between runs (the work directory's)."""
     vocals_path: Path | None = None
     """The isolated vocal stem the user gave (``--vocals``), on the song's clock; None to use the mix."""
+    burn_captions: bool = True
+    """Whether the shot's lyric line may be drawn into the picture (``--captions soft|none`` say no; it enters
+    the shot's cache key). A backend draws captions only when this and its own ``captions`` option allow."""
 
     @property
     def n_frames(self) -> int:

@@ -54,7 +54,7 @@ class CaptionRenderer:
         words = [w for w in lyric.words if w.text.strip()]
         self.tokens = lyric.line.split() or [w.text.strip() for w in words] or [lyric.line.strip() or " "]
         # The shot's timed words are a stretch of its line: find the line token each one is.
-        self.timed = _align(self.tokens, words)  # (token index, start_s, end_s), in time order
+        self.timed = align_words(self.tokens, words)  # (token index, start_s, end_s), in time order
         self.size, self.lines = self._layout()
         # States only move forward in a shot, so caching the last one is enough (memory stays small).
         self._key: tuple[int, bool] | None = None
@@ -172,7 +172,7 @@ def _norm(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
-def _align(tokens: list[str], words: list) -> list[tuple[int, float, float]]:
+def align_words(tokens: list[str], words: list) -> list[tuple[int, float, float]]:
     """Match timed words to line tokens in order (same letters, looking at most 6 tokens ahead)."""
     out: list[tuple[int, float, float]] = []
     norms = [_norm(t) for t in tokens]
