@@ -228,18 +228,20 @@ def load_manifest(path: str | Path) -> list[BatchJob]:
     seen_out: dict[Path, str] = {}
     seen_wd: dict[Path, str] = {}
     for j in jobs:
-        out, wd = j.request.resolved_out().resolve(), j.request.resolved_workdir().resolve()
+        wd = j.request.resolved_workdir().resolve()
         label = f"job {j.index + 1} ({j.request.song.name})"
-        if out in seen_out:
-            problems.append(
-                f"{label}: output '{out}' is also the output of {seen_out[out]} — give each an output"
-            )
+        for out in dict.fromkeys(p.resolve() for p in j.request.outputs()):  # videos, covers, lyric files
+            if out in seen_out:
+                problems.append(
+                    f"{label}: output '{out}' is also the output of {seen_out[out]} — give each an output"
+                )
+                break
+            seen_out.setdefault(out, label)
         if wd in seen_wd:
             problems.append(
                 f"{label}: work directory '{wd}' is shared with {seen_wd[wd]} — give each an output "
                 "or workdir"
             )
-        seen_out.setdefault(out, label)
         seen_wd.setdefault(wd, label)
     names: dict[str, int] = {}
     for j in jobs:

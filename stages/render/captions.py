@@ -62,10 +62,10 @@ class CaptionRenderer:
         self._u8: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _layout(self) -> tuple[int, list[list[int]]]:
-        """Font size and word indices per line: at most two lines inside the safe width."""
-        max_w = (1 - 2 * SAFE) * self.width
+        """Font size and word indices per line: at most two lines inside the safe width, panel padding included."""
         size = max(10, round(min(0.058 * self.height, 0.075 * self.width)))
         for _ in range(12):
+            max_w = (1 - 2 * SAFE) * self.width - 2 * round(0.5 * size)  # the panel's side padding (``_draw``)
             font = _font(size)
             space = font.getlength(" ")
             lines: list[list[int]] = [[]]
