@@ -127,12 +127,13 @@ def write_lyric_files(req: RenderRequest, wd: Workdir, plan: ShotPlan, pub: Publ
     return written
 
 
-def cover(wd: Workdir, delivery: Delivery, plan: ShotPlan, clips: list[ShotClip], threshold: float) -> Path:
+def cover(wd: Workdir, delivery: Delivery, plan: ShotPlan, clips: list[ShotClip], threshold: float,
+          burned: bool) -> Path:
     """Write the cover image of a delivered video (reused while the video is unchanged); return its path."""
     key = cache_key("cover", publish_stage.VERSION, None, {"video": wd.keys.get(f"video:{video_id(wd, delivery)}")})
     name = f"cover:{video_id(wd, delivery)}"
     if not wd.fresh_file(name, key, delivery.cover):
-        publish_stage.choose_cover(delivery.video, plan, [c.metrics for c in clips], delivery.cover, threshold)
+        publish_stage.choose_cover(delivery.video, plan, [c.metrics for c in clips], delivery.cover, threshold, burned)
         wd.record_file(name, key, delivery.cover)
     return delivery.cover
 

@@ -40,6 +40,7 @@ from mvdirector.media.atomic import write_json_atomic
 from mvdirector.progress import NullReporter, Reporter, StageClock
 from mvdirector.report import write_report
 from mvdirector.request import RenderRequest
+from mvdirector.rules import burns_captions
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, RenderReport, ShotPlan
 from mvdirector.shots import ShotExecutor
 from mvdirector.workdir import THUMBNAILS, Workdir
@@ -109,7 +110,8 @@ def run(
             # 8. assemble the video, then its cover
             with clock("assemble"):
                 report, reused = steps.video(req, wd, fplan, clips, reference, frep, delivery, pub)
-                deliver.cover(wd, delivery, fplan, clips, req.assemble_config().identity_threshold)
+                deliver.cover(wd, delivery, fplan, clips, req.assemble_config().identity_threshold,
+                              burns_captions(req.captions))
             if reused:
                 frep.finish("render", f"nothing changed: rendered nothing, {report.video} is up to date")
             # 9. the report of this video, written once

@@ -22,6 +22,8 @@ from mvdirector.schemas import ShotPlan
 
 PRIOR = {"close_up": 1.0, "medium": 0.8, "extreme_close_up": 0.6}
 """How promising each framing is for a cover (an extreme close-up crops the face)."""
+CAPTIONED = 0.75
+"""Weight of a shot with a burned-in lyric line, in the shot ranking and the frame score."""
 SHOTS = 4
 DETECT_SIDE = 640  # frames are searched for faces at this size (HOG's cost grows with pixels)
 PER_SHOT = 3
@@ -44,8 +46,10 @@ class CoverPick:
     sharpness: float = 0.0
 
 
-def candidate_shots(plan: ShotPlan, metrics: list[dict[str, float]], max_distance: float = 0.6) -> list[int]:
-    """Indices of the shots worth looking at, most promising first (at most ``SHOTS``)."""
+def candidate_shots(plan: ShotPlan, metrics: list[dict[str, float]], max_distance: float = 0.6,
+                    burned: bool = True) -> list[int]:
+    """Indices of the shots worth looking at, most promising first (at most ``SHOTS``); with ``burned``
+    captions, shots that show no lyric line come first when otherwise alike (a cover reads better without)."""
     ranked = []
     for i, shot in enumerate(plan.shots):
         prior = PRIOR.get(shot.framing)
@@ -55,7 +59,8 @@ def candidate_shots(plan: ShotPlan, metrics: list[dict[str, float]], max_distanc
         distance = m.get("identity_distance")
         if m.get("identity_sampled", 0) > 0 and (m.get("identity_frames", 0) == 0 or (distance or 0) > max_distance):
             continue  # the renderer looked and did not see the singer
-        ranked.append((prior - 0.3 * (distance or 0.3), shot.duration_s, -i, i))
+        captioned = burned and shot.lyric is not None and bool(shot.lyric.line.strip())
+        ranked.append((prior * (CAPTIONED if captioned else 1.0) - 0.3 * (distance or 0.3), shot.duration_s, -i, i))
     ranked.sort(reverse=True)
     return [r[-1] for r in ranked[:SHOTS]]
 
@@ -113,19 +118,23 @@ def score_frame(frame_rgb: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def choose_cover(video: Path, plan: ShotPlan, metrics: list[dict[str, float]], out: Path,
-                 max_distance: float = 0.6) -> CoverPick:
-    """Pick the cover frame of ``video`` (made from ``plan``; ``metrics`` per shot) and write it to ``out`` (JPEG)."""
+                 max_distance: float = 0.6, burned: bool = True) -> CoverPick:
+    """Pick the cover frame of ``video`` (made from ``plan``; ``metrics`` per shot; ``burned``: lyric lines are in
+    the picture) and write it to ``out`` (JPEG)."""
     from mvdirector.media.atomic import atomic_output
     from stages.assemble.concat import clip_index
     from stages.assemble.consistency import gather_frames
 
-    shots = candidate_shots(plan, metrics, max_distance)
+    shots = candidate_shots(plan, metrics, max_distance, burned)
     wanted = candidate_frames(plan, shots)
     index = clip_index(video)
     frames = gather_frames(video, wanted, index=index)
     best: CoverPick | None = None
     for g, frame in sorted(frames.items()):
         score, height, ear, sharp = score_frame(frame)
+        shot = plan.shots[wanted[g]]
+        if burned and shot.lyric is not None and shot.lyric.line.strip():
+            score *= CAPTIONED
         pick = CoverPick(g, plan.shots[wanted[g]].id, round(score, 4), round(height, 3), round(ear, 3), round(sharp, 1))
         if score > 0 and (best is None or score > best.score):
             best = pick

@@ -205,7 +205,7 @@ def test_an_internal_error_exits_1_with_a_bug_report_hint(monkeypatch, click_son
     def broken(*a, **k):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(mvdirector.pipeline, "render", broken)
+    monkeypatch.setattr(mvdirector.pipeline, "run", broken)  # what `render` calls
     args = ["render", str(click_song), "--ref", str(portrait), "--workdir", str(tmp_path / "wd"), "-q"]
     result = cli(*args)
     assert result.returncode == 1
