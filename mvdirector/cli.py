@@ -136,26 +136,35 @@ def render(
     jobs: Annotated[str | None, typer.Option(
         "--jobs", "-j", help="Shots rendered side by side: N, or auto (the usable cores, if worth it) [default: auto].",
     )] = None,
+    captions: Annotated[str | None, typer.Option(
+        "--captions", help="Lyric lines: burn (into the picture), soft (a subtitle track), both or none "
+                           "[default: burn]. .srt/.vtt/.lrc files are written beside the video either way.")] = None,
+    formats: Annotated[str | None, typer.Option(
+        "--formats", help="Render several aspect ratios from one plan, e.g. 16:9,9:16,1:1 (9:16 is 1080x1920, "
+                          "1:1 1080x1080, 16:9 --size; ASPECT=WxH sets one): VIDEO.9x16.mp4 …")] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Render SONG into a music video of the singer in --ref (and the other looks and scenes given with --ref)."""
-    from mvdirector.pipeline import render as run_render
+    from mvdirector.pipeline import run as run_render
 
     setup_logging(verbose)
     req = request(
         size, renderer_option, song=song, **photos(ref, singer, allow_others), out=out, workdir=workdir, plan=plan,
         lyrics=lyrics, vocals=vocals, language=language, style=style, templates_dir=templates, renderer=renderer,
         weights=weights, fps=fps, seed=seed, beats=beats, asr=asr, asr_model=asr_model, codec=codec, crf=crf,
-        colour_match=colour_match or None, force=tuple(force) if force else None, jobs=jobs,
+        colour_match=colour_match or None, force=tuple(force) if force else None, jobs=jobs, captions=captions,
+        formats=formats,
     )
     with reporting(quiet or as_json) as rep:
-        report = run_render(req, rep)
+        made = run_render(req, rep)
     if as_json:
-        out_console.print_json(report.model_dump_json())
+        out_console.print_json(json.dumps([json.loads(r.model_dump_json()) for r in made.reports])
+                               if len(made.reports) > 1 else made.report.model_dump_json())
     elif not quiet:
-        print_summary(report)
+        for report in made.reports:
+            print_summary(report)
 
 
 @app.command()

@@ -5,8 +5,9 @@ row, a header naming the fields). Fields of a job:
 
 ``song`` and ``reference`` (required; or ``references``, a list of photos and folders — in CSV
 separated by ``;`` — the singer's first; ``singer`` names it when it is not), ``name``, ``style``,
-``lyrics``, ``size`` (``WxH``),
-``fps``, ``seed``, ``renderer``, ``plan``, ``vocals``, ``language``, ``output``, ``workdir`` and
+``lyrics``, ``size`` (``WxH``), ``fps``, ``seed``, ``renderer``, ``plan``, ``vocals``, ``language``,
+``captions`` (burn, soft, both, none), ``formats`` (a list or ``16:9,9:16``; in CSV quote it), ``output``,
+``workdir`` and
 ``overrides`` — any other `RenderRequest` field (``crf``, ``codec``, ``beats``, ``asr``,
 ``colour_match``, …) as a mapping (in CSV: JSON text or ``key=value;key=value``). Relative paths are relative to the
 manifest. The default work directory is ``<output stem>.mvd`` beside the output (or
@@ -33,7 +34,7 @@ from mvdirector.rules import parse_size
 
 JOB_FIELDS = {
     "name", "song", "reference", "ref", "references", "singer", "style", "lyrics", "vocals", "language", "size",
-    "fps", "seed", "renderer", "plan", "output", "out", "workdir", "overrides",
+    "fps", "seed", "renderer", "plan", "output", "out", "workdir", "overrides", "captions", "formats",
 }
 ROLES = {"-o": "output", "--ref": "reference", "--singer": "singer", "the song": "song", "--lyrics": "lyrics",
          "--vocals": "vocals", "--plan": "plan"}
@@ -219,7 +220,7 @@ def _check_job(i: int, raw: dict[str, Any], base: Path, problems: list[str]) -> 
             fields["width"], fields["height"] = parse_size(raw["size"])
         except ValueError as e:
             bad(str(e))
-    for key in ("style", "fps", "seed", "renderer", "language"):
+    for key in ("style", "fps", "seed", "renderer", "language", "captions", "formats"):
         if key in raw:
             fields[key] = raw[key]
     out = path_of("output", raw.get("output"))

@@ -62,6 +62,9 @@ HTML = Kind("HTML page", (".html", ".htm"), lambda h: b"<html" in h[:4096].lower
 OTIO = Kind("OpenTimelineIO timeline", (".otio",), lambda h: b'"OTIO_SCHEMA"' in h)
 STORYBOARD = Kind("storyboard", (".png", ".html"), lambda h: bool(PNG.ours and PNG.ours(h)) or bool(
     HTML.ours and HTML.ours(h)))
+COVER = Kind("cover image", (".jpg",), lambda h: h.startswith(b"\xff\xd8\xff"))
+LYRICS = Kind("lyric file", (".srt", ".vtt", ".lrc"))
+"""Subtitle and lyric files named after the video; any existing one of that name is replaced."""
 ANY = Kind("file")
 """A file of the work directory: only identity and writability are checked."""
 

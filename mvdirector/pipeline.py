@@ -3,12 +3,15 @@
     1. check      every option and input (`RenderRequest.preflight`), before anything is written
     2. lock       the work directory, clean a killed run's leftovers, record ``run.json``
     3. analyze    the song                       → ``analysis.json``   (stages.analyze)
-    4. reference  the photos: singer, looks, scenes, meanwhile → ``references.json`` (stages.reference), and
-                  what the renderer prepares for the singer once (e.g. a subject matte, in the cache)
+    4. reference  the photos (singer, looks, scenes), meanwhile → ``references.json`` (stages.reference),
+                  and what the renderer prepares for the singer once (e.g. a subject matte, in the cache)
     5. direct     the shot plan, or the user's   → ``plan.json``       (stages.direct)
-    6. shots      every shot not yet rendered    → ``shots/``          (stages.render, `mvdirector.shots`)
-    7. assemble   clips + song                   → the video           (stages.assemble)
-    8. report     ``report.json`` and ``report.html``, once
+    6. publish    lyric cues, chapters           → ``publish/``        (stages.publish, `mvdirector.deliver`)
+    for each delivered format (one video, or one per ``--formats`` entry, the plan at its size):
+      7. shots    every shot not yet rendered    → ``shots/``          (stages.render, `mvdirector.shots`)
+      8. assemble clips + song (+ subtitle track, chapters) → the video, then its cover (stages.assemble)
+      9. report   ``report.json`` and ``report.html``, once per format
+    10. lyrics    ``.srt``, ``.vtt`` and ``.lrc`` beside the video
 
 `plan` is the same run stopped after step 5. Each step reuses its output when its cache key is
 unchanged (`mvdirector.steps`), so a re-run with nothing changed computes nothing and editing
@@ -34,13 +37,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
-from mvdirector import __version__, steps, temps
+from mvdirector import __version__, deliver, steps, temps
 from mvdirector.lock import WorkdirLock
 from mvdirector.media.atomic import write_json_atomic
 from mvdirector.outputs import Files
 from mvdirector.progress import NullReporter, Reporter, StageClock
 from mvdirector.report import write_report
 from mvdirector.request import RenderRequest
+from mvdirector.rules import burns_captions
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ReferenceSet, RenderReport, ShotPlan
 from mvdirector.shots import ShotExecutor
 from mvdirector.workdir import THUMBNAILS, Workdir
@@ -56,6 +60,8 @@ class Run:
     references: ReferenceSet
     plan: ShotPlan
     report: RenderReport | None = None
+    reports: tuple[RenderReport, ...] = ()
+    """One report per delivered video (``--formats``), in order; ``report`` is the first."""
 
     @property
     def reference(self) -> ReferenceInfo:
@@ -102,29 +108,46 @@ def run(
             plan = steps.plan(req, wd, analysis, refs, rep)
         if until == "direct":
             return Run(analysis, refs, plan)
-        # 6. render the shots that are not in the cache, each from its photo
-        with clock("render"):
-            clips = steps.shots(req, wd, plan, analysis, refs, rep, executor, on_shot)
-        # 7. assemble the video
-        with clock("assemble"):
-            report, reused = steps.video(req, wd, plan, clips, refs, rep)
-        if reused:
-            rep.finish("render", f"nothing changed: rendered nothing, {report.video} is up to date")
-        # 8. the report of the whole run, written once
-        report = report.model_copy(
-            update={
-                "shots": [
-                    s.model_copy(update={"cached": c.cached, "render_s": c.render_s})
-                    for s, c in zip(report.shots, clips, strict=True)
-                ],
-                "stage_s": clock.seconds,
-                "total_s": clock.total(),
-                "cache_hits": sum(c.cached for c in clips),
-                "rendered": sum(not c.cached for c in clips),
-            }
-        )
-        write_report(report, wd.root, wd.path(THUMBNAILS))
-        return Run(analysis, refs, plan, report)
+        # 6. what every format publishes: the lyric cues and chapters
+        pub = deliver.publication(req, wd, plan, analysis, rep)
+        shared = dict(clock.seconds)
+        reports = []
+        for delivery in req.deliveries((plan.render.width, plan.render.height)):
+            frep = deliver.FormatReporter(rep, delivery.aspect.name) if delivery.aspect is not None else rep
+            fplan = deliver.format_plan(plan, delivery)
+            # 7. render the shots that are not in the cache
+            with clock("render"):
+                clips = steps.shots(req, wd, fplan, analysis, refs, frep, executor, on_shot)
+            # 8. assemble the video, then its cover
+            with clock("assemble"):
+                report, reused = steps.video(req, wd, fplan, clips, refs, frep, delivery, pub)
+                deliver.cover(wd, delivery, fplan, clips, req.assemble_config().identity_threshold,
+                              burns_captions(req.captions))
+            if reused:
+                frep.finish("render", f"nothing changed: rendered nothing, {report.video} is up to date")
+            # 9. the report of this video, written once
+            report = report.model_copy(
+                update={
+                    "shots": [
+                        s.model_copy(update={"cached": c.cached, "render_s": c.render_s})
+                        for s, c in zip(report.shots, clips, strict=True)
+                    ],
+                    "stage_s": {**shared, "render": clock.seconds["render"], "assemble": clock.seconds["assemble"]},
+                    "total_s": clock.total(),
+                    "cache_hits": sum(c.cached for c in clips),
+                    "rendered": sum(not c.cached for c in clips),
+                }
+            )
+            reports.append((delivery, report))
+        # 10. the lyric files beside the video, then every report with what was delivered
+        lyric_files = deliver.write_lyric_files(req, wd, plan, pub)
+        done = []
+        for delivery, report in reports:
+            report = deliver.finish_report(report, delivery, pub, lyric_files)
+            folder = deliver.format_folder(wd, delivery)
+            write_report(report, folder, folder / THUMBNAILS)
+            done.append(report)
+        return Run(analysis, refs, plan, done[0], tuple(done))
 
 
 def _references(req: RenderRequest, wd: Workdir, rep: Reporter, clock: StageClock, prepare: bool) -> ReferenceSet:
@@ -135,6 +158,7 @@ def _references(req: RenderRequest, wd: Workdir, rep: Reporter, clock: StageCloc
         with clock("prepare"):
             steps.prepare_renderer(req, wd, refs)
     return refs
+
 
 
 def render(

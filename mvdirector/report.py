@@ -128,7 +128,7 @@ def write_report(report: RenderReport, folder: Path, thumbnails_dir: Path | None
 def format_summary_rows(report: RenderReport) -> list[tuple[str, str]]:
     """(item, value) rows summarising a render, for a two-column table (``SUMMARY_COLUMNS``)."""
     rows = [
-        ("video", report.video),
+        ("video", report.video + (f" ({report.aspect})" if report.aspect else "")),
         ("duration", f"{report.duration_s:.3f} s (song {report.song_duration_s:.3f} s)"),
         (
             "picture",
@@ -168,6 +168,15 @@ def format_summary_rows(report: RenderReport) -> list[tuple[str, str]]:
     des = [s.colour_delta_e for s in report.shots if s.colour_delta_e is not None]
     if des:
         rows.append(("colour", f"ΔE from the video's mean: median {statistics.median(des):.1f}, max {max(des):.1f}"))
+    published = [f"cover {Path(report.cover).name}"] if report.cover else []
+    if report.lyric_files:
+        published.append("lyrics " + ", ".join(Path(p).name for p in report.lyric_files))
+    if report.subtitle_language:
+        published.append(f"subtitle track ({report.subtitle_language})")
+    if report.chapters:
+        published.append(f"{len(report.chapters)} chapters")
+    if published:
+        rows.append(("published", " · ".join(published)))
     if report.stage_s:
         rows.append(("stages", " · ".join(f"{k} {v:.1f} s" for k, v in report.stage_s.items())))
     if report.total_s:

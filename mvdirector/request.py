@@ -12,23 +12,28 @@ analysed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mvdirector.errors import InputError, MvError, PlanError
 from mvdirector.rules import (
     IMAGE_SUFFIXES,
+    AspectFormat,
     CodecName,
     ForceStage,
+    Formats,
     Fps,
     Height,
     Language,
     Width,
     check_container,
     check_reference_count,
+    parse_format,
     reference_ids,
+    split_formats,
     video_bytes,
 )
 from mvdirector.schemas import RendererName, ShotPlan
@@ -43,12 +48,34 @@ FLAGS = {
     "width": "--size", "height": "--size", "fps": "--fps", "seed": "--seed", "codec": "--codec", "crf": "--crf",
     "force": "--force", "jobs": "--jobs", "language": "--language", "renderer": "--renderer", "beats": "--beats",
     "asr": "--asr", "style": "--style", "renderer_options": "-O", "reference": "--ref", "references": "--ref",
-    "singer": "--singer", "allow_others": "--allow-others",
+    "singer": "--singer", "allow_others": "--allow-others", "captions": "--captions", "formats": "--formats",
 }
 """The command-line flag of each request field, for messages."""
 
 PLAN_FLAGS = ("width", "height", "fps", "seed", "renderer")
 """Request fields a given ``--plan`` takes over: the plan is re-sized, re-timed, re-seeded or re-rendered."""
+SIDECARS = (".srt", ".vtt", ".lrc")
+"""Lyric files written beside the video (named after ``-o``), one set whatever the formats."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One video a request delivers: its format (None for the plain single output), size and file."""
+
+    aspect: AspectFormat | None
+    width: int
+    height: int
+    video: Path
+
+    @property
+    def tag(self) -> str | None:
+        """The format's file-system-safe tag (``9x16``), None for the plain output."""
+        return self.aspect.tag if self.aspect is not None else None
+
+    @property
+    def cover(self) -> Path:
+        """The cover image beside the video: ``<video stem>.jpg``."""
+        return self.video.with_suffix(".jpg")
 
 
 class RenderRequest(BaseModel):
@@ -92,6 +119,10 @@ class RenderRequest(BaseModel):
     force: tuple[ForceStage, ...] = ()
     jobs: int | None = Field(default=None, ge=1, le=256)
     """Shots rendered side by side; None is ``auto`` (`mvdirector.executors.shot_executor`)."""
+    captions: Literal["burn", "soft", "both", "none"] = "burn"
+    formats: Formats = ()
+
+    _split_formats = field_validator("formats", mode="before")(split_formats)
 
     @classmethod
     def create(cls, **fields: Any) -> RenderRequest:
@@ -142,13 +173,41 @@ class RenderRequest(BaseModel):
             raise InputError(str(e), "check --ref") from None
         return photos
 
-    def inputs(self) -> list[tuple[str, Path]]:
-        """Every file or folder the request reads, with the flag that names it (outputs must stay off them)."""
-        named = [("SONG", self.song), *(("--ref", p) for p in (self.reference, *self.references))]
-        named += [(flag, p) for flag, p in (("--singer", self.singer), ("--lyrics", self.lyrics),
-                                            ("--vocals", self.vocals), ("--plan", self.plan),
-                                            ("--templates", self.templates_dir)) if p is not None]
-        return named
+    # ------------------------------------------------------------------ deliverables
+
+    def deliveries(self, base: tuple[int, int] | None = None) -> list[Delivery]:
+        """The videos to deliver: ``-o`` itself, or one ``<out stem>.<tag><suffix>`` per ``--formats`` entry.
+
+        ``base`` is the size 16:9 takes by default (the plan's; default: ``--size``).
+        """
+        out = self.resolved_out()
+        base = base or (self.width, self.height)
+        if not self.formats:
+            return [Delivery(None, base[0], base[1], out)]
+        found = []
+        for text in self.formats:
+            spec = parse_format(text)
+            try:
+                w, h = spec.resolved_size(base)
+            except ValueError as e:
+                raise InputError(str(e), "or change --size") from None
+            found.append(Delivery(spec.aspect, w, h, out.with_name(f"{out.stem}.{spec.aspect.tag}{out.suffix}")))
+        return found
+
+    def sidecars(self) -> dict[str, Path]:
+        """The lyric files beside the video, by suffix: ``<out stem>.srt``, ``.vtt`` and ``.lrc``."""
+        out = self.resolved_out()
+        return {suffix: out.with_suffix(suffix) for suffix in SIDECARS}
+
+    def outputs(self) -> list[Path]:
+        """Every file a render may write outside its work directory: the videos, their covers, the lyric files.
+
+        The one list of deliverables: `files` enters each, and `Files.check` refuses any that would land on
+        an input or on another output.
+        """
+        out = self.resolved_out()
+        videos = [out.with_name(f"{out.stem}.{parse_format(t).aspect.tag}{out.suffix}") for t in self.formats] or [out]
+        return [*videos, *(v.with_suffix(".jpg") for v in videos), *self.sidecars().values()]
 
     def forced(self, stage: str) -> bool:
         """Whether ``--force`` asks to recompute ``stage``."""
@@ -198,16 +257,17 @@ class RenderRequest(BaseModel):
 
         A new input or output of a render is one line here; ``preflight`` checks them all.
         """
-        from mvdirector.outputs import VIDEO, Files
+        from mvdirector.outputs import COVER, LYRICS, VIDEO, Files
         from mvdirector.workdir import FILES
 
         weights = self.renderer_options.get("weights")
         files = Files()
         for photo in (self.reference, *self.references):
             files.read("--ref", photo)
-        return (
+        files = (
             files
             .read("the song", self.song)
+            .read("--singer", self.singer)
             .read("--lyrics", self.lyrics)
             .read("--vocals", self.vocals)
             .read("--plan", self.plan)
@@ -215,8 +275,14 @@ class RenderRequest(BaseModel):
             .read("--asr-model", self.asr_model)
             .read("--weights", weights if isinstance(weights, str) and weights else None)
             .workdir(self.resolved_workdir(), [n for n in FILES if not (self.plan and n == "plan.json")])
-            .write("-o", self.resolved_out() if video else None, VIDEO)
         )
+        if video:
+            out = self.resolved_out()
+            for path in self.outputs():
+                suffix = path.suffix.lower()
+                kind = VIDEO if suffix == out.suffix.lower() else COVER if suffix == ".jpg" else LYRICS
+                files.write("-o" if path == out else f"the {kind.what} '{path.name}'", path, kind)
+        return files
 
     def preflight(self, video: bool = True, also: Files | None = None) -> None:
         """Check every option and input before any work; raise the first problem as an MvError.
@@ -253,6 +319,8 @@ class RenderRequest(BaseModel):
         if self.vocals is not None:
             check_vocals(self.vocals, song_s, fps)
         check_renderers(plan, renderer, self.renderer_options, video, (width, height))
+        deliveries = self.deliveries((width, height)) if video else []
+        check_format_sizes(plan, renderer, deliveries)
         if not video:
             return
         out = self.resolved_out()
@@ -260,7 +328,7 @@ class RenderRequest(BaseModel):
             check_container(self.codec, out)
         except ValueError as e:
             raise InputError(str(e), "or pick another --codec") from None
-        nbytes = video_bytes(width, height, fps, song_s)
+        nbytes = sum(video_bytes(d.width, d.height, fps, song_s) for d in deliveries)
         files.reserve(self.resolved_workdir(), nbytes, "the shot clips").reserve(out, nbytes, "the video")
         files.check_space()
 
@@ -318,6 +386,22 @@ def check_renderers(
             make_renderer(name, **opts)  # a missing or incomplete checkpoint fails here
 
 
+def check_format_sizes(plan: ShotPlan | None, renderer: str, deliveries: list[Delivery]) -> None:
+    """Each ``--formats`` size must suit every renderer the run uses (e.g. the 16-pixel grid of dit)."""
+    from stages.render import renderer_spec
+
+    used = {renderer, *(s.renderer for s in plan.shots if s.renderer)} if plan is not None else {renderer}
+    for name in sorted(used):
+        for d in deliveries:
+            if d.aspect is None:
+                continue
+            try:
+                renderer_spec(name).check_size(d.width, d.height)
+            except InputError as e:
+                raise InputError(f"format {d.aspect.name}: {e.message}",
+                                 f"give it another size, e.g. --formats {d.aspect.name}=WxH") from None
+
+
 def check_vocals(vocals: Path, song_s: float, fps: float) -> None:
     """A vocal stem must be readable audio lasting as long as the song, within one frame at ``fps``."""
     from mvdirector.media.audio import audio_info
@@ -372,6 +456,10 @@ def _config(cls: type[BaseModel], **fields: Any) -> Any:
         return cls(**fields)
     except ValidationError as e:
         raise InputError(*describe(e.errors()[0])) from None
+
+
+def _real(p: Path) -> Path:
+    return p.expanduser().resolve()
 
 
 def _str(p: Path | None) -> str | None:

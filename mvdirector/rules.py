@@ -250,3 +250,156 @@ def reference_ids(stems: list[str]) -> list[str]:
             rid, k = f"{base}-{k}", k + 1
         out.append(rid)
     return out
+
+
+# -------------------------------------------------------------- publishing: formats, captions, subtitles
+
+
+@dataclass(frozen=True)
+class AspectFormat:
+    """A social/video format: an aspect ratio, its file-name tag and its default size (None: the ``--size``)."""
+
+    name: str  # as the user writes it: "9:16"
+    ratio: tuple[int, int]
+    default_size: tuple[int, int] | None
+
+    @property
+    def tag(self) -> str:
+        """File-system-safe spelling used in output names and work-directory folders: ``9x16``."""
+        return f"{self.ratio[0]}x{self.ratio[1]}"
+
+
+ASPECTS: dict[str, AspectFormat] = {
+    a.name: a
+    for a in (
+        AspectFormat("16:9", (16, 9), None),
+        AspectFormat("9:16", (9, 16), (1080, 1920)),
+        AspectFormat("1:1", (1, 1), (1080, 1080)),
+        AspectFormat("4:5", (4, 5), (1080, 1350)),
+    )
+}
+"""The formats ``--formats`` takes; 16:9 is rendered at ``--size`` (or the plan's size)."""
+ASPECT_TOLERANCE_PX = 2
+"""A size matches an aspect when its height is within this many pixels of width × ratio (even rounding)."""
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """One entry of ``--formats``: an aspect and, optionally, its size (``9:16=720x1280``)."""
+
+    aspect: AspectFormat
+    size: tuple[int, int] | None = None
+
+    def resolved_size(self, base: tuple[int, int]) -> tuple[int, int]:
+        """The size to render: the one given, else the aspect's default, else ``base`` (the ``--size``)."""
+        size = self.size or self.aspect.default_size or base
+        check_aspect(self.aspect, size)
+        return size
+
+
+def check_aspect(aspect: AspectFormat, size: tuple[int, int]) -> None:
+    """Raise when ``size`` is not of ``aspect``'s ratio (within even rounding)."""
+    w, h = size
+    rw, rh = aspect.ratio
+    if abs(w * rh / rw - h) > ASPECT_TOLERANCE_PX:
+        raise ValueError(
+            f"format {aspect.name} would be rendered at {w}x{h}, which is not {aspect.name}; "
+            f"give its size as --formats {aspect.name}=WxH (e.g. {aspect.name}={_example(aspect, w)})"
+        )
+
+
+def _example(aspect: AspectFormat, width: int) -> str:
+    rw, rh = aspect.ratio
+    h = round(width * rh / rw / 2) * 2
+    return f"{width}x{max(16, h)}"
+
+
+def parse_format(text: str) -> FormatSpec:
+    """``'9:16'`` or ``'9:16=720x1280'`` → a FormatSpec; ValueError naming the rule otherwise."""
+    name, sep, size_text = str(text).strip().partition("=")
+    name = name.strip().replace("x", ":").replace("X", ":").replace("/", ":")
+    if name not in ASPECTS:
+        raise ValueError(f"format '{text}' is unknown (use {', '.join(ASPECTS)}, optionally =WxH)")
+    aspect = ASPECTS[name]
+    if not sep:
+        return FormatSpec(aspect)
+    size = parse_size(size_text)
+    check_aspect(aspect, size)
+    return FormatSpec(aspect, size)
+
+
+def check_formats(specs: tuple[str, ...]) -> tuple[str, ...]:
+    """Each entry parses and names another aspect; returns them normalised (``9:16``, ``9:16=720x1280``)."""
+    out, seen = [], set()
+    for text in specs:
+        spec = parse_format(text)
+        if spec.aspect.name in seen:
+            raise ValueError(f"format {spec.aspect.name} is given twice in --formats")
+        seen.add(spec.aspect.name)
+        out.append(spec.aspect.name + (f"={spec.size[0]}x{spec.size[1]}" if spec.size else ""))
+    return tuple(out)
+
+
+def split_formats(value: object) -> object:
+    """``'16:9, 9:16'`` (the command line, a CSV cell) → a tuple; lists and tuples pass through."""
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    return value
+
+
+Formats = Annotated[tuple[str, ...], AfterValidator(check_formats)]
+
+CAPTION_MODES = ("burn", "soft", "both", "none")
+"""``--captions``: burn the lyric lines into the picture, mux them as a soft subtitle track, both, or neither."""
+
+
+def burns_captions(mode: str) -> bool:
+    """Whether renderers draw the lyric lines into the picture under ``--captions mode``."""
+    return mode in ("burn", "both")
+
+
+def muxes_captions(mode: str) -> bool:
+    """Whether the video carries the lyric lines as a soft subtitle track under ``--captions mode``."""
+    return mode in ("soft", "both")
+
+
+SUBTITLE_CODECS = {".mp4": "mov_text", ".m4v": "mov_text", ".mov": "mov_text", ".mkv": "srt"}
+"""The soft subtitle codec each output container holds (the mov muxer takes no SubRip; Matroska takes it)."""
+BIBLIOGRAPHIC_CONTAINERS = (".mkv", ".mov")
+"""Containers whose language tag is ISO 639-2/B (Matroska's rule; QuickTime's classic table leans on it)."""
+
+_ISO639_1_TO_2T = dict(
+    (pair[:2], pair[2:]) for pair in """
+aaaar ababk aeave afafr akaka amamh anarg arara asasm avava ayaym azaze babak bebel bgbul bibis bmbam bnben bobod
+brbre bsbos cacat ceche chcha cocos crcre csces cuchu cvchv cycym dadan dedeu dvdiv dzdzo eeewe elell eneng eoepo
+esspa etest eueus fafas ffful fifin fjfij fofao frfra fyfry gagle gdgla glglg gngrn guguj gvglv hahau heheb hihin
+hohmo hrhrv hthat huhun hyhye hzher iaina idind ieile igibo iiiii ikipk ioido isisl itita iuiku jajpn jvjav kakat
+kgkon kikik kjkua kkkaz klkal kmkhm knkan kokor krkau kskas kukur kvkom kwcor kykir lalat lbltz lglug lilim lnlin
+lolao ltlit lulub lvlav mgmlg mhmah mimri mkmkd mlmal mnmon mrmar msmsa mtmlt mymya nanau nbnob ndnde nenep ngndo
+nlnld nnnno nonor nrnbl nvnav nynya ococi ojoji omorm orori ososs papan pipli plpol pspus ptpor quque rmroh rnrun
+roron rurus rwkin sasan scsrd sdsnd sesme sgsag shhbs sisin skslk slslv smsmo snsna sosom sqsqi srsrp ssssw stsot
+susun svswe swswa tatam tetel tgtgk ththa titir tktuk tltgl tntsn toton trtur tstso tttat twtwi tytah uguig ukukr
+ururd uzuzb veven vivie vovol wawln wowol xhxho yiyid yoyor zazha zhzho zuzul""".split()
+)
+"""ISO 639-1 → ISO 639-2/T (terminology) codes, from the ISO 639-3 tables (184 languages)."""
+_ISO639_2T_TO_B = {
+    "bod": "tib", "ces": "cze", "cym": "wel", "deu": "ger", "ell": "gre", "eus": "baq", "fas": "per", "fra": "fre",
+    "hye": "arm", "isl": "ice", "kat": "geo", "mkd": "mac", "mri": "mao", "msa": "may", "mya": "bur", "nld": "dut",
+    "ron": "rum", "slk": "slo", "sqi": "alb", "zho": "chi",
+}
+"""The 20 languages whose ISO 639-2 bibliographic code differs from the terminology one."""
+
+
+def subtitle_language(code: str | None, suffix: str) -> str:
+    """The three-letter code a subtitle track of a ``suffix`` file is tagged with (``und`` when unknown).
+
+    ``code`` is the analysis' ISO 639-1 or 639-2/3 code (``en``, ``de``, ``yue``); MP4 wants 639-2/T
+    (``deu``), Matroska 639-2/B (``ger``).
+    """
+    if not code:
+        return "und"
+    code = code.lower()
+    three = _ISO639_1_TO_2T.get(code, code if len(code) == 3 else "und")
+    if suffix.lower() in BIBLIOGRAPHIC_CONTAINERS:
+        return _ISO639_2T_TO_B.get(three, three)
+    return three

@@ -82,16 +82,19 @@ def shot_keys(
     reference: ReferenceInfo,
     extra: Mapping[str, str] | None = None,
     photos: Mapping[str, str] | None = None,
+    burn_captions: bool = True,
 ) -> dict[str, str]:
     """Cache key of every shot; a shot's key includes the key of the shot it continues from.
 
     ``extra`` adds input fingerprints that only some renders have (the vocal stem's content).
     ``photos`` gives, per shot id, what of the photos that shot depends on (`ShotJob.reference_key`);
     a shot it leaves out depends on ``reference``. So changing one photo re-renders its shots only.
+    ``burn_captions`` is whether lyric lines are drawn into the picture (``--captions``).
     """
     keys: dict[str, str] = {}
     common = {
         "render": plan.render.model_dump(mode="json"),
+        "burn_captions": burn_captions,
         "song": plan.song.sha256,
         "analysis": model_fingerprint(analysis),
         "reference": reference.sha256,
@@ -144,7 +147,7 @@ def plan_shot_tasks(
     plan = job.plan
     default = get_renderer(plan.render.renderer, options)
     photos = {s.id: job.for_shot(s.id).reference_key for s in plan.shots}
-    keys = shot_keys(plan, default, job.analysis, job.singer or job.reference, extra_inputs, photos)
+    keys = shot_keys(plan, default, job.analysis, job.singer or job.reference, extra_inputs, photos, job.burn_captions)
     index = {s.id: i for i, s in enumerate(plan.shots)}
     tasks = []
     for sid in plan.render_order():

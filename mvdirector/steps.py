@@ -15,11 +15,12 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from mvdirector.cache import cache_key, model_fingerprint
+from mvdirector.deliver import Publication, format_folder, mux_settings, video_id
 from mvdirector.media.atomic import file_sha256, write_json_atomic
 from mvdirector.planio import load_plan, save_plan
 from mvdirector.progress import Reporter
-from mvdirector.request import RenderRequest
-from mvdirector.rules import reference_ids
+from mvdirector.request import Delivery, RenderRequest
+from mvdirector.rules import burns_captions, reference_ids
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ReferenceSet, RenderReport, ShotClip, ShotPlan
 from mvdirector.shots import ShotExecutor, get_renderer, plan_shot_tasks, plan_warnings, render_shots
 from mvdirector.workdir import IDENTITY_CACHE, THUMBNAILS, Workdir
@@ -217,7 +218,7 @@ def shots(
     job = ShotJob(
         plan, plan.shots[0], analysis, infos[singer.id], images[singer.id], req.song.absolute(),
         cache_dir=wd.path("cache").absolute(), vocals_path=req.vocals.absolute() if req.vocals else None,
-        singer=singer, references=infos, reference_images=images,
+        singer=singer, references=infos, reference_images=images, burn_captions=burns_captions(req.captions),
     ).for_shot(plan.shots[0].id)
     extra = {"vocals": file_sha256(req.vocals)} if req.vocals is not None else None
     tasks = plan_shot_tasks(job, wd.root, req.renderer_options, req.forced("render"), extra)
@@ -235,20 +236,28 @@ def shots(
 
 
 def video(
-    req: RenderRequest, wd: Workdir, plan: ShotPlan, clips: list[ShotClip], refs: ReferenceSet, rep: Reporter
+    req: RenderRequest,
+    wd: Workdir,
+    plan: ShotPlan,
+    clips: list[ShotClip],
+    refs: ReferenceSet,
+    rep: Reporter,
+    delivery: Delivery | None = None,
+    pub: Publication | None = None,
 ) -> tuple[RenderReport, bool]:
-    """Assemble the final video, or reuse it when it was made from the same clips and settings.
+    """Assemble the final video of ``delivery`` (default: the request's one video), or reuse it when it
+    was made from the same clips and settings; ``pub`` adds the subtitle track and chapters to the mux.
 
     Returns the report and whether the video was reused.
     The record in ``keys.json`` also holds the video's size and mtime, so a video replaced by
     hand is made again.
     """
-    out = req.resolved_out()
-    try:  # a video inside the work directory is named relative to it, so the directory can move
-        out_id = out.resolve().relative_to(wd.root.resolve()).as_posix()
-    except ValueError:
-        out_id = str(out.resolve())
-    cfg = req.assemble_config()
+    delivery = delivery or req.deliveries((plan.render.width, plan.render.height))[0]
+    out = delivery.video
+    folder = format_folder(wd, delivery)
+    out_id = video_id(wd, delivery)  # a video inside the work directory is named relative to it, so it can move
+    settings, mux_inputs, mux_paths = mux_settings(req, pub, out)
+    cfg = req.assemble_config().model_copy(update=settings)
     inputs = {
         "clips": [c.cache_key for c in clips],
         "plan": model_fingerprint(plan),
@@ -256,24 +265,25 @@ def video(
         "reference": refs.singer.sha256,
         "photos": [p.kind for p in refs.photos],
         "out": out_id,
+        **mux_inputs,
     }
     key = cache_key("assemble", assemble_stage.VERSION, cfg, inputs)
     name = f"video:{out_id}"
     fresh = wd.fresh_file(name, key, out) and all(c.cached for c in clips) and not req.forced("assemble")
-    if fresh and wd.path("report.json").exists():
+    if fresh and (folder / "report.json").exists():
         try:
-            previous = RenderReport.model_validate_json(wd.path("report.json").read_text())
+            previous = RenderReport.model_validate_json((folder / "report.json").read_text())
         except (ValueError, OSError):
             previous = None
         if previous is not None and Path(previous.video).name == out.name:
             rep.finish("assemble", f"{out.name} is up to date")
             return previous.model_copy(update={"video": str(out)}), True
     rep.start("assemble", 1.0)
-    # Memos and thumbnails are not inputs: they stay out of the key above.
+    # Memos, thumbnails and the mux's files are not inputs (their content is): they stay out of the key above.
     cfg = cfg.model_copy(
-        update={"identity_cache": str(wd.path(IDENTITY_CACHE)), "audio_cache": str(wd.path("audio")),
-                "piece_cache": str(wd.path("pieces")), "measure_cache": str(wd.path("measure")),
-                "thumbnails_dir": str(wd.path(THUMBNAILS))}
+        update={"identity_cache": str(folder / IDENTITY_CACHE), "audio_cache": str(wd.path("audio")),
+                "piece_cache": str(folder / "pieces"), "measure_cache": str(folder / "measure"),
+                "thumbnails_dir": str(folder / THUMBNAILS), **mux_paths}
     )
     report = assemble_stage.assemble(
         plan, clips, req.song, out, cfg, reference=refs.singer, progress=lambda f, m: rep.update("assemble", f, m)

@@ -25,6 +25,8 @@ FILES = ("analysis.json", "reference.json", "plan.json", "keys.json", "run.json"
 
 THUMBNAILS = "thumbs"
 """Folder holding the report's shot thumbnails."""
+FORMATS_DIR = "formats"
+"""Folder of the per-format reports and assembly memos with ``--formats`` (``formats/<tag>/``)."""
 IDENTITY_CACHE = "identity-cache.json"
 """Per-frame identity measurements the assembler reuses when re-assembling after an edit."""
 
@@ -75,6 +77,11 @@ class Workdir:
         """Remember that ``name`` was made under ``key`` (written atomically)."""
         self.keys[name] = key
         write_json_atomic(self.root / "keys.json", self.keys)
+
+    def forget(self, name: str) -> None:
+        """Drop the record of ``name`` (written atomically)."""
+        if self.keys.pop(name, None) is not None:
+            write_json_atomic(self.root / "keys.json", self.keys)
 
     @staticmethod
     def _stamp(path: Path) -> str:

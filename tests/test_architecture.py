@@ -15,7 +15,7 @@ PACKAGES = ("mvdirector", "stages", "models")
 MAX_LINES = 500
 
 STAGE_ENTRIES = {"stages.analyze", "stages.reference", "stages.direct", "stages.render", "stages.assemble",
-                 "stages.preview", "stages.otio_export"}
+                 "stages.preview", "stages.otio_export", "stages.publish"}
 """The stages' public entry modules: the framework imports only the names in their ``__all__``."""
 
 

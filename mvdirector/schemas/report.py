@@ -73,3 +73,8 @@ class RenderReport(Contract):
     assemble_s: float = 0.0
     mouth_strip: str | None = None  # an image of the mouth over one sung line, relative to the report
     mouth_strip_line: str | None = None
+    aspect: str | None = None  # the format of this video ("9:16") when --formats asked for several
+    cover: str | None = None  # the cover image beside the video
+    subtitle_language: str | None = None  # ISO 639-2 tag of the soft subtitle track; None without one
+    chapters: list[str] = Field(default_factory=list)  # chapter titles muxed into the video
+    lyric_files: list[str] = Field(default_factory=list)  # .srt/.vtt/.lrc written beside the video

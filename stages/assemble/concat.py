@@ -257,6 +257,17 @@ def _concat_line(path: Path) -> str:
     return f"file '{escaped}'\n"
 
 
+@dataclass(frozen=True)
+class MuxExtras:
+    """What the final mux adds beside picture and sound: a soft subtitle track and chapter markers."""
+
+    subtitles: Path | None = None  # an SRT file
+    subtitle_codec: str = "mov_text"
+    subtitle_language: str = "und"
+    subtitle_default: bool = False  # shown unless the viewer turns it off
+    chapters: Path | None = None  # an ffmetadata file
+
+
 def join_and_mux(
     parts: list[Path],
     song: Path,
@@ -265,32 +276,40 @@ def join_and_mux(
     tag: str | None,
     faststart: bool,
     list_file: Path,
+    extras: MuxExtras | None = None,
 ) -> None:
-    """Join ``parts`` (same stream signature) without decoding and mux ``song`` into ``out``."""
+    """Join ``parts`` (same stream signature) without decoding and mux ``song`` (and ``extras``) into ``out``."""
+    extras = extras or MuxExtras()
     list_file.write_text("".join(_concat_line(p) for p in parts), encoding="utf-8")
-    args = [
-        "-f",
-        "concat",
-        "-safe",
-        "0",
-        "-i",
-        str(list_file),
-        "-i",
-        str(song),
-        "-map",
-        "0:v:0",
-        "-map",
-        "1:a:0",
-        "-c:v",
-        "copy",
-        *audio,
-    ]
+    args = ["-f", "concat", "-safe", "0", "-i", str(list_file), "-i", str(song)]
+    maps = ["-map", "0:v:0", "-map", "1:a:0"]
+    n = 2
+    if extras.subtitles is not None:
+        args += ["-i", str(extras.subtitles)]
+        maps += ["-map", f"{n}:s:0"]
+        n += 1
+    if extras.chapters is not None:
+        args += ["-f", "ffmetadata", "-i", str(extras.chapters)]
+        maps += ["-map_chapters", str(n)]
+    args += [*maps, "-c:v", "copy", *audio]
+    if extras.subtitles is not None:
+        args += ["-c:s", extras.subtitle_codec, "-metadata:s:s:0", f"language={extras.subtitle_language}",
+                 "-disposition:s:0", "default" if extras.subtitle_default else "0"]
     if tag:
         args += ["-tag:v", tag]
     if faststart and out.suffix in (".mp4", ".mov", ".m4v"):
         args += ["-movflags", "+faststart"]
-    args += ["-map_metadata", "-1", str(out)]
-    run_ffmpeg(args, f"join {len(parts)} clip(s) and mux the song into '{out.name}'")
+    # Chapter titles travel as chapter metadata, which a blanket ``-map_metadata -1`` would drop too.
+    args += ["-map_metadata:g", "-1", "-map_metadata:s", "-1"] if extras.chapters else ["-map_metadata", "-1"]
+    run_ffmpeg([*args, str(out)], f"join {len(parts)} clip(s) and mux the song into '{out.name}'")
+
+
+def subtitle_languages(path: str | Path) -> list[str]:
+    """The language tag of every subtitle stream of a file (``und`` where there is none)."""
+    import av
+
+    with av.open(str(path)) as c:
+        return [s.metadata.get("language", "und") for s in c.streams.subtitles]
 
 
 def first_times(path: str | Path) -> tuple[float | None, float | None]:

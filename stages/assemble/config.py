@@ -49,3 +49,11 @@ class AssembleConfig(BaseModel):
     """Folder keeping re-encoded pieces (transitions, graded shots) between runs, keyed by their inputs."""
     measure_cache: str | None = None
     """Folder keeping each shot's measurement and thumbnail between runs, keyed by the parts it comes from."""
+    subtitles: str | None = None
+    """An SRT file muxed as a soft subtitle track (its codec follows the container, `rules.SUBTITLE_CODECS`)."""
+    subtitle_language: str = "und"
+    """The track's ISO 639-2 language tag (`rules.subtitle_language`)."""
+    subtitle_default: bool = False
+    """Whether players show the track unless the viewer turns it off (off when the lines are also burned in)."""
+    chapters: str | None = None
+    """An ffmetadata file of chapter markers muxed into the video."""

@@ -272,6 +272,19 @@ def _shows_singer(plan: ShotPlan, shot: Shot) -> bool:
     return ref is None or ref.shows_singer
 
 
+def _mux_extras(config: AssembleConfig, out: Path) -> concat.MuxExtras:
+    """The subtitle track and chapters the config asks the final mux to add."""
+    from mvdirector.rules import SUBTITLE_CODECS
+
+    return concat.MuxExtras(
+        subtitles=Path(config.subtitles) if config.subtitles else None,
+        subtitle_codec=SUBTITLE_CODECS.get(out.suffix.lower(), "mov_text"),
+        subtitle_language=config.subtitle_language,
+        subtitle_default=config.subtitle_default,
+        chapters=Path(config.chapters) if config.chapters else None,
+    )
+
+
 def _generative(renderer: str) -> bool:
     """Whether a renderer's picture changes with the seed (then a shot that misses the singer is re-rendered)."""
     from stages.render import RENDERERS
@@ -381,7 +394,8 @@ def assemble(
                     shutil.copyfile(song_for_mux, tmp_audio)
         _step(progress, 0.72, 0.75)(0.0, "joining and muxing the song")
         with atomic_output(out_path) as tmp_out:
-            concat.join_and_mux(parts, song_for_mux, tmp_out, mux_audio, tag, config.faststart, tmp / "parts.txt")
+            concat.join_and_mux(parts, song_for_mux, tmp_out, mux_audio, tag, config.faststart, tmp / "parts.txt",
+                                _mux_extras(config, out_path))
             info = probe_video(tmp_out)
             if info.frames != plan.n_frames:
                 raise MvError(
@@ -399,6 +413,9 @@ def assemble(
         warnings.append(f"the video lasts {duration:.3f} s but the song {song_s:.3f} s (more than one frame apart)")
     if abs(offset) > 0.5 / fps:
         warnings.append(f"audio/video offset is {offset * 1000:.1f} ms (more than half a frame)")
+    if config.subtitles and concat.subtitle_languages(out_path) != [config.subtitle_language]:
+        warnings.append(f"the subtitle track of {out_path.name} could not be tagged '{config.subtitle_language}' "
+                        f"(the {out_path.suffix} muxer does not know that code); .mp4 and .mkv take any")
 
     per_shot: list[dict[str, object]] = [{"warnings": []} for _ in plan.shots]
     thumbs: Path | None = None

@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +115,8 @@ class ProceduralRenderer:
         opts = ProceduralOptions.from_mapping(
             job.shot.renderer_options, base=self.options, where=f"shot '{job.shot.id}' renderer_options"
         )
+        if not job.burn_captions:  # --captions soft|none: the lyric lines travel as data, not pixels
+            opts = replace(opts, captions=False)
         image = _reference_image(str(job.reference_image), job.reference.sha256)
         reference = _fit_reference(job.reference, image, job.reference_image)
         sep = _separation(image, reference, job.cache_dir) if opts.parallax else None

@@ -56,6 +56,9 @@ class ShotJob:
     """Every photo of the render as drawn, by plan id, the singer's first."""
     reference_images: Mapping[str, Path] = field(default_factory=dict)
     """The image file of each photo in ``references``, by plan id."""
+    burn_captions: bool = True
+    """Whether the shot's lyric line may be drawn into the picture (``--captions soft|none`` say no; it enters
+    the shot's cache key). A backend draws captions only when this and its own ``captions`` option allow."""
 
     @property
     def n_frames(self) -> int:

@@ -54,7 +54,7 @@ class CaptionRenderer:
         words = [w for w in lyric.words if w.text.strip()]
         self.tokens = lyric.line.split() or [w.text.strip() for w in words] or [lyric.line.strip() or " "]
         # The shot's timed words are a stretch of its line: find the line token each one is.
-        self.timed = _align(self.tokens, words)  # (token index, start_s, end_s), in time order
+        self.timed = align_words(self.tokens, words)  # (token index, start_s, end_s), in time order
         self.size, self.lines = self._layout()
         # States only move forward in a shot, so caching the last one is enough (memory stays small).
         self._key: tuple[int, bool] | None = None
@@ -62,10 +62,10 @@ class CaptionRenderer:
         self._u8: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _layout(self) -> tuple[int, list[list[int]]]:
-        """Font size and word indices per line: at most two lines inside the safe width."""
-        max_w = (1 - 2 * SAFE) * self.width
+        """Font size and word indices per line: at most two lines inside the safe width, panel padding included."""
         size = max(10, round(min(0.058 * self.height, 0.075 * self.width)))
         for _ in range(12):
+            max_w = (1 - 2 * SAFE) * self.width - 2 * round(0.5 * size)  # the panel's side padding (``_draw``)
             font = _font(size)
             space = font.getlength(" ")
             lines: list[list[int]] = [[]]
@@ -172,7 +172,7 @@ def _norm(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
-def _align(tokens: list[str], words: list) -> list[tuple[int, float, float]]:
+def align_words(tokens: list[str], words: list) -> list[tuple[int, float, float]]:
     """Match timed words to line tokens in order (same letters, looking at most 6 tokens ahead)."""
     out: list[tuple[int, float, float]] = []
     norms = [_norm(t) for t in tokens]

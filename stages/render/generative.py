@@ -246,7 +246,8 @@ def guide_frames(job: ShotJob) -> np.ndarray:
 
 
 def write_clip(job: ShotJob, frames: np.ndarray, out_path: Path, captions: bool = True) -> None:
-    """Write the shot's plan-fps ``frames`` (H.264, no audio) with its lyric caption, faded at crossfades."""
+    """Write the shot's plan-fps ``frames`` (H.264, no audio) with its lyric caption, faded at crossfades
+    (``captions``: the backend's option; ``job.burn_captions``: ``--captions``)."""
     from mvdirector.media.video import VideoWriter
     from stages.render.caption_fade import caption_opacity
     from stages.render.captions import CaptionRenderer
@@ -254,7 +255,7 @@ def write_clip(job: ShotJob, frames: np.ndarray, out_path: Path, captions: bool 
     shot, r = job.shot, job.plan.render
     drawer = None
     opacity = np.ones(len(frames))
-    if captions and shot.lyric is not None and shot.lyric.line.strip():
+    if captions and job.burn_captions and shot.lyric is not None and shot.lyric.line.strip():
         drawer = CaptionRenderer(shot.lyric, r.width, r.height)
         index = next((k for k, s in enumerate(job.plan.shots) if s.id == shot.id), None)
         if index is not None:

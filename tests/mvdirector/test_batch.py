@@ -183,3 +183,34 @@ def test_progress_table_follows_the_events(assets):
 def load_manifest_text(folder, text: str):
     (folder / "m.yaml").write_text(text)
     return load_manifest(folder / "m.yaml")
+
+
+def test_captions_and_formats_per_job_and_their_outputs_never_collide(assets):
+    (assets / "m.yaml").write_text(
+        "defaults: {size: 160x90, overrides: {asr: none}}\n"
+        "jobs:\n"
+        "  - {song: a.wav, reference: singer.png, output: a.mp4, captions: soft, formats: '16:9,9:16=90x160'}\n"
+        "  - {song: b.wav, reference: singer.png, output: b.mkv, formats: ['1:1=90x90']}\n"
+    )
+    a, b = load_manifest(assets / "m.yaml")
+    assert (a.request.captions, a.request.formats) == ("soft", ("16:9", "9:16=90x160"))
+    assert (b.request.captions, b.request.formats) == ("burn", ("1:1=90x90",))
+    assert [d.video.name for d in a.request.deliveries()] == ["a.16x9.mp4", "a.9x16.mp4"]
+    (assets / "m.csv").write_text(
+        "song,reference,output,formats,captions\n"
+        'a.wav,singer.png,x.mp4,"16:9,4:3",loud\n'
+        "b.wav,singer.png,x.9x16.mp4,,\n"
+        "b.wav,singer.png,y.mp4,9:16,\n"
+    )
+    with pytest.raises(BatchError) as e:
+        load_manifest(assets / "m.csv")
+    problems = e.value.problems
+    assert any("format '4:3' is unknown" in p for p in problems), problems
+    (assets / "m.csv").write_text(
+        "song,reference,output,formats,workdir\n"
+        "a.wav,singer.png,x.mp4,\"16:9,9:16\",wa\n"
+        "b.wav,singer.png,x.9x16.mp4,,wb\n"
+    )
+    with pytest.raises(BatchError) as e:
+        load_manifest(assets / "m.csv")
+    assert "x.9x16.mp4' is also the output of job 1" in e.value.problems[0]

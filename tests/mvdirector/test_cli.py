@@ -99,6 +99,14 @@ def test_render_bad_files(case, needle, bad_files, click_song, portrait):
         (["--asr", "faster-whisper", "--asr-model", "{d}"], "not a CTranslate2 Whisper model directory"),
         (["--asr", "bogus"], "--asr 'bogus'"),
         (["--beats", "aubio"], "--beats 'aubio': Input should be 'madmom' or 'librosa'"),
+        (["--captions", "loud"], "--captions 'loud'"),
+        (["--formats", "16:9,4:3"], "format '4:3' is unknown (use 16:9, 9:16, 1:1, 4:5"),
+        (["--formats", "9:16=91x160"], "width 91 is odd"),
+        (["--formats", "9:16=160x90"], "160x90, which is not 9:16"),
+        (["--formats", "9:16,9x16"], "format 9:16 is given twice"),
+        (["--size", "1920x800", "--formats", "16:9,1:1"], "format 16:9 would be rendered at 1920x800"),
+        (["--renderer", "dit", "--weights", "{d}", "--formats", "16:9,9:16"],
+         "format 9:16: size 1080x1920 is not a multiple of 16"),
     ],
 )
 def test_every_option_is_checked_before_any_work(args, needle, tmp_path, click_song, portrait):
@@ -197,7 +205,7 @@ def test_an_internal_error_exits_1_with_a_bug_report_hint(monkeypatch, click_son
     def broken(*a, **k):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(mvdirector.pipeline, "render", broken)
+    monkeypatch.setattr(mvdirector.pipeline, "run", broken)  # what `render` calls
     args = ["render", str(click_song), "--ref", str(portrait), "--workdir", str(tmp_path / "wd"), "-q"]
     result = cli(*args)
     assert result.returncode == 1

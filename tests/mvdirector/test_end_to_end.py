@@ -64,7 +64,7 @@ def test_plan_shots_and_work_directory(rendered):
         assert on_frame_grid(s.start_s, FPS) and on_frame_grid(s.end_s, FPS)
         assert len(list((wd / "shots").glob(f"{s.id}.*.mp4"))) == 1
     assert sum(s.n_frames(FPS) for s in plan.shots) == probe_video(out).frames
-    assert sorted(x.name for x in d.iterdir()) == ["video.mp4", "wd"], "only the video lands beside -o"
+    assert sorted(x.name for x in d.iterdir()) == ["video.jpg", "video.mp4", "wd"], "only deliverables beside -o"
     for name in ("analysis.json", "reference.json", "run.json", "report.json", "report.html"):
         assert (wd / name).exists(), name
     report = json.loads((wd / "report.json").read_text())

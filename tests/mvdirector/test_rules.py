@@ -76,3 +76,31 @@ def test_force_stages_and_language_codes():
     for bad in ("english", "e", "en-US", "12"):
         with pytest.raises(ValueError, match="not an ISO 639 code"):
             check_language(bad)
+
+
+def test_formats_name_an_aspect_and_optionally_a_size():
+    from mvdirector.rules import ASPECTS, check_formats, parse_format
+
+    assert parse_format("9:16").resolved_size((1280, 720)) == (1080, 1920)
+    assert parse_format("1:1").resolved_size((1280, 720)) == (1080, 1080)
+    assert parse_format("16:9").resolved_size((854, 480)) == (854, 480)  # --size, within even rounding
+    assert parse_format(" 9x16 = 90x160 ").size == (90, 160)
+    assert ASPECTS["9:16"].tag == "9x16" and ASPECTS["4:5"].default_size == (1080, 1350)
+    assert check_formats(("16x9", "9:16=720x1280")) == ("16:9", "9:16=720x1280")
+    for bad, message in [("4:3", "format '4:3' is unknown"), ("9:16=91x160", "width 91 is odd"),
+                         ("1:1=90x100", "90x100, which is not 1:1"), ("1:1=2x2", "outside 16..7680")]:
+        with pytest.raises(ValueError, match=message):
+            parse_format(bad)
+    with pytest.raises(ValueError, match="given twice"):
+        check_formats(("1:1", "1x1=90x90"))
+    with pytest.raises(ValueError, match="would be rendered at 1920x800"):
+        parse_format("16:9").resolved_size((1920, 800))
+
+
+def test_subtitle_languages_follow_each_containers_iso_639_2_form():
+    from mvdirector.rules import subtitle_language
+
+    assert [subtitle_language("de", s) for s in (".mp4", ".m4v", ".mov", ".mkv")] == ["deu", "deu", "ger", "ger"]
+    assert subtitle_language("EN", ".mp4") == "eng" and subtitle_language("fr", ".mkv") == "fre"
+    assert subtitle_language("zh", ".mp4") == "zho" and subtitle_language("yue", ".mkv") == "yue"
+    assert subtitle_language(None, ".mp4") == subtitle_language("xx", ".mp4") == "und"
