@@ -281,7 +281,7 @@ class RenderRequest(BaseModel):
             for path in self.outputs():
                 suffix = path.suffix.lower()
                 kind = VIDEO if suffix == out.suffix.lower() else COVER if suffix == ".jpg" else LYRICS
-                files.write("-o" if path == out else f"the {kind.what} '{path.name}'", path, kind)
+                files.write("-o" if kind is VIDEO else f"-o's {kind.what}", path, kind)
         return files
 
     def preflight(self, video: bool = True, also: Files | None = None) -> None:

@@ -127,5 +127,5 @@ def test_outputs_are_listed_once_and_never_land_on_an_input(tmp_path, click_song
     lyrics.write_text(LRC)
     proc = cli("render", str(click_song), "--ref", str(portrait), "-o", str(tmp_path / "v.mp4"), "--lyrics",
                str(lyrics), "--workdir", str(tmp_path / "wd"))
-    assert proc.returncode == 2 and f"the output '{lyrics}' would overwrite the input" in proc.stderr
+    assert proc.returncode == 2 and f"-o's lyric file '{lyrics}' is --lyrics" in proc.stderr
     assert lyrics.read_text() == LRC and not (tmp_path / "wd").exists()
