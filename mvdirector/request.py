@@ -26,6 +26,7 @@ from mvdirector.rules import (
     Language,
     Width,
     check_container,
+    fitting_size,
     parse_format,
     split_formats,
 )
@@ -255,8 +256,9 @@ class RenderRequest(BaseModel):
                     try:
                         spec.check_size(w, h)
                     except InputError as e:
+                        fw, fh = fitting_size(aspect, w, spec.size_multiple)
                         raise InputError(f"format {aspect.name}: {e.message}",
-                                         f"give it another size, e.g. --formats {aspect.name}=WxH") from None
+                                         f"give it another size, e.g. --formats {aspect.name}={fw}x{fh}") from None
             options = dict(self.renderer_options) if name == renderer else {}
             if "weights" in options and not spec.weights:
                 takes = [s.name for s in RENDERERS.values() if s.weights]
