@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,21 @@ from pydantic import ValidationError
 from mvdirector.errors import InputError, MvError
 from mvdirector.request import RenderRequest
 from mvdirector.rules import parse_size
+
+
+class _ManifestLoader(yaml.SafeLoader):
+    """Safe YAML without YAML 1.1's base-60 numbers: ``16:9`` and ``9:16`` stay text (``--formats``), not 969."""
+
+
+_ManifestLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _digit in "0123456789":
+    _ManifestLoader.yaml_implicit_resolvers.setdefault(_digit, []).insert(
+        0, ("tag:yaml.org,2002:str", re.compile(r"^[0-9]+(?::[0-9]+)+$")))
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_ManifestLoader)  # noqa: S506 - a SafeLoader subclass
+
 
 JOB_FIELDS = {
     "name", "song", "reference", "ref", "style", "lyrics", "vocals", "language", "size", "fps", "seed", "renderer",
@@ -74,7 +90,7 @@ def _parse_overrides(value: Any) -> dict[str, Any]:
         k, sep, v = part.partition("=")
         if not sep:
             raise ValueError(f"override '{part}' is not key=value")
-        out[k.strip()] = yaml.safe_load(v.strip())
+        out[k.strip()] = _yaml(v.strip())
     return out
 
 
@@ -99,7 +115,7 @@ def read_manifest(path: Path) -> list[dict[str, Any]]:
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise InputError(f"manifest '{path.name}' is neither YAML nor CSV", "name it .yaml, .yml or .csv")
     try:
-        data = yaml.safe_load(text)
+        data = _yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
