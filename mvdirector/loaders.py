@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -235,7 +236,14 @@ def load_json(path: str | Path, what: str, limit: int = JSON_LIMIT) -> Any:
 
 
 class _SafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader (plain data only: no tag constructs an object), in pure Python."""
+    """PyYAML's safe loader (plain data only: no tag constructs an object), in pure Python, without YAML 1.1's
+    base-60 numbers: ``16:9`` and ``9:16`` stay text (``--formats`` in a manifest), not 969 and 556."""
+
+
+_SafeLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _digit in "0123456789":
+    _SafeLoader.yaml_implicit_resolvers.setdefault(_digit, []).insert(
+        0, ("tag:yaml.org,2002:str", re.compile(r"^[0-9]+(?::[0-9]+)+$")))
 
 
 def parse_yaml(text: str, what: str, name: str) -> Any:

@@ -110,7 +110,7 @@ def run(
             return Run(analysis, refs, plan)
         # 6. what every format publishes: the lyric cues and chapters
         pub = deliver.publication(req, wd, plan, analysis, rep)
-        shared = dict(clock.seconds)
+        shared, shared_s = dict(clock.seconds), clock.total()
         reports = []
         for delivery in req.deliveries((plan.render.width, plan.render.height)):
             frep = deliver.FormatReporter(rep, delivery.aspect.name) if delivery.aspect is not None else rep
@@ -133,7 +133,8 @@ def run(
                         for s, c in zip(report.shots, clips, strict=True)
                     ],
                     "stage_s": {**shared, "render": clock.seconds["render"], "assemble": clock.seconds["assemble"]},
-                    "total_s": clock.total(),
+                    # this video's own time: what every format shares, then its shots and assembly
+                    "total_s": round(shared_s + clock.seconds["render"] + clock.seconds["assemble"], 3),
                     "cache_hits": sum(c.cached for c in clips),
                     "rendered": sum(not c.cached for c in clips),
                 }

@@ -31,6 +31,7 @@ from mvdirector.rules import (
     Width,
     check_container,
     check_reference_count,
+    fitting_size,
     parse_format,
     reference_ids,
     split_formats,
@@ -398,8 +399,9 @@ def check_format_sizes(plan: ShotPlan | None, renderer: str, deliveries: list[De
             try:
                 renderer_spec(name).check_size(d.width, d.height)
             except InputError as e:
+                fw, fh = fitting_size(d.aspect, d.width, renderer_spec(name).size_multiple)
                 raise InputError(f"format {d.aspect.name}: {e.message}",
-                                 f"give it another size, e.g. --formats {d.aspect.name}=WxH") from None
+                                 f"give it another size, e.g. --formats {d.aspect.name}={fw}x{fh}") from None
 
 
 def check_vocals(vocals: Path, song_s: float, fps: float) -> None:

@@ -314,6 +314,16 @@ def _example(aspect: AspectFormat, width: int) -> str:
     return f"{width}x{max(16, h)}"
 
 
+def fitting_size(aspect: AspectFormat, width: int, multiple: int) -> tuple[int, int]:
+    """The widest size of ``aspect`` up to ``width`` whose sides are multiples of ``multiple`` (a renderer's)."""
+    rw, rh = aspect.ratio
+    for w in range(width // multiple * multiple, multiple - 1, -multiple):
+        h = round(w * rh / rw / multiple) * multiple
+        if h >= multiple and abs(w * rh / rw - h) <= ASPECT_TOLERANCE_PX:
+            return w, h
+    return rw * multiple, rh * multiple
+
+
 def parse_format(text: str) -> FormatSpec:
     """``'9:16'`` or ``'9:16=720x1280'`` → a FormatSpec; ValueError naming the rule otherwise."""
     name, sep, size_text = str(text).strip().partition("=")
@@ -343,7 +353,10 @@ def check_formats(specs: tuple[str, ...]) -> tuple[str, ...]:
 def split_formats(value: object) -> object:
     """``'16:9, 9:16'`` (the command line, a CSV cell) → a tuple; lists and tuples pass through."""
     if isinstance(value, str):
-        return tuple(p.strip() for p in value.split(",") if p.strip())
+        found = tuple(p.strip() for p in value.split(",") if p.strip())
+        if not found:  # '' or ',' is a mistake, not a request for the plain single video
+            raise ValueError(f"'{value}' names no format (use {', '.join(ASPECTS)}, comma-separated)")
+        return found
     return value
 
 

@@ -191,8 +191,10 @@ def test_captions_and_formats_per_job_and_their_outputs_never_collide(assets):
         "jobs:\n"
         "  - {song: a.wav, reference: singer.png, output: a.mp4, captions: soft, formats: '16:9,9:16=90x160'}\n"
         "  - {song: b.wav, reference: singer.png, output: b.mkv, formats: ['1:1=90x90']}\n"
+        "  - {song: b.wav, reference: singer.png, output: c.mp4, formats: [16:9, 9:16=90x160, 1:1]}\n"
     )
-    a, b = load_manifest(assets / "m.yaml")
+    a, b, c = load_manifest(assets / "m.yaml")
+    assert c.request.formats == ("16:9", "9:16=90x160", "1:1")  # unquoted, not YAML 1.1's base-60 numbers
     assert (a.request.captions, a.request.formats) == ("soft", ("16:9", "9:16=90x160"))
     assert (b.request.captions, b.request.formats) == ("burn", ("1:1=90x90",))
     assert [d.video.name for d in a.request.deliveries()] == ["a.16x9.mp4", "a.9x16.mp4"]

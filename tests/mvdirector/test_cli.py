@@ -106,7 +106,9 @@ def test_render_bad_files(case, needle, bad_files, click_song, portrait):
         (["--formats", "9:16,9x16"], "format 9:16 is given twice"),
         (["--size", "1920x800", "--formats", "16:9,1:1"], "format 16:9 would be rendered at 1920x800"),
         (["--renderer", "dit", "--weights", "{d}", "--formats", "16:9,9:16"],
-         "format 9:16: size 1080x1920 is not a multiple of 16"),
+         "format 9:16: size 1080x1920 is not a multiple of 16, which the dit renderer needs — give it another "
+         "size, e.g. --formats 9:16=1072x1904"),
+        (["--formats", ","], "',' names no format"),
     ],
 )
 def test_every_option_is_checked_before_any_work(args, needle, tmp_path, click_song, portrait):

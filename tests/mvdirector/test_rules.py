@@ -79,7 +79,7 @@ def test_force_stages_and_language_codes():
 
 
 def test_formats_name_an_aspect_and_optionally_a_size():
-    from mvdirector.rules import ASPECTS, check_formats, parse_format
+    from mvdirector.rules import ASPECTS, check_formats, fitting_size, parse_format, split_formats
 
     assert parse_format("9:16").resolved_size((1280, 720)) == (1080, 1920)
     assert parse_format("1:1").resolved_size((1280, 720)) == (1080, 1080)
@@ -93,6 +93,12 @@ def test_formats_name_an_aspect_and_optionally_a_size():
             parse_format(bad)
     with pytest.raises(ValueError, match="given twice"):
         check_formats(("1:1", "1x1=90x90"))
+    assert split_formats(" 16:9, 9x16 ,") == ("16:9", "9x16") and split_formats(["1:1"]) == ["1:1"]
+    assert fitting_size(ASPECTS["9:16"], 1080, 16) == (1072, 1904)  # 1080x1920 is no multiple of 16
+    assert fitting_size(ASPECTS["1:1"], 1080, 16) == (1072, 1072) and fitting_size(ASPECTS["4:5"], 90, 2) == (90, 112)
+    for empty in ("", " , "):  # a typo, not a request for the plain single video
+        with pytest.raises(ValueError, match="names no format"):
+            split_formats(empty)
     with pytest.raises(ValueError, match="would be rendered at 1920x800"):
         parse_format("16:9").resolved_size((1920, 800))
 

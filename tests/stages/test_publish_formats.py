@@ -93,8 +93,10 @@ def _clips(plan, folder):
     return out
 
 
-@pytest.mark.parametrize(("suffix", "codec", "language"), [(".mp4", "mov_text", "deu"), (".mkv", "srt", "ger")])
-def test_the_final_mux_carries_chapters_matching_the_sections_and_the_track(tmp_path, suffix, codec, language):
+@pytest.mark.parametrize(("suffix", "codec", "language", "default"),
+                         [(".mp4", "mov_text", "deu", True), (".mkv", "srt", "ger", False)])  # soft / both
+def test_the_final_mux_carries_chapters_matching_the_sections_and_the_track(tmp_path, suffix, codec, language,
+                                                                             default):
     fps = 12.0
     plan = make_plan(bounds=(0.0, 2.0, 4.0, 6.0), fps=fps, size=(64, 36), song="song.wav")
     lyric = LyricOverlay(line="hallo welt", words=[Word(start_s=0.2, end_s=0.5, text="hallo"),
@@ -111,7 +113,8 @@ def test_the_final_mux_carries_chapters_matching_the_sections_and_the_track(tmp_
     (tmp_path / "track.srt").write_text(render(".srt", lyric_cues(plan)))
     out = tmp_path / f"video{suffix}"
     cfg = AssembleConfig(consistency=False, chapters=str(tmp_path / "chapters.txt"),
-                         subtitles=str(tmp_path / "track.srt"), subtitle_language=subtitle_language("de", suffix))
+                         subtitles=str(tmp_path / "track.srt"), subtitle_language=subtitle_language("de", suffix),
+                         subtitle_default=default)
     report = assemble(plan, _clips(plan, tmp_path), song, out, cfg)
     assert report.frames == 72 and report.copied_shots == 3, "chapters and subtitles cost no re-encode"
     assert not report.warnings
@@ -120,6 +123,7 @@ def test_the_final_mux_carries_chapters_matching_the_sections_and_the_track(tmp_
                for ch in c.chapters()]
         (sub,) = c.streams.subtitles
         assert sub.codec_context.name == codec and sub.metadata["language"] == language
+        assert bool(sub.disposition & av.stream.Disposition.default) == default  # under burned lines: off
         texts = [p for p in c.demux(sub) if p.size]
         assert len(texts) >= 1
     assert [t for _, _, t in got] == ["Intro", "Chorus 1", "Chorus 2"]
