@@ -34,21 +34,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mvdirector.errors import InputError, ModelError
+from mvdirector.errors import InputError
 from stages.render import ShotJob
-from stages.render.generative import (
-    RawTail,
-    continued,
-    framed_reference,
-    guide_fingerprint,
-    guide_frames,
-    native_span,
-    previous_tail,
-    save_raw_tail,
-    shot_seed,
-    weights_fingerprint,
-    write_clip,
-)
+from stages.render import generative as gen
 from stages.s2v_options import PER_SHOT, S2V_NEGATIVE, S2VOptions
 
 __all__ = ["PER_SHOT", "S2V_NEGATIVE", "S2VOptions", "S2VRenderer"]
@@ -73,9 +61,7 @@ class S2VRenderer:
         from models.wan_checkpoint import check_s2v_dir
 
         self.options = S2VOptions.from_mapping(options)
-        if self.options.weights is None:
-            raise ModelError("the s2v renderer needs model weights", hint=HINT)
-        self.layout = check_s2v_dir(self.options.weights)  # one line naming all that is missing or wrong
+        self.layout = check_s2v_dir(self.options.weights_dir(HINT))  # one line naming all missing or wrong
         self.config = read_s2v_config(self.layout.root)  # a config asking for what we lack is refused here
         self.options.pipeline_options().resolved_dtype()  # an unknown dtype too
         self._runtime = None
@@ -95,16 +81,8 @@ class S2VRenderer:
         framework's inputs; the seed and the plan through the shot itself.
         """
         if self._fingerprint is None:
-            import diffusers
-            import torch
-            import transformers
-
-            fp = self.options.fingerprint()
-            fp["weights"] = weights_fingerprint(self.layout.root, self.layout.weight_files())
-            fp["guide_renderer"] = guide_fingerprint()
-            fp.update(renderer=self.name, version=VERSION, diffusers=diffusers.__version__,
-                      transformers=transformers.__version__, torch=torch.__version__.split("+")[0])
-            self._fingerprint = fp
+            weights = gen.weights_fingerprint(self.layout.root, self.layout.weight_files())
+            self._fingerprint = gen.renderer_fingerprint(self.name, VERSION, self.options, weights)
         return self._fingerprint
 
     # ------------------------------------------------------------------ before any shot
@@ -121,7 +99,7 @@ class S2VRenderer:
             opts = self.shot_options(shot)
             if opts.max_clips is None:
                 continue
-            span = native_span(job.for_shot(shot.id), NATIVE_FPS)
+            span = gen.native_span(job.for_shot(shot.id), NATIVE_FPS)
             clips = len(clip_yields(span.count, shot.continues_from is not None))
             if clips > opts.max_clips:
                 raise InputError(
@@ -155,7 +133,7 @@ class S2VRenderer:
         memo = (str(audio.resolve()), st.st_size, st.st_mtime_ns)
         if memo not in self._audio_keys:
             w2v = tuple(p for p in self.layout.weight_files() if p.parent == self.layout.wav2vec)
-            inputs = {"version": AUDIO_VERSION, "wav2vec2": weights_fingerprint(self.layout.root, w2v),
+            inputs = {"version": AUDIO_VERSION, "wav2vec2": gen.weights_fingerprint(self.layout.root, w2v),
                       "audio": file_sha256(audio)}
             self._audio_keys[memo] = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
         return self._audio_keys[memo]
@@ -199,8 +177,8 @@ class S2VRenderer:
         shot, r = job.shot, job.plan.render
         opts = self.shot_options(shot)
         report = progress or (lambda f, m: None)
-        span = native_span(job, NATIVE_FPS)
-        tail = previous_tail(job, (r.height, r.width), NATIVE_FPS) if opts.chain else None
+        span = gen.native_span(job, NATIVE_FPS)
+        tail = gen.previous_tail(job, (r.height, r.width), NATIVE_FPS) if opts.chain else None
         motion = tail is not None
         sampling = S2VSampling(steps=opts.steps, guidance_scale=opts.guidance_scale, shift=opts.shift)
         clips = len(clip_yields(span.count, motion, sampling))
@@ -210,10 +188,10 @@ class S2VRenderer:
         report(0.0, f"{shot.id}: audio features")
         lead = audio_lead_frames(motion, sampling)
         audio = self.song_features(job).window(span.start - lead, audio_frames_needed(span.count, motion, sampling))
-        guide = guide_frames(job)[span.to_native] if opts.camera == "guide" else None
+        guide = gen.guide_frames(job)[span.to_native] if opts.camera == "guide" else None
         prompt, negative = self.runtime.encode_prompts([shot.prompt, opts.negative_prompt])
         req = S2VRequest(
-            reference=framed_reference(job),
+            reference=gen.framed_reference(job),
             prompt_embeds=prompt,
             negative_prompt_embeds=negative,
             audio_embeds=audio,
@@ -221,15 +199,15 @@ class S2VRenderer:
             motion_frames=tail.frames if tail is not None else None,
             guide_video=None if guide is None else np.ascontiguousarray(guide),
             guide_strength=opts.guide_strength,
-            seed=shot_seed(r.seed, shot.seed, shot.id),
+            seed=gen.shot_seed(r.seed, shot.seed, shot.id),
             sampling=sampling,
         )
         t1 = time.perf_counter()
         out = self.runtime(req, progress=lambda f, msg: report(0.05 + 0.9 * f, f"{shot.id}: {msg}"))
         t2 = time.perf_counter()
-        write_clip(job, out.frames[span.to_plan], out_path, opts.captions)
-        if job.cache_dir is not None and continued(job):
-            save_raw_tail(job.cache_dir, out_path, RawTail(out.tail, NATIVE_FPS))
+        gen.write_clip(job, out.frames[span.to_plan], out_path, opts.captions)
+        if job.cache_dir is not None and gen.continued(job):
+            gen.save_raw_tail(job.cache_dir, out_path, gen.RawTail(out.tail, NATIVE_FPS))
         report(1.0, f"{shot.id}: written")
         metrics = dict(out.metrics)
         metrics.update(
