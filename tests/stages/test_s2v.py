@@ -78,6 +78,7 @@ def test_cli_renders_a_take_and_a_shot(tiny_dir, songs, portrait, tmp_path):
     res = cli(*render_args(song, portrait, plan_path, tiny_dir, wd, "-O", "clip_frames=none"))
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stderr.count(FULL_MIX) == 1, res.stderr  # said once per run, not once per shot
+    assert "Loading weights" not in res.stderr  # no library progress bar inside the run's own
 
     info = probe_video(wd / "video.mp4")
     assert (info.width, info.height, info.frames) == (64, 64, 24) and abs(info.fps - FPS) < 1e-6
