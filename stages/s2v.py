@@ -101,7 +101,7 @@ class S2VRenderer:
             if opts.max_clips is None:
                 continue
             span = gen.native_span(job.for_shot(shot.id), NATIVE_FPS)
-            motion = shot.continues_from is not None
+            motion = opts.chain and shot.continues_from is not None
             sampling = opts.sampling(span.count, motion)
             clips = len(clip_yields(span.count, motion, sampling))
             if clips > opts.max_clips:
