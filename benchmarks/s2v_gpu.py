@@ -13,8 +13,9 @@ Printed: seconds per step (mean and fastest of ``--steps`` after one warm-up ste
 allocated GPU memory, an estimate for the whole clip (40 steps) and per minute of video
 (12 clips at 16 fps), both for the DiT alone (VAE, wav2vec2 and UMT5 not included). The anchor,
 measured in the same run, is the device's dense matmul throughput; model FLOPs per step are
-counted analytically (matmuls and attention), so MFU = FLOPs / time / anchor. Exits 2 with one
-line when no CUDA device is present (unless ``--tiny``).
+counted analytically (matmuls and attention), so MFU = FLOPs / time / anchor. Without a CUDA
+device (and without ``--tiny``) it prints one line and exits 77, which ``make bench`` reports as
+skipped (``benchmarks/tools/gpu.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.tools.gpu import no_gpu  # noqa: E402
 from models.s2v import S2VConfig, S2VTransformer  # noqa: E402
 from models.s2v_motion import BUCKETS, KERNELS  # noqa: E402
 from models.s2v_pipeline import S2VSampling, make_scheduler  # noqa: E402
@@ -111,8 +113,8 @@ def main() -> int:
         cfg, device, dtype = TINY, torch.device("cpu"), torch.float32
         args.frames, args.height, args.width, args.steps = 16, 64, 128, min(args.steps, 2)
     elif not torch.cuda.is_available():
-        print("benchmarks/s2v_gpu.py needs a CUDA GPU (use --tiny to check the code path on the CPU)")
-        return 2
+        return no_gpu("benchmarks/s2v_gpu.py", "--tiny runs the same code path on a tiny config on the CPU "
+                      "(checks the script, measures nothing of the 14B model)")
     else:
         cfg, device, dtype = S2VConfig(), torch.device("cuda"), torch.bfloat16
     torch.set_grad_enabled(False)

@@ -77,14 +77,20 @@ class Wav2Vec2Encoder:
     ) -> Wav2Vec2Encoder:
         """Load from a local folder (nothing is downloaded); ModelError if it cannot be read."""
         from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
+        from transformers.utils import logging as hf_logging
 
         from mvdirector.errors import ModelError
 
+        shown = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar in the middle of the run's own progress
         try:
             fe = Wav2Vec2FeatureExtractor.from_pretrained(str(folder), local_files_only=True)
             model = Wav2Vec2ForCTC.from_pretrained(str(folder), local_files_only=True, dtype=dtype)
         except (OSError, ValueError) as e:
             raise ModelError(f"cannot load wav2vec2 from {folder}: {e}") from e
+        finally:
+            if shown:
+                hf_logging.enable_progress_bar()
         return cls(fe, model.to(device).eval().requires_grad_(False))
 
     @torch.no_grad()

@@ -49,13 +49,13 @@ AllowOthersOpt = Annotated[bool, typer.Option(
     "--allow-others", help="Use a photo of another person as a scene instead of refusing it.")]
 LyricsOpt = Annotated[Path | None, typer.Option("--lyrics", help="Lyrics file (.txt, .lrc, .srt) to align.")]
 VocalsOpt = Annotated[Path | None, typer.Option(
-    "--vocals", help="Isolated vocal stem as long as the song: vocal activity and lyrics listen to it.")]
+    "--vocals", help="Isolated vocal stem as long as the song: vocal activity, lyrics and s2v's lips listen to it.")]
 LanguageOpt = Annotated[str | None, typer.Option(
     "--language", help="Language of the lyrics, an ISO 639 code (en, es, de…); default: detect.")]
 StyleOpt = Annotated[str | None, typer.Option("--style", help="Shot template style [default: cinematic].")]
 TemplatesOpt = Annotated[Path | None, typer.Option("--templates", help="Extra directory of style YAML files.")]
 RendererOpt = Annotated[str | None, typer.Option(
-    "--renderer", help="procedural (CPU) or dit (GPU + weights) [default: procedural].")]
+    "--renderer", help="procedural (CPU), dit or s2v (GPU + weights) [default: procedural].")]
 SizeOpt = Annotated[str | None, typer.Option("--size", help="Output WIDTHxHEIGHT [default: 1280x720].")]
 FpsOpt = Annotated[float | None, typer.Option("--fps", help="Frames per second, 1..120 [default: 24].")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for the plan and the renders [default: 0].")]
@@ -116,7 +116,7 @@ def render(
     style: StyleOpt = None,
     templates: TemplatesOpt = None,
     renderer: RendererOpt = None,
-    weights: Annotated[Path | None, typer.Option("--weights", help="Model checkpoint of the renderer (dit).")] = None,
+    weights: Annotated[Path | None, typer.Option("--weights", help="Checkpoint of the renderer (dit, s2v).")] = None,
     renderer_option: Annotated[list[str] | None, typer.Option(
         "--renderer-option", "-O", help="KEY=VALUE option of the renderer, e.g. -O steps=40 -O offload=model.",
     )] = None,

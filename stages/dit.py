@@ -33,10 +33,10 @@ from stages.render.generative import (
     RawTail,
     continued,
     framed_reference,
-    guide_fingerprint,
     guide_frames,
     native_span,
     previous_tail,
+    renderer_fingerprint,
     save_raw_tail,
     shot_seed,
     weights_fingerprint,
@@ -60,12 +60,10 @@ class DitRenderer:
         from models.i2v_checkpoint import inspect_checkpoint
 
         self.options = DitOptions.from_mapping(options)
-        if self.options.weights is None:
-            raise ModelError(
-                "the dit renderer needs model weights",
-                hint="pass --weights DIR (a local Wan I2V diffusers checkpoint, e.g. Wan2.1-I2V-14B-480P-Diffusers)",
-            )
-        self.checkpoint = inspect_checkpoint(Path(self.options.weights))
+        weights = self.options.weights_dir(
+            "pass --weights DIR (a local Wan I2V diffusers checkpoint, e.g. Wan2.1-I2V-14B-480P-Diffusers)"
+        )
+        self.checkpoint = inspect_checkpoint(weights)
         if self.options.adapter is not None and not Path(self.options.adapter).is_dir():
             raise ModelError(
                 f"camera adapter directory {self.options.adapter} does not exist",
@@ -93,23 +91,13 @@ class DitRenderer:
     def fingerprint(self) -> dict[str, str]:
         """Options and weight fingerprints that change the pixels (they enter the shot cache key)."""
         if self._fingerprint is None:
-            import diffusers
-            import torch
-
             o = self.options
-            fp = o.fingerprint()
-            fp["weights"] = weights_fingerprint(Path(o.weights))  # type: ignore[arg-type]
-            fp["adapter"] = weights_fingerprint(Path(o.adapter)) if o.adapter else "none"
-            fp["family"] = self.checkpoint.defaults.family
             # Guided shots start from the procedural render, so its version and options matter too.
-            fp["guide_renderer"] = guide_fingerprint()
-            fp.update(
-                renderer=self.name,
-                version=VERSION,
-                diffusers=diffusers.__version__,
-                torch=torch.__version__.split("+")[0],
+            self._fingerprint = renderer_fingerprint(
+                self.name, VERSION, o, weights_fingerprint(Path(o.weights)),  # type: ignore[arg-type]
+                adapter=weights_fingerprint(Path(o.adapter)) if o.adapter else "none",
+                family=self.checkpoint.defaults.family,
             )
-            self._fingerprint = fp
         return self._fingerprint
 
     @property

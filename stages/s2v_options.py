@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from mvdirector.errors import InputError
 from stages.render.options import GenerativeOptions, check_at_least, check_choice
 
 CAMERA_MODES = ("guide", "none")
@@ -21,7 +22,9 @@ S2V_NEGATIVE = (
     "画面模糊，最差质量，画面模糊，细节模糊不清，情绪激动剧烈，手快速抖动，字幕，丑陋的，残缺的，多余的手指，画得不好的手部，"
     "画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
 )
-PER_SHOT = ("camera", "guide_strength", "steps", "guidance_scale", "shift", "negative_prompt", "chain", "captions")
+PER_SHOT = ("camera", "guide_strength", "steps", "guidance_scale", "shift", "negative_prompt", "chain", "captions",
+            "clip_frames")
+CLIP_FRAMES = 80  # frames per generated clip in the official config (infer_frames), the most we allow
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,22 @@ class S2VOptions(GenerativeOptions):
     guidance_scale: float = 4.5  # classifier-free guidance; the negative pass has zeroed audio
     shift: float = 3.0  # flow-matching shift
     chain: bool = True  # a continuing shot's motion buffer starts from the previous shot's raw frames
-    max_clips: int | None = None  # the most 80-frame clips one shot may take (None: no limit)
+    max_clips: int | None = None  # the most clips one shot may take (None: no limit)
+    clip_frames: int | None = CLIP_FRAMES  # frames per clip, a multiple of 4; None: the fewest a one-clip shot needs
+
+    def sampling(self, frames: int, motion: bool):  # noqa: ANN201 - models.s2v_pipeline.S2VSampling
+        """The sampling settings of a shot of ``frames`` native frames (``motion``: it starts from earlier frames).
+
+        ``clip_frames=None`` makes a shot that fits one clip generate only the frames it shows (the
+        first clip's 3 cut frames included), rounded up to a multiple of 4: a 2-s shot costs a
+        36-frame clip instead of an 80-frame one.
+        """
+        from models.s2v_pipeline import S2VSampling, audio_lead_frames
+
+        clip = self.clip_frames
+        if clip is None:
+            clip = min(CLIP_FRAMES, -(-(frames + audio_lead_frames(motion)) // 4) * 4)
+        return S2VSampling(steps=self.steps, guidance_scale=self.guidance_scale, shift=self.shift, infer_frames=clip)
 
     def validate(self, where: str = "s2v renderer option") -> None:
         """Raise InputError for out-of-range values."""
@@ -52,4 +70,8 @@ class S2VOptions(GenerativeOptions):
             ("guidance_scale", self.guidance_scale, 0.0),
             ("shift", self.shift, 1e-6),
             ("max_clips", self.max_clips, 1),
+            ("clip_frames", self.clip_frames, 4),
         ))
+        if self.clip_frames is not None and (self.clip_frames % 4 or self.clip_frames > CLIP_FRAMES):
+            raise InputError(f"{where} clip_frames={self.clip_frames} is not a multiple of 4 up to {CLIP_FRAMES}",
+                             "leave it unset for the official 80, or 'none' to fit short shots")

@@ -52,3 +52,14 @@ def portrait(tmp_path_factory: pytest.TempPathFactory) -> Path:
     p = tmp_path_factory.mktemp("ref") / "singer.png"
     Image.fromarray(data.astronaut()).resize((256, 256)).save(p)
     return p
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run faster (and cost less CPU on a busy machine) on one thread: ``pytestmark`` it per module."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -75,6 +75,20 @@ def weights_fingerprint(weights_dir: Path, files: tuple[Path, ...] | None = None
     return h.hexdigest()
 
 
+def renderer_fingerprint(name: str, version: str, options, weights: str, **extra: str) -> dict[str, str]:  # noqa: ANN001
+    """A generative backend's part of every shot key: its options (``GenerativeOptions.fingerprint``),
+    the weights' fingerprint, the camera guide's renderer, the libraries' versions and ``extra``."""
+    import diffusers
+    import torch
+    import transformers
+
+    fp = options.fingerprint()
+    fp.update(weights=weights, guide_renderer=guide_fingerprint(), renderer=name, version=version,
+              diffusers=diffusers.__version__, transformers=transformers.__version__,
+              torch=torch.__version__.split("+")[0], **extra)
+    return fp
+
+
 # ------------------------------------------------------------------ the portrait, the seed
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mvdirector.errors import InputError
+from mvdirector.errors import InputError, ModelError
 
 OFFLOADS = ("none", "model", "group")
 
@@ -78,6 +78,12 @@ class GenerativeOptions:
     def fingerprint(self) -> dict[str, str]:
         """The options that change the pixels, as strings (they enter the shot cache key)."""
         return {f.name: str(getattr(self, f.name)) for f in fields(self) if f.name not in self.RUNTIME_ONLY}
+
+    def weights_dir(self, hint: str) -> Path:
+        """The checkpoint directory; ModelError (with ``hint``, what to pass) when none was given."""
+        if self.weights is None:
+            raise ModelError(f"the {self.RENDERER} renderer needs model weights", hint=hint)
+        return Path(self.weights)
 
     def pipeline_options(self, **extra: Any):  # noqa: ANN201 - models.wan_runtime.PipelineOptions
         """The device policy as :class:`models.wan_runtime.PipelineOptions` (``extra``: its other fields)."""

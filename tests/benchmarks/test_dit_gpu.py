@@ -29,7 +29,6 @@ def test_tiny_run_prints_the_table_and_matches_diffusers():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="with CUDA the script would run the real 14B benchmark")
 def test_without_cuda_it_says_so_in_one_line():
     res = _run()
-    assert res.returncode == 2
-    assert res.stdout.strip().splitlines() == [
-        "benchmarks/dit_gpu.py needs a CUDA GPU (none found); run it with --tiny for the CPU smoke run"
-    ]
+    assert res.returncode == 77, res.stderr  # make bench reports it as skipped (benchmarks/tools/gpu.py)
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("benchmarks/dit_gpu.py needs a CUDA GPU (none found): skipped;")

@@ -13,14 +13,7 @@ from models.s2v_loader import INDEX, load_s2v_transformer, save_s2v_checkpoint
 from models.wan_checkpoint import check_dit_dir
 from mvdirector.errors import ModelError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster (and cost less CPU on a busy machine) on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

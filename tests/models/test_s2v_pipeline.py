@@ -23,13 +23,7 @@ H, W = 64, 128
 TINY = S2VSampling(steps=2, infer_frames=16)  # 4 latent frames per clip
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster (and cost less CPU on a busy machine) on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Spy:

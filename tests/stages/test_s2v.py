@@ -16,15 +16,7 @@ FPS = 8.0
 FULL_MIX = "drives the lips from the full mix"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster (and cost less CPU on a busy machine) on one thread."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +73,12 @@ def test_cli_renders_a_take_and_a_shot(tiny_dir, songs, portrait, tmp_path):
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(make_plan(song).model_dump_json(indent=2))
     wd = tmp_path / "work.mvd"
-    res = cli(*render_args(song, portrait, plan_path, tiny_dir, wd))
+    # clip_frames=none: each one-clip shot generates only what it shows (the default 80-frame clips
+    # are rendered by the stage tests below); it also keeps this test fast.
+    res = cli(*render_args(song, portrait, plan_path, tiny_dir, wd, "-O", "clip_frames=none"))
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stderr.count(FULL_MIX) == 1, res.stderr  # said once per run, not once per shot
+    assert "Loading weights" not in res.stderr  # no library progress bar inside the run's own
 
     info = probe_video(wd / "video.mp4")
     assert (info.width, info.height, info.frames) == (64, 64, 24) and abs(info.fps - FPS) < 1e-6
@@ -97,6 +92,8 @@ def test_cli_renders_a_take_and_a_shot(tiny_dir, songs, portrait, tmp_path):
     # Each shot generated the song's 16-fps frames nearest its cuts: [0, 20), [20, 32), [32, 48).
     assert [metrics[k]["s2v_native_start"] for k in ("verse1-01", "verse1-02", "chorus1-01")] == [0, 20, 32]
     assert [metrics[k]["s2v_native_frames"] for k in ("verse1-01", "verse1-02", "chorus1-01")] == [20, 12, 16]
+    # Clips fitted to the shots: 20 + the 3 cut frames -> 24; 12 (chained: no cut frames); 16 + 3 -> 20.
+    assert [metrics[k]["s2v_latent_frames"] for k in ("verse1-01", "verse1-02", "chorus1-01")] == [6, 3, 5]
     # The continued shot kept its 20 raw frames; the continuing one started from them (no 3-frame lead).
     tail = load_raw_tail(wd / "cache", clips["verse1-01"])
     assert tail is not None and tail.frames.shape == (20, 64, 64, 3) and tail.fps == 16.0
@@ -231,6 +228,15 @@ def test_options_defaults_and_checks(tiny_dir, songs, portrait, tmp_path):
     ]:
         with pytest.raises(InputError, match=message):
             S2VOptions.from_mapping(values)
+    # clip_frames: the official 80 by default; "none" fits a one-clip shot; multiples of 4 up to 80.
+    assert (o.sampling(16, False).infer_frames, o.sampling(300, False).infer_frames) == (80, 80)
+    fit = S2VOptions.from_mapping({"clip_frames": "none"})
+    assert fit.clip_frames is None and fit.sampling(16, False).infer_frames == 20  # 16 + 3 cut frames, to 4k
+    assert (fit.sampling(12, True).infer_frames, fit.sampling(78, False).infer_frames) == (12, 80)
+    assert S2VOptions.from_mapping({"clip_frames": 40}).sampling(16, False).infer_frames == 40
+    for bad in (30, 84, 0):
+        with pytest.raises(InputError, match=f"clip_frames={bad}"):
+            S2VOptions.from_mapping({"clip_frames": bad})
     with pytest.raises(InputError, match="'offload' cannot change per shot"):
         S2VOptions.from_mapping({"offload": "model"}, base=S2VOptions())
     with pytest.raises(InputError, match="dtype 'fp8'"):
