@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from mvdirector.errors import InputError
-from stages.render.options import GenerativeOptions, check_at_least, check_choice
+from stages.render.options import GenerativeOptions, check_choice, check_range
 
 CAMERA_MODES = ("auto", "guide", "adapter", "both", "none")
 # Wan's own default negative prompt (wan/configs/shared_config.py, sample_neg_prompt), which its
@@ -89,13 +89,18 @@ class DitOptions(GenerativeOptions):
         """Raise InputError for out-of-range values."""
         super().validate(where)
         check_choice(where, "camera", self.camera, CAMERA_MODES)
-        check_at_least(where, (
-            ("steps", self.steps, 1),
-            ("guidance_scale", self.guidance_scale, 0.0),
-            ("guidance_scale_2", self.guidance_scale_2, 0.0),
-            ("shift", self.shift, 1e-6),
-            ("native_fps", self.native_fps, 1e-6),
-            ("max_sequence_length", self.max_sequence_length, 1),
+        check_range(where, (
+            ("steps", self.steps, 1, 1000),
+            ("guidance_scale", self.guidance_scale, 0.0, 100.0),
+            ("guidance_scale_2", self.guidance_scale_2, 0.0, 100.0),
+            ("shift", self.shift, 1e-6, 100.0),
+            ("native_fps", self.native_fps, 1e-6, 120.0),
+            ("max_sequence_length", self.max_sequence_length, 1, 4096),
+            ("window", self.window, 1, 1000),
+            ("overlap", self.overlap, 0, 1000),
+            ("window_shift", self.window_shift, 0, 1000),
+            ("window_max_shift", self.window_max_shift, 0, 1000),
+            ("min_last", self.min_last, 1, 1000),
         ))
         try:
             self.window_config()

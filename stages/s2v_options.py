@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from mvdirector.errors import InputError
-from stages.render.options import GenerativeOptions, check_at_least, check_choice
+from stages.render.options import GenerativeOptions, check_choice, check_range
 
 CAMERA_MODES = ("guide", "none")
 # The official S2V negative prompt (wan_s2v_14B.py, sample_neg_prompt), used whenever none is given:
@@ -65,12 +65,12 @@ class S2VOptions(GenerativeOptions):
         """Raise InputError for out-of-range values."""
         super().validate(where)
         check_choice(where, "camera", self.camera, CAMERA_MODES)
-        check_at_least(where, (
-            ("steps", self.steps, 1),
-            ("guidance_scale", self.guidance_scale, 0.0),
-            ("shift", self.shift, 1e-6),
-            ("max_clips", self.max_clips, 1),
-            ("clip_frames", self.clip_frames, 4),
+        check_range(where, (
+            ("steps", self.steps, 1, 1000),
+            ("guidance_scale", self.guidance_scale, 0.0, 100.0),
+            ("shift", self.shift, 1e-6, 100.0),
+            ("max_clips", self.max_clips, 1, 1000),
+            ("clip_frames", self.clip_frames, 4, CLIP_FRAMES),
         ))
         if self.clip_frames is not None and (self.clip_frames % 4 or self.clip_frames > CLIP_FRAMES):
             raise InputError(f"{where} clip_frames={self.clip_frames} is not a multiple of 4 up to {CLIP_FRAMES}",

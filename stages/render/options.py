@@ -11,6 +11,7 @@ its fields, its ``PER_SHOT`` and its checks in ``validate``.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from dataclasses import dataclass, fields, replace
@@ -101,11 +102,11 @@ def check_choice(where: str, name: str, value: str, choices: tuple[str, ...]) ->
         raise InputError(f"{where} {name}={value!r} is not one of {', '.join(choices)}")
 
 
-def check_at_least(where: str, checks: tuple[tuple[str, float | int | None, float], ...]) -> None:
-    """InputError for the first ``(name, value, low)`` whose value is set and below ``low``."""
-    for name, value, low in checks:
-        if value is not None and value < low:
-            raise InputError(f"{where} {name}={value} must be at least {low:g}", "leave it unset for the default")
+def check_range(where: str, checks: tuple[tuple[str, float | int | None, float, float], ...]) -> None:
+    """InputError for the first ``(name, value, low, high)`` whose value is set and outside ``low..high``."""
+    for name, value, low, high in checks:
+        if value is not None and not low <= value <= high:
+            raise InputError(f"{where} {name}={value} is outside {low:g}..{high:g}", "leave it unset for the default")
 
 
 def coerce(key: str, value: Any, hint: Any, where: str) -> Any:
@@ -131,9 +132,10 @@ def coerce(key: str, value: Any, hint: Any, where: str) -> Any:
                 raise ValueError(value)
             return int(float(value))
         if kind is float:
-            if isinstance(value, bool):
+            if isinstance(value, bool) or not math.isfinite(float(value)):
                 raise ValueError(value)
             return float(value)
         return str(value)
     except (TypeError, ValueError) as e:
-        raise InputError(f"{where} {key}={value!r} is not a {kind.__name__}") from e
+        finite = "finite " if kind is float else ""
+        raise InputError(f"{where} {key}={value!r} is not a {finite}{kind.__name__}") from e

@@ -222,7 +222,7 @@ def test_options_defaults_and_checks(tiny_dir, songs, portrait, tmp_path):
     for values, message in [
         ({"camera": "adapter"}, "camera='adapter' is not one of guide, none"),
         ({"offload": "disk"}, "offload='disk' is not one of none, model, group"),
-        ({"steps": 0}, "steps=0 must be at least 1"),
+        ({"steps": 0}, "steps=0 is outside 1..1000"),
         ({"guide_strength": 1.5}, "guide_strength=1.5 is outside"),
         ({"stepz": 3}, "'stepz' is unknown"),
     ]:
