@@ -49,9 +49,11 @@ def _font(size: int):
 class CaptionRenderer:
     """Draws one lyric overlay onto frames of a fixed size."""
 
-    def __init__(self, lyric: LyricOverlay, width: int, height: int, avoid: tuple[float, float] | None = None) -> None:
-        """``avoid``: rows (top, bottom) in frame pixels the caption should not cover — the singer's mouth in a
-        close framing; the panel then moves from the bottom to the top of the safe area, if that is clear."""
+    def __init__(self, lyric: LyricOverlay, width: int, height: int,
+                 avoid: tuple[tuple[float, float], ...] = ()) -> None:
+        """``avoid``: spans of rows (top, bottom) in frame pixels the caption should not cover, the first the one
+        that moves it (the singer's mouth in a close framing; then e.g. the eyes): when the panel at the bottom
+        of the safe area covers the first, it goes to the top of the safe area, if that covers none."""
         self.width, self.height = width, height
         self.avoid = avoid
         words = [w for w in lyric.words if w.text.strip()]
@@ -141,17 +143,17 @@ class CaptionRenderer:
         return premult, alpha, (x0, self._top(box_h))
 
     def _top(self, box_h: int) -> int:
-        """The panel's top row: at the bottom of the safe area, or at its top when the bottom would cover
-        ``avoid`` and the top would not."""
+        """The panel's top row: at the bottom of the safe area, or at its top (see ``avoid``)."""
         bottom = SAFE_BOTTOM_VERTICAL if self.height > self.width else SAFE
         y_low = max(0, round(self.height * (1 - bottom)) - box_h)
-        if self.avoid is None:
-            return y_low
-        a0, a1 = self.avoid
         y_high = round(self.height * SAFE)
-        low_covers = y_low < a1 and y_low + box_h > a0
-        high_covers = y_high < a1 and y_high + box_h > a0
-        return y_high if low_covers and not high_covers else y_low
+
+        def covers(y: int, span: tuple[float, float]) -> bool:
+            return y < span[1] and y + box_h > span[0]
+
+        if self.avoid and covers(y_low, self.avoid[0]) and not any(covers(y_high, a) for a in self.avoid):
+            return y_high
+        return y_low
 
     def apply(self, frame: np.ndarray, t_s: float, opacity: float = 1.0) -> np.ndarray:
         """Draw the caption as it is at shot time ``t_s`` onto ``frame`` (RGB or RGBX, in place) and return it.
