@@ -74,8 +74,12 @@ def request(size: str | None = None, options: list[str] | None = None, **given: 
     from mvdirector.rules import parse_size
 
     fields = {k: v for k, v in given.items() if v is not None}
-    if str(fields.get("jobs", "")).strip().lower() == "auto":
-        del fields["jobs"]  # the default
+    if "jobs" in fields:
+        jobs = str(fields.pop("jobs")).strip().lower()
+        if jobs != "auto":  # auto is the default
+            if not jobs.lstrip("-").isdigit():
+                raise InputError(f"--jobs '{jobs}' is not a number of shots or auto", "e.g. --jobs 2")
+            fields["jobs"] = int(jobs)
     if size is not None:
         try:
             fields["width"], fields["height"] = parse_size(size)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ProceduralRenderer", "ProceduralOptions", "VERSION"]
 
-VERSION = "2"
+VERSION = "3"  # 3: the mouth interior rewritten (teeth, cavity, tongue), captions clear of the mouth
 
 log = logging.getLogger(__name__)
 

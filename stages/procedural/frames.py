@@ -102,7 +102,7 @@ class ShotFrames:
         if opts.captions and shot.lyric is not None and shot.lyric.line.strip():
             from stages.render.captions import CaptionRenderer
 
-            self.captions = CaptionRenderer(shot.lyric, self.width, self.height)
+            self.captions = CaptionRenderer(shot.lyric, self.width, self.height, avoid=self._face_rows())
         self.caption_opacity = inp.caption_opacity if inp.caption_opacity is not None else np.ones(self.n)
         if opts.rig and inp.rig is not None and inp.face_states is not None:
             layer = self.layers.subject if self.layered else self.layers.flat
@@ -224,6 +224,23 @@ class ShotFrames:
         if face is None or len(face.landmarks) < 68:
             return None
         return apply_homography(self.face_homography(i), np.asarray(face.landmarks, dtype=np.float64)[48:60])
+
+    def _face_rows(self) -> tuple[tuple[float, float], ...]:
+        """Rows of the output the singer's mouth may take during the shot (the photo's lips and the jaw's drop
+        below them), then the rows of the eyes' centres (a caption may cover brows, not pupils), over the
+        shot's first, middle and last frame."""
+        face = self.inputs.reference.primary_face
+        if face is None or len(face.landmarks) < 68:
+            return ()
+        lm = np.asarray(face.landmarks, dtype=np.float64)
+        mouth = np.concatenate([lm[48:60], [lm[57] + 0.45 * (lm[8] - lm[57])]])  # down to where the lower lip drops
+        eyes = np.stack([lm[36:42].mean(axis=0), lm[42:48].mean(axis=0)])
+        spans = []
+        for pts in (mouth, eyes):
+            ys = np.concatenate([apply_homography(self.face_homography(i), pts)[:, 1]
+                                 for i in sorted({0, self.n // 2, self.n - 1})])
+            spans.append((float(ys.min()), float(ys.max())))
+        return tuple(spans)
 
     def face_box_out(self, i: int) -> np.ndarray | None:
         """The primary face's box corners mapped into frame ``i`` (4, 2), or None."""

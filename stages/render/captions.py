@@ -49,8 +49,13 @@ def _font(size: int):
 class CaptionRenderer:
     """Draws one lyric overlay onto frames of a fixed size."""
 
-    def __init__(self, lyric: LyricOverlay, width: int, height: int) -> None:
+    def __init__(self, lyric: LyricOverlay, width: int, height: int,
+                 avoid: tuple[tuple[float, float], ...] = ()) -> None:
+        """``avoid``: spans of rows (top, bottom) in frame pixels the caption should not cover, the first the one
+        that moves it (the singer's mouth in a close framing; then e.g. the eyes): when the panel at the bottom
+        of the safe area covers the first, it goes to the top of the safe area, if that covers none."""
         self.width, self.height = width, height
+        self.avoid = avoid
         words = [w for w in lyric.words if w.text.strip()]
         self.tokens = lyric.line.split() or [w.text.strip() for w in words] or [lyric.line.strip() or " "]
         # The shot's timed words are a stretch of its line: find the line token each one is.
@@ -135,9 +140,20 @@ class CaptionRenderer:
         alpha = rgba[..., 3:4] / 255.0
         premult = rgba[..., :3] * alpha
         x0 = (self.width - box_w) // 2
+        return premult, alpha, (x0, self._top(box_h))
+
+    def _top(self, box_h: int) -> int:
+        """The panel's top row: at the bottom of the safe area, or at its top (see ``avoid``)."""
         bottom = SAFE_BOTTOM_VERTICAL if self.height > self.width else SAFE
-        y0 = max(0, round(self.height * (1 - bottom)) - box_h)
-        return premult, alpha, (x0, y0)
+        y_low = max(0, round(self.height * (1 - bottom)) - box_h)
+        y_high = round(self.height * SAFE)
+
+        def covers(y: int, span: tuple[float, float]) -> bool:
+            return y < span[1] and y + box_h > span[0]
+
+        if self.avoid and covers(y_low, self.avoid[0]) and not any(covers(y_high, a) for a in self.avoid):
+            return y_high
+        return y_low
 
     def apply(self, frame: np.ndarray, t_s: float, opacity: float = 1.0) -> np.ndarray:
         """Draw the caption as it is at shot time ``t_s`` onto ``frame`` (RGB or RGBX, in place) and return it.

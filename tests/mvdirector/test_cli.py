@@ -92,6 +92,7 @@ def test_render_bad_files(case, needle, bad_files, click_song, portrait):
         (["--renderer", "dit", "--weights", "{d}", "--size", "200x120"], "not a multiple of 16"),
         (["--force", "rendr"], "--force rendr is not a stage"),
         (["--jobs", "0"], "--jobs 0"),
+        (["--jobs", "many"], "--jobs 'many'"),
         (["--style", "nonsense"], "style 'nonsense' is not a known shot template"),
         (["--language", "english"], "language 'english' is not an ISO 639 code"),
         (["--lyrics", "{d}/none.lrc"], "lyrics file"),

@@ -37,7 +37,8 @@ def test_progress_bars_and_summary(rendered):
     assert "picture" in err and f"{round(8 * FPS)} frames · {FPS:g} fps · {W}x{H}" in err, err
     assert f"done {out}" in err and "0 cached" in err
     report = json.loads((d / "wd" / "report.json").read_text())
-    assert report["stage_s"].keys() == {"analyze", "reference", "direct", "render", "assemble"}
+    # "prepare": what the renderer readies for the portrait while the song is analysed
+    assert report["stage_s"].keys() == {"analyze", "reference", "prepare", "direct", "render", "assemble"}
 
 
 def test_video_matches_song_and_settings(rendered, click_song):

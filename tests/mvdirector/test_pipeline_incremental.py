@@ -216,12 +216,12 @@ def test_leftovers_of_a_killed_run_are_removed(work, monkeypatch):
     assert not any(p.exists() for p in stale) and not (work / "wd" / ".assemble-xyz").exists()
 
 
-def test_local_process_pool_renders_the_same_clips(work, monkeypatch):
+def test_shots_side_by_side_render_the_same_clips(work, monkeypatch):
     shots = work / "wd" / "shots"
     before = {p.name: p.read_bytes() for p in shots.glob("*.mp4") if not p.name.startswith(".")}
     shutil.rmtree(shots)
     c = Counter(monkeypatch)
-    report = _run(work, c, jobs=2)  # independent takes in two worker processes
+    report = _run(work, c, jobs=2)  # two shots at once (threads: the procedural backend declares them)
     assert report.rendered == len(before) and c.analyze == 0
     assert {p.name: p.read_bytes() for p in shots.glob("*.mp4") if not p.name.startswith(".")} == before
 

@@ -36,3 +36,23 @@ def test_unreadable_saved_separation_is_ignored(tmp_path):
     bad.write_bytes(b"not an npz")
     assert layers.load_separation(bad) is None
     assert layers.load_separation(tmp_path / "missing.npz") is None
+
+
+def test_prepare_leaves_the_matte_the_rig_and_the_voice_in_the_cache(tmp_path, portrait):
+    """What the pipeline calls beside the analysis: afterwards a shot finds everything on disk."""
+    import soundfile as sf
+
+    from stages.procedural import ProceduralRenderer
+    from stages.procedural import rig as rig_module
+
+    t = np.arange(16000) / 16000.0
+    song = tmp_path / "song.wav"
+    sf.write(song, (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    ref = inspect_reference(portrait)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    proc._SEPARATION_CACHE.clear()
+    rig_module._SETUPS.clear()
+    ProceduralRenderer().prepare(ref, portrait, song, cache)
+    names = {p.name.split("-")[0] for p in cache.iterdir()}
+    assert ref.primary_face is not None and {"separation", "rig", "voice"} <= names

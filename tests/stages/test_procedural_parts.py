@@ -110,6 +110,22 @@ def test_captions_highlight_the_sung_word_inside_the_safe_area():
     assert yellow(first)[:, 1].mean() < yellow(third)[:, 1].mean()
 
 
+def test_captions_move_up_off_the_singers_mouth_but_not_onto_the_eyes():
+    def rows(*avoid):
+        frame = CaptionRenderer(LyricOverlay(line="let it be"), 320, 180, avoid=avoid).apply(
+            np.zeros((180, 320, 3), np.uint8), 0.0)
+        r = np.flatnonzero(frame.any(axis=(1, 2)))
+        return r.min(), r.max()
+
+    low = rows()
+    assert low[1] > 0.8 * 180
+    assert rows((20.0, 60.0)) == low  # the mouth is high in the frame: the caption stays at the bottom
+    top, bottom = rows((120.0, 175.0), (70.0, 80.0))  # an extreme close-up: the mouth fills the bottom
+    assert top >= SAFE * 180 - 1 and bottom < 70
+    assert rows((120.0, 175.0), (20.0, 30.0)) == low  # the eyes are up there: the bottom, as always
+    assert rows((10.0, 175.0)) == low  # nowhere clear
+
+
 def test_long_lines_wrap_and_shrink():
     line = "a very long lyric line that cannot possibly fit on one line of a narrow vertical video frame"
     cap = CaptionRenderer(LyricOverlay(line=line), 180, 320)
