@@ -6,8 +6,8 @@ Rules, in the order the director applies them:
   (types in ``LOOK_ORDER`` take the singer and the looks in turn, the chorus the singer's own photo);
 - scenes take the instrumental passages, intros and outros where nobody sings (every other shot,
   the first one included, framed with the style's wider framings) and wide establishing shots (the
-  first shot of a section when the style framed it wide or extreme wide); each section keeps one
-  scene, the outro the intro's;
+  first shot of a section when the style framed it wide or extreme wide); each section type keeps one
+  scene (the chorus always opens on the same place), the outro the intro's;
 - a close-up always shows a photo with a good frontal face of the singer: the section's look when it
   has one, else the best of them (when none is good, the largest face); no close-ups when no photo has a face;
 - a take (a shot continuing the previous shot's camera) never changes photo.
@@ -103,15 +103,13 @@ class Casting:
         """Whether a section's shot is a wide establishing shot, which shows a scene."""
         return bool(self.scenes) and index == 0 and framing in WIDE_FRAMINGS
 
-    def scene(self, label: str, occurrence: int) -> ReferenceRef:
-        """The scene of a section (one per section; the outro takes the intro's, the others the next in turn)."""
-        key = (label, occurrence)
+    def scene(self, label: str, group: int) -> ReferenceRef:
+        """The scene of a section type (each keeps one, taken in turn; the outro takes the intro's)."""
+        key = _look_key(label, group)
         if key not in self.scene_of:
-            intro = next((r for (lab, _), r in self.scene_of.items() if lab == "intro"), None)
-            self.scene_of[key] = (
-                intro if label == "outro" and intro is not None
-                else self.scenes[len(set(map(id, self.scene_of.values()))) % len(self.scenes)]
-            )
+            intro = self.scene_of.get(("intro", 0))
+            turn = len([k for k in self.scene_of if k != ("outro", 0)])
+            self.scene_of[key] = intro if key == ("outro", 0) and intro else self.scenes[turn % len(self.scenes)]
         return self.scene_of[key]
 
 
