@@ -19,8 +19,8 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/make_demo.py $(DEMO_OUT)
-	$(BIN)/mvdirector render $(DEMO_OUT)/demo_song.wav --ref $(DEMO_OUT)/singer.png \
-		-o $(DEMO_OUT)/demo.mp4 --lyrics examples/assets/demo_lyrics.txt --workdir $(DEMO_OUT)/demo.mvd
+	$(BIN)/mvdirector render $(DEMO_OUT)/demo_song.wav --ref $(DEMO_OUT)/photos \
+		--singer $(DEMO_OUT)/photos/singer.png --colour-match -o $(DEMO_OUT)/demo.mp4 --lyrics examples/assets/demo_lyrics.txt --workdir $(DEMO_OUT)/demo.mvd
 	@echo "demo video: $(DEMO_OUT)/demo.mp4"
 
 lint: $(STAMP)

@@ -210,3 +210,18 @@ def test_a_manifest_lists_several_photos(tmp_path, click_song, photos):
     with pytest.raises(BatchError) as e:
         load_manifest(tmp_path / "bad.yaml")
     assert len(e.value.problems) == 1 and "job 1" in e.value.problems[0] and "other.png" in e.value.problems[0]
+
+
+def test_a_photo_given_twice_or_a_faceless_singer_is_refused(tmp_path, click_song, photos):
+    def preflight(**kw) -> None:
+        RenderRequest.create(song=click_song, workdir=tmp_path / "wd", asr="none", **kw).preflight(video=False)
+
+    with pytest.raises(InputError, match="given twice with --ref"):
+        preflight(reference=photos["singer"], references=(photos["singer"],))
+    shutil.copy(photos["singer"], tmp_path / "copy.png")
+    with pytest.raises(InputError, match="photos 'singer.png' and 'copy.png' are the same picture"):
+        preflight(reference=photos["singer"], references=(tmp_path / "copy.png",))
+    with pytest.raises(InputError, match=r"'scene.png' \(--singer\) shows no face"):
+        preflight(reference=photos["scene"], singer=photos["scene"])
+    with pytest.raises(InputError, match="singer.s photo .*missing.png. does not exist"):
+        preflight(reference=photos["singer"], singer=tmp_path / "missing.png")

@@ -85,3 +85,19 @@ def test_palette_matching_brings_photos_toward_the_singer(photos):
     assert l_scene < target[0] - 5
     out = match_palette(scene, singer, "scene")
     assert out.shape == scene.shape and out.dtype == np.uint8
+
+
+def test_a_look_is_matched_by_its_face_not_its_background(photos):
+    singer = load_image(photos["singer"])
+    box = check_photos([photos["singer"]]).singer.primary_face.box
+    x0, y0, x1, y1 = box
+    look = np.empty_like(singer)
+    look[:] = (200, 40, 200)  # a magenta studio wall around the same face
+    look[y0:y1, x0:x1] = singer[y0:y1, x0:x1]
+    face = lab_stats([singer[y0:y1, x0:x1]]).mean
+
+    def skin(img: np.ndarray) -> float:
+        return delta_e(lab_stats([img[y0:y1, x0:x1]]).mean, face)
+
+    by_face = match_palette(look, singer, "look", (box, box))
+    assert skin(by_face) < 1.0 < 5.0 < skin(match_palette(look, singer, "look"))  # the wall would tint the skin
