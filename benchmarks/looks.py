@@ -87,7 +87,7 @@ def main() -> None:
             rows.append((match, summary([d for *_, d in c]), summary(changed), summary(people), len(c), took))
     print("anchor: ΔE of each photo's mean to the singer photo's: "  # noqa: T201 - a benchmark prints
           + ", ".join(f"{k} {v:.1f}" for k, v in anchor.items()))
-    print(f"{'--colour-match':15} {'all cuts (med/max)':>19} {'photo changes':>15} {'look↔look':>15} "  # noqa: T201
+    print(f"{'--colour-match':15} {'all cuts (med/max)':>19} {'photo changes':>15} {'singer↔look':>15} "  # noqa: T201
           f"{'cuts':>5} {'CPU s':>7}")
     for match, all_c, changed, people, n, took in rows:
         print(f"{'on' if match else 'off':15} {all_c:>19} {changed:>15} {people:>15} {n:5d} {took:7.1f}")  # noqa: T201
