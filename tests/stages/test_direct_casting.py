@@ -117,3 +117,13 @@ def test_validate_names_a_missing_photo_and_a_faceless_close_up(song, tmp_path):
     warned = cli("validate", str(path))
     assert warned.returncode == 0 and f"shot '{s['id']}' is a close_up of 'red', whose face is only 30 px" in \
         warned.stderr
+
+
+def test_a_photo_no_shot_shows_is_named():
+    short = synthetic_analysis(bpm=112, structure=(("verse", 8), ("chorus", 8)), seed=2)
+    blue = _photo("blue", "look", 190)
+    plan = _plan(short, SINGER, LOOK, blue)
+    assert {s.reference for s in plan.shots} == {"singer", "red"}  # two sung section types, three photos
+    assert [w for w in plan_warnings(plan, short) if "shown by no shot" in w] == [
+        "photo 'blue' (look) is shown by no shot — name it in a shot's reference in plan.json"]
+    assert not [w for w in plan_warnings(_plan(short, SINGER, LOOK), short) if "shown by no shot" in w]
