@@ -21,10 +21,6 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/make_demo.py $(DEMO_OUT)
-	$(BIN)/mvdirector plan $(DEMO_OUT)/demo_song.wav $(DEMO_ARGS) -o $(DEMO_OUT)/demo.plan.json
-	# the director gives the chorus the singer's photo and the verses the first look; as a musician
-	# would, show the second verse in the other look (edit plan.json), then render
-	$(BIN)/python examples/make_demo.py --look look_studio verse2 $(DEMO_OUT)/demo.mvd/plan.json
 	$(BIN)/mvdirector render $(DEMO_OUT)/demo_song.wav $(DEMO_ARGS) --colour-match -o $(DEMO_OUT)/demo.mp4
 	@echo "demo video: $(DEMO_OUT)/demo.mp4"
 

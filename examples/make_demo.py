@@ -1,7 +1,6 @@
 """Prepare the bundled demo: the synthesized song, its lyrics and the photos.
 
     python examples/make_demo.py [OUT_DIR]     # default examples/out
-    python examples/make_demo.py --look PHOTO_ID SECTION PLAN   # show SECTION's singer shots in another look
 
 Writes OUT_DIR/demo_song.wav (+ .truth.json), OUT_DIR/singer.png (scikit-image's public-domain
 astronaut) and OUT_DIR/photos/: the singer, two more looks of her made from the portrait (a warm
@@ -52,27 +51,8 @@ def make_photos(out_dir: Path) -> Path:
     return folder
 
 
-def show_look(plan_path: Path, look: str, section: str) -> int:
-    """Edit ``plan.json`` as a musician would: every shot of section ``section`` (an id such as ``verse2``) that
-    shows the singer shows photo ``look`` instead. Returns how many shots changed."""
-    import json
-
-    plan = json.loads(plan_path.read_text())
-    kinds = {r["id"]: r["kind"] for r in plan["references"]}
-    changed = 0
-    for shot in plan["shots"]:
-        if shot["id"].rsplit("-", 1)[0] == section and kinds.get(shot["reference"]) in ("singer", "look"):
-            shot["reference"], changed = look, changed + 1
-    plan_path.write_text(json.dumps(plan, indent=2))
-    return changed
-
-
 def main() -> None:
-    """Write the demo inputs into the folder given on the command line (or edit a plan: ``--look``)."""
-    if sys.argv[1:2] == ["--look"]:
-        look, section, plan = sys.argv[2], sys.argv[3], Path(sys.argv[4])
-        print(f"{plan}: {show_look(plan, look, section)} shot(s) of {section} now show {look}")  # noqa: T201
-        return
+    """Write the demo inputs into the folder given on the command line."""
     out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     song, _truth = make_song(out_dir)

@@ -127,3 +127,17 @@ def test_a_photo_no_shot_shows_is_named():
     assert [w for w in plan_warnings(plan, short) if "shown by no shot" in w] == [
         "photo 'blue' (look) is shown by no shot — name it in a shot's reference in plan.json"]
     assert not [w for w in plan_warnings(_plan(short, SINGER, LOOK), short) if "shown by no shot" in w]
+
+
+def test_spare_looks_change_the_outfit_of_a_repeated_verse_not_the_chorus():
+    song = synthetic_analysis(bpm=112, structure=(("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8),
+                                                  ("chorus", 8), ("outro", 4)), seed=3)
+    blue = _photo("blue", "look", 190)
+    plan = _plan(song, SINGER, LOOK, blue, CITY)
+    people = {}
+    for s in plan.shots:
+        if plan.reference_of(s).kind != "scene":  # both looks have good faces: close-ups keep them too
+            people.setdefault(s.id.rsplit("-", 1)[0], set()).add(s.reference)
+    assert people["verse1"] == {"red"} and people["verse2"] == {"blue"}, people
+    assert people["chorus1"] == people["chorus2"] == {"singer"}
+    assert not [w for w in plan_warnings(plan, song) if "shown by no shot" in w]
