@@ -54,8 +54,8 @@ def cuts(video: Path, workdir: Path) -> list[tuple[str, str, float]]:
 
 
 def summary(values: list[float]) -> str:
-    """Median / max, or a dash."""
-    return f"{statistics.median(values):5.1f} / {max(values):5.1f}" if values else "    —"
+    """Median / max (how many), or a dash."""
+    return f"{statistics.median(values):4.1f} / {max(values):4.1f} ({len(values)})" if values else "—"
 
 
 def main() -> None:
@@ -72,7 +72,7 @@ def main() -> None:
         singer = load_image(photos / "singer.png")
         anchor = {p.stem: delta_e(lab_stats([load_image(p)]).mean, lab_stats([singer]).mean)
                   for p in sorted(photos.glob("*.png")) if p.stem != "singer"}
-        rows = []
+        rows, every = [], []
         for match in (False, True):
             wd = work / f"wd-{int(match)}"
             req = RenderRequest.create(song=song, reference=photos, singer=photos / "singer.png", workdir=wd,
@@ -85,12 +85,18 @@ def main() -> None:
             changed = [d for a, b, d in c if a != b]
             people = [d for a, b, d in c if a != b and not a.startswith("scene") and not b.startswith("scene")]
             rows.append((match, summary([d for *_, d in c]), summary(changed), summary(people), len(c), took))
+            every.append(c)
     print("anchor: ΔE of each photo's mean to the singer photo's: "  # noqa: T201 - a benchmark prints
           + ", ".join(f"{k} {v:.1f}" for k, v in anchor.items()))
-    print(f"{'--colour-match':15} {'all cuts (med/max)':>19} {'photo changes':>15} {'singer↔look':>15} "  # noqa: T201
+    print(f"{'--colour-match':15} {'all cuts: med/max (n)':>22} {'photo changes':>18} {'singer↔look':>18} "  # noqa: T201
           f"{'cuts':>5} {'CPU s':>7}")
     for match, all_c, changed, people, n, took in rows:
-        print(f"{'on' if match else 'off':15} {all_c:>19} {changed:>15} {people:>15} {n:5d} {took:7.1f}")  # noqa: T201
+        print(f"{'on' if match else 'off':15} {all_c:>22} {changed:>18} {people:>18} {n:5d} {took:7.1f}")  # noqa: T201
+    if len(every[0]) == len(every[1]):  # the same plan both ways: each cut that changes photo
+        print("cuts that change photo: from → to, ΔE off → on")  # noqa: T201
+        for (a, b, off), (_, _, on) in zip(*every, strict=True):
+            if a != b:
+                print(f"  {a:>24} → {b:<24} {off:5.1f} → {on:5.1f}")  # noqa: T201
 
 
 if __name__ == "__main__":
