@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT := examples/out
+DEMO_ARGS = --ref $(DEMO_OUT)/photos --singer $(DEMO_OUT)/photos/singer.png \
+	--lyrics examples/assets/demo_lyrics.txt --workdir $(DEMO_OUT)/demo.mvd
 
 .PHONY: install demo test lint bench clean
 
@@ -19,9 +21,8 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/make_demo.py $(DEMO_OUT)
-	$(BIN)/mvdirector render $(DEMO_OUT)/demo_song.wav --ref $(DEMO_OUT)/singer.png \
-		-o $(DEMO_OUT)/demo.mp4 --lyrics examples/assets/demo_lyrics.txt --workdir $(DEMO_OUT)/demo.mvd \
-		--size 960x540 --formats 16:9,9:16=540x960,1:1=720x720
+	$(BIN)/mvdirector render $(DEMO_OUT)/demo_song.wav $(DEMO_ARGS) --colour-match -o $(DEMO_OUT)/demo.mp4 \
+		--size 1280x720 --formats 16:9,9:16=540x960,1:1=720x720
 	@echo "demo: $(DEMO_OUT)/demo.16x9.mp4 demo.9x16.mp4 demo.1x1.mp4 (+ .jpg covers), demo.srt demo.vtt demo.lrc"
 
 lint: $(STAMP)

@@ -149,9 +149,13 @@ class RenderRequest(BaseModel):
     def photos(self) -> list[Path]:
         """Every photo of the render, the singer's first: ``--ref`` files and folders' images (by name), once each.
 
-        InputError for a path that does not exist, a folder without images, or too many photos.
+        A photo found again through a folder or ``--singer`` counts once; InputError for a path that does
+        not exist, a folder without images, a file given twice with --ref, or too many photos.
         """
         found: list[Path] = []
+        files = [g.resolve() for g in (self.reference, *self.references) if g.is_file()]
+        if twice := next((g for g in (self.reference, *self.references) if files.count(g.resolve()) > 1), None):
+            raise InputError(f"photo '{twice}' is given twice with --ref", "give each photo once")
         for given in (self.reference, *self.references):
             if given.is_dir():
                 inside = sorted(p for p in given.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
@@ -165,6 +169,8 @@ class RenderRequest(BaseModel):
             else:
                 raise InputError(f"reference image '{given}' does not exist", "check the path given to --ref")
         if self.singer is not None:
+            if not self.singer.is_file():
+                raise InputError(f"singer's photo '{self.singer}' does not exist", "check the path given to --singer")
             found.insert(0, self.singer)
         seen: set[Path] = set()
         photos = [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))]
@@ -306,8 +312,12 @@ class RenderRequest(BaseModel):
         photos = self.photos()
         for photo in photos:
             load_image(photo)  # each names its file when it cannot be read
-        if len(photos) > 1:  # looks must be the singer: another person is refused before any work
-            check_photos(photos, self.allow_others)
+        check_distinct(photos)
+        if len(photos) > 1 or self.singer is not None:  # another person is refused before any work
+            sorted_photos = check_photos(photos, self.allow_others)
+            if self.singer is not None and sorted_photos.singer.primary_face is None:
+                raise InputError(f"the singer's photo '{self.singer.name}' (--singer) shows no face",
+                                 "name a photo in which the singer's face is visible")
         if self.plan is not None:
             plan, _ = self.user_plan(song_s)
             check_plan_photos(plan, self.plan, photos)
@@ -418,6 +428,16 @@ def check_vocals(vocals: Path, song_s: float, fps: float) -> None:
             f"(more than one frame at {fps:g} fps apart)",
             "export the stem from the same session, with the same start and length as the song",
         )
+
+
+def check_distinct(photos: list[Path]) -> None:
+    """Two files with the same picture (the same content) are refused: each photo is given once."""
+    from mvdirector.media.atomic import file_sha256
+
+    first: dict[str, Path] = {}
+    for p in photos:
+        if (other := first.setdefault(file_sha256(p), p)) is not p:
+            raise InputError(f"photos '{other.name}' and '{p.name}' are the same picture", "give each photo once")
 
 
 def check_plan_photos(plan: ShotPlan, plan_path: Path, photos: list[Path]) -> None:

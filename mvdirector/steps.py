@@ -142,8 +142,10 @@ def photos_to_draw(req: RenderRequest, wd: Workdir, refs: ReferenceSet) -> tuple
             made = cache_key("palette", reference_stage.PALETTE_VERSION, {"kind": photo.kind},
                              {"photo": photo.sha256, "singer": singer.sha256})
             out = wd.path(f"cache/palette/{photo.id}.{made[:16]}.png").absolute()
+            own, face = photo.primary_face, singer.primary_face
+            faces = (tuple(own.box), tuple(face.box)) if own is not None and face is not None else None
             if not out.is_file():
-                reference_stage.write_matched(image, Path(singer.path), photo.kind, out)
+                reference_stage.write_matched(image, Path(singer.path), photo.kind, out, faces)
             photo = photo.model_copy(update={"path": str(out), "sha256": file_sha256(out)})
             image = out
         infos[photo.id], images[photo.id] = photo, image
@@ -190,6 +192,8 @@ def plan(req: RenderRequest, wd: Workdir, analysis: AudioAnalysis, refs: Referen
     plan = direct_stage.direct(analysis, refs, cfg, progress=lambda f, m: rep.update("direct", f, m))
     save_plan(plan, wd.path(name))
     wd.record(name, key)
+    for w in direct_stage.unused_photos(plan):
+        rep.warn(w)
     rep.finish("direct", f"{len(plan.shots)} shots")
     return plan
 

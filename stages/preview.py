@@ -245,7 +245,8 @@ def _write_png(plan: ShotPlan, tl: Timeline, thumbs: dict[str, np.ndarray], out:
         handles += [Patch(color=c, label=f"photo {rid} ({r.kind})")
                     for (rid, c), r in zip(colours.items(), plan.references, strict=True)]
     handles += [Patch(color="white", label=f"{g} {m.replace('_', ' ')}") for m, g in MOVE_GLYPHS.items()]
-    ax.legend(handles=handles, loc="lower right", ncol=7, fontsize=7, frameon=False, bbox_to_anchor=(1.0, 1.0))
+    ncol = max(7, math.ceil(len(handles) / 2))  # two rows at most: more would climb out of the figure
+    ax.legend(handles=handles, loc="lower right", ncol=ncol, fontsize=7, frameon=False, bbox_to_anchor=(1.0, 1.0))
     # thumbnails
     for i, s in enumerate(plan.shots):
         if s.id not in thumbs:

@@ -215,9 +215,12 @@ class ShotPlan(Contract):
     @model_validator(mode="before")
     @classmethod
     def _one_photo_plans(cls, data: object) -> object:
-        """A plan with only ``reference`` (made before several photos) lists it as its one photo, and back."""
+        """A plan with only ``reference`` (made before several photos) lists it as its one photo; one with only
+        ``references`` names the first as ``reference``; ``reference: null`` is a plan without photos."""
         if isinstance(data, dict):
-            if not data.get("references") and data.get("reference") is not None:
+            if "reference" in data and data["reference"] is None:
+                data = {**data, "references": []}
+            elif not data.get("references") and data.get("reference") is not None:
                 data = {**data, "references": [data["reference"]]}
             elif data.get("references") and data.get("reference") is None:
                 data = {**data, "reference": data["references"][0]}
@@ -254,10 +257,14 @@ class ShotPlan(Contract):
         The plan's singer is the render's singer whatever its file is called now; another photo is
         found by its id (made from its file name).
         """
+        if not ids:
+            return None
+        if not self.references:  # a plan that lists no photos: a shot names one of the render's, or the singer
+            return ids[0] if shot.reference is None else shot.reference if shot.reference in ids else None
         ref = self.reference_of(shot)
-        if ref is None or not self.references or ref.id == self.references[0].id:
-            return ids[0] if ids else None
-        return ref.id if ref.id in ids else None
+        if ref is None:
+            return None
+        return ids[0] if ref.id == self.references[0].id else ref.id if ref.id in ids else None
 
     def graph(self) -> nx.DiGraph:
         """Continuity DAG: an edge a → b when shot b continues from shot a."""
@@ -336,7 +343,7 @@ def reference_problems(plan: ShotPlan) -> list[str]:
     known = ", ".join(ids) or "none"
     for s in plan.shots:
         ref = plan.reference_of(s)
-        if s.reference is not None and ref is None:
+        if s.reference is not None and ref is None and refs:
             out.append(
                 f"shot '{s.id}' reference '{s.reference}' is not one of the plan's photos ({known}) — "
                 "name one of them, or add the photo with --ref and re-plan"

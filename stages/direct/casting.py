@@ -4,10 +4,12 @@ Rules, in the order the director applies them:
 
 - every section type keeps one look: the chorus always in the same outfit, a verse in another
   (types in ``LOOK_ORDER`` take the singer and the looks in turn, the chorus the singer's own photo);
+  looks left over once every sung section type has one change the outfit of a repeated section
+  (the second verse, then the third …; never the chorus, which anchors the video);
 - scenes take the instrumental passages, intros and outros where nobody sings (every other shot,
   the first one included, framed with the style's wider framings) and wide establishing shots (the
-  first shot of a section when the style framed it wide or extreme wide); each section keeps one
-  scene, the outro the intro's;
+  first shot of a section when the style framed it wide or extreme wide); each section type keeps one
+  scene (the chorus always opens on the same place), the outro the intro's;
 - a close-up always shows a photo with a good frontal face of the singer: the section's look when it
   has one, else the best of them (when none is good, the largest face); no close-ups when no photo has a face;
 - a take (a shot continuing the previous shot's camera) never changes photo.
@@ -37,11 +39,13 @@ def good_for_close_up(ref: ReferenceRef) -> bool:
 
 @dataclass
 class Casting:
-    """The photos of a plan and the choices made so far (looks per section type, scenes per section)."""
+    """The photos of a plan and the choices made so far (looks per section type and per repeat, scenes)."""
 
     refs: list[ReferenceRef]
     looks: dict[tuple[str, int], ReferenceRef] = field(default_factory=dict)
     scene_of: dict[tuple[str, int], ReferenceRef] = field(default_factory=dict)
+    spare: list[ReferenceRef] = field(default_factory=list)
+    changes: dict[tuple[str, int, int], ReferenceRef] = field(default_factory=dict)
 
     @classmethod
     def of(cls, photos: ReferenceSet | ReferenceInfo | None, labels: list[tuple[str, int]]) -> Casting:
@@ -55,8 +59,10 @@ class Casting:
         people = cast.people
         keys = sorted({_look_key(lab, grp) for lab, grp in labels},
                       key=lambda k: (LOOK_ORDER.index(k[0]) if k[0] in LOOK_ORDER else len(LOOK_ORDER), k[1]))
-        for i, key in enumerate(keys):
+        sung = [k for k in keys if k[0] not in SCENE_SECTIONS]  # intros, outros, instrumentals mostly show scenes
+        for i, key in enumerate(sung + [k for k in keys if k[0] in SCENE_SECTIONS]):
             cast.looks[key] = people[i % len(people)]
+        cast.spare = people[len(sung):]
         return cast
 
     @property
@@ -69,9 +75,14 @@ class Casting:
         """The photos of places (and of other people, when allowed)."""
         return [r for r in self.refs if not r.shows_singer]
 
-    def look(self, label: str, group: int) -> ReferenceRef | None:
-        """The photo a section type is shown in (None without photos)."""
-        return self.looks.get(_look_key(label, group)) or (self.refs[0] if self.refs else None)
+    def look(self, label: str, group: int, occurrence: int = 1) -> ReferenceRef | None:
+        """The photo a section is shown in: its type's, or a spare look for a repeat (None without photos)."""
+        key = _look_key(label, group)
+        change = (*key, occurrence)
+        if occurrence > 1 and label != LOOK_ORDER[0] and label not in SCENE_SECTIONS and change not in self.changes \
+                and len(self.changes) < len(self.spare):  # spare looks go to repeats in the order they come
+            self.changes[change] = self.spare[len(self.changes)]
+        return self.changes.get(change) or self.looks.get(key) or (self.refs[0] if self.refs else None)
 
     def close_up(self, base: ReferenceRef | None) -> ReferenceRef | None:
         """The photo a close-up of a shot based on ``base`` shows: ``base`` when its face fills one, else the
@@ -103,15 +114,13 @@ class Casting:
         """Whether a section's shot is a wide establishing shot, which shows a scene."""
         return bool(self.scenes) and index == 0 and framing in WIDE_FRAMINGS
 
-    def scene(self, label: str, occurrence: int) -> ReferenceRef:
-        """The scene of a section (one per section; the outro takes the intro's, the others the next in turn)."""
-        key = (label, occurrence)
+    def scene(self, label: str, group: int) -> ReferenceRef:
+        """The scene of a section type (each keeps one, taken in turn; the outro takes the intro's)."""
+        key = _look_key(label, group)
         if key not in self.scene_of:
-            intro = next((r for (lab, _), r in self.scene_of.items() if lab == "intro"), None)
-            self.scene_of[key] = (
-                intro if label == "outro" and intro is not None
-                else self.scenes[len(set(map(id, self.scene_of.values()))) % len(self.scenes)]
-            )
+            intro = self.scene_of.get(("intro", 0))
+            turn = len([k for k in self.scene_of if k != ("outro", 0)])
+            self.scene_of[key] = intro if key == ("outro", 0) and intro else self.scenes[turn % len(self.scenes)]
         return self.scene_of[key]
 
 

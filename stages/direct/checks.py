@@ -90,7 +90,8 @@ def plan_warnings(plan: ShotPlan, analysis: AudioAnalysis | None = None, templat
 
 
 def _photo_warnings(plan: ShotPlan) -> list[str]:
-    """Close-ups of a photo whose face is small or turned away (a photo without a face is a plan error)."""
+    """Close-ups of a photo whose face is small or turned away (a photo without a face is a plan error), and photos
+    no shot shows."""
     good = [r.id for r in plan.references if good_for_close_up(r)]
     out = []
     for s in plan.shots:
@@ -101,7 +102,14 @@ def _photo_warnings(plan: ShotPlan) -> list[str]:
             why = f"is only {ref.face_px} px tall" if (ref.face_px or 0) < SMALL_FACE_PX else "is turned away"
             fix = f"use {', '.join(good)}" if good else "use a wider framing"
             out.append(f"shot '{s.id}' is a {s.framing} of '{ref.id}', whose face {why} — {fix}")
-    return out
+    return out + unused_photos(plan)
+
+
+def unused_photos(plan: ShotPlan) -> list[str]:
+    """A warning per photo no shot shows (more looks than section types, or more scenes than places for them)."""
+    shown = {r.id for s in plan.shots if (r := plan.reference_of(s)) is not None}
+    return [f"photo '{r.id}' ({r.kind}) is shown by no shot — name it in a shot's reference in plan.json"
+            for r in plan.references if r.id not in shown]
 
 
 def _song_warnings(plan: ShotPlan, a: AudioAnalysis) -> list[str]:

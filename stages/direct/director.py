@@ -51,7 +51,7 @@ from stages.direct.cutting import (
 from stages.direct.prompts import shot_prompt
 from stages.templates import DEFAULT_STYLE, ResolvedGrammar, ShotTemplate, load_template, template_fingerprint
 
-VERSION = "2"
+VERSION = "3"
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None] | None
 
@@ -343,7 +343,8 @@ def _shots(
         singing = bool(lyric and lyric.words) or _singing(analysis, sp.start_s, sp.end_s)
         label, index = sp.section.label, sp.index_in_section
         scene = cast.scene_slot(label, index, singing)
-        base = cast.scene(label, sp.section.occurrence) if scene else cast.look(label, sp.section.group)
+        base = (cast.scene(label, sp.section.group) if scene
+                else cast.look(label, sp.section.group, sp.section.occurrence))
         transition = Transition() if prev is None else _transition(rng, g, sp, prev.duration_s, grid)
         moves = dict(g.moves)
         continues = (
@@ -372,7 +373,7 @@ def _shots(
             framing, move = _choose_look(rng, weights, moves, prev, motif)
             take_len = 1
             if not scene and cast.establishing(index, framing):
-                scene, base = True, cast.scene(label, sp.section.occurrence)
+                scene, base = True, cast.scene(label, sp.section.group)
         key = (sp.section.label, sp.section.group)
         if first_occurrence.setdefault(key, sp.section.occurrence) == sp.section.occurrence:
             motifs.setdefault(key, []).append((framing, move))
