@@ -313,11 +313,6 @@ class RenderRequest(BaseModel):
         for photo in photos:
             load_image(photo)  # each names its file when it cannot be read
         check_distinct(photos)
-        if len(photos) > 1 or self.singer is not None:  # another person is refused before any work
-            sorted_photos = check_photos(photos, self.allow_others)
-            if self.singer is not None and sorted_photos.singer.primary_face is None:
-                raise InputError(f"the singer's photo '{self.singer.name}' (--singer) shows no face",
-                                 "name a photo in which the singer's face is visible")
         if self.plan is not None:
             plan, _ = self.user_plan(song_s)
             check_plan_photos(plan, self.plan, photos)
@@ -332,15 +327,21 @@ class RenderRequest(BaseModel):
         check_renderers(plan, renderer, self.renderer_options, video, (width, height))
         deliveries = self.deliveries((width, height)) if video else []
         check_format_sizes(plan, renderer, deliveries)
+        if video:
+            try:
+                check_container(self.codec, self.resolved_out())
+            except ValueError as e:
+                raise InputError(str(e), "or pick another --codec") from None
+        # last, as the slowest check (faces found and compared): another person is refused before any work
+        if len(photos) > 1 or self.singer is not None:
+            sorted_photos = check_photos(photos, self.allow_others)
+            if self.singer is not None and sorted_photos.singer.primary_face is None:
+                raise InputError(f"the singer's photo '{self.singer.name}' (--singer) shows no face",
+                                 "name a photo in which the singer's face is visible")
         if not video:
             return
-        out = self.resolved_out()
-        try:
-            check_container(self.codec, out)
-        except ValueError as e:
-            raise InputError(str(e), "or pick another --codec") from None
         nbytes = sum(video_bytes(d.width, d.height, fps, song_s) for d in deliveries)
-        files.reserve(self.resolved_workdir(), nbytes, "the shot clips").reserve(out, nbytes, "the video")
+        files.reserve(self.resolved_workdir(), nbytes, "the shot clips").reserve(self.resolved_out(), nbytes, "the video")
         files.check_space()
 
     def analyze_config(self):  # noqa: ANN201 - stages.analyze.AnalyzeConfig
