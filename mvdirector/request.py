@@ -341,7 +341,8 @@ class RenderRequest(BaseModel):
         if not video:
             return
         nbytes = sum(video_bytes(d.width, d.height, fps, song_s) for d in deliveries)
-        files.reserve(self.resolved_workdir(), nbytes, "the shot clips").reserve(self.resolved_out(), nbytes, "the video")
+        files.reserve(self.resolved_workdir(), nbytes, "the shot clips")
+        files.reserve(self.resolved_out(), nbytes, "the video")
         files.check_space()
 
     def analyze_config(self):  # noqa: ANN201 - stages.analyze.AnalyzeConfig
