@@ -324,9 +324,9 @@ class RenderRequest(BaseModel):
         check_config(self.analyze_config(), song_s)
         if self.vocals is not None:
             check_vocals(self.vocals, song_s, fps)
-        check_renderers(plan, renderer, self.renderer_options, video, (width, height))
         deliveries = self.deliveries((width, height)) if video else []
         check_format_sizes(plan, renderer, deliveries)
+        check_renderers(plan, renderer, self.renderer_options, video, (width, height))
         if video:
             try:
                 check_container(self.codec, self.resolved_out())

@@ -175,7 +175,8 @@ def test_photo_lists_resolve_folders_singer_and_limits(tmp_path, photos):
     req = RenderRequest.create(song=tmp_path / "s.wav", reference=folder, singer=folder / "singer.png",
                                references=(photos["scene"], folder / "look.png"))
     assert [p.name for p in req.photos()] == ["singer.png", "look.png", "scene.png"]
-    assert ("--ref", folder) in req.inputs() and ("--singer", folder / "singer.png") in req.inputs()
+    reads = {(e.role, e.path) for e in req.files().reads}
+    assert ("--ref file 'look.png'", folder / "look.png") in reads and ("--singer", folder / "singer.png") in reads
     many = RenderRequest.create(song=tmp_path / "s.wav", reference=photos["singer"],
                                 references=tuple(_copies(tmp_path / "many", photos["scene"], MAX_REFERENCES)))
     with pytest.raises(InputError, match=f"more than {MAX_REFERENCES}"):
