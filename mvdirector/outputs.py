@@ -55,10 +55,24 @@ def _mp4(head: bytes) -> bool:
 
 VIDEO = Kind("video", (), _mp4)
 """Which suffixes hold which codec is the codec rule's (`mvdirector.rules.check_container`)."""
-CONTRACT = Kind("JSON file", (".json",), lambda h: _after_space(h)[:1] == b"{" and b'"schema_version"' in h)
+
+
+def _contract(*keys: bytes) -> Callable[[bytes], bool]:
+    return lambda h: _after_space(h)[:1] == b"{" and b'"schema_version"' in h and all(k in h for k in keys)
+
+
+PLAN_JSON = Kind("plan.json", (".json",), _contract(b'"shots"', b'"render"'))
+"""A plan replaces only a plan: never an analysis, a report or someone's notes."""
+ANALYSIS_JSON = Kind("analysis JSON", (".json",), _contract(b'"beats"', b'"source"'))
 SCHEMA = Kind("JSON Schema", (".json",), lambda h: _after_space(h)[:1] == b"{" and b'"$defs"' in h)
-PNG = Kind("PNG image", (".png",), lambda h: h.startswith(b"\x89PNG\r\n\x1a\n"))
-HTML = Kind("HTML page", (".html", ".htm"), lambda h: b"<html" in h[:4096].lower() or b"<!doctype" in h[:4096].lower())
+GENERATOR = "mvdirector"
+"""Signed into the PNGs and HTML pages this program writes, so only those are ever replaced."""
+PNG_METADATA = {"Software": GENERATOR}
+"""``savefig(..., metadata=PNG_METADATA)``: a tEXt chunk ahead of the pixels."""
+HTML_META = f'<meta name="generator" content="{GENERATOR}">'
+"""The first tag in the head of every HTML page this program writes."""
+PNG = Kind("PNG image", (".png",), lambda h: h.startswith(b"\x89PNG\r\n\x1a\n") and GENERATOR.encode() in h)
+HTML = Kind("HTML page", (".html", ".htm"), lambda h: HTML_META.encode() in h[:4096])
 OTIO = Kind("OpenTimelineIO timeline", (".otio",), lambda h: b'"OTIO_SCHEMA"' in h)
 STORYBOARD = Kind("storyboard", (".png", ".html"), lambda h: bool(PNG.ours and PNG.ours(h)) or bool(
     HTML.ours and HTML.ours(h)))

@@ -26,6 +26,7 @@ import numpy as np
 
 from mvdirector.errors import InputError, MvError
 from mvdirector.media.atomic import atomic_output, write_text_atomic
+from mvdirector.outputs import HTML_META, PNG_METADATA
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, Shot, ShotPlan
 
 log = logging.getLogger(__name__)
@@ -324,7 +325,7 @@ def _write_png(plan: ShotPlan, tl: Timeline, thumbs: dict[str, np.ndarray], out:
             loc="left",
         )
     with atomic_output(out) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", metadata=PNG_METADATA)
 
 
 # ----------------------------------------------------------------------------- HTML
@@ -412,7 +413,7 @@ def storyboard_html(plan: ShotPlan, tl: Timeline, thumbs: dict[str, np.ndarray])
         )
     title = html.escape(f"{Path(plan.song.path).name} — storyboard ({plan.render.style}, seed {plan.render.seed})")
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{title}</title>
+<html><head><meta charset="utf-8">{HTML_META}<title>{title}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 16px; }}
 .timeline {{ width: 100%; height: auto; border: 1px solid #ddd; }}
