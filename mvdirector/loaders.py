@@ -36,7 +36,7 @@ MAX_NUMBER_CHARS = 40
 """Longest number a file may spell out (``-1.2345678901234567e-300`` has 24 characters)."""
 MAX_INT = 2**63
 """Largest integer magnitude a file may hold."""
-JSON_LIMIT = 64 << 20
+JSON_LIMIT = 16 << 20
 """Default size limit of a JSON file (an analysis of a two-hour song is about 4 MB)."""
 YAML_LIMIT = 1 << 20
 """Size limit of a YAML file (a style or a manifest of thousands of jobs is far smaller)."""
