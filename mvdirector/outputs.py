@@ -308,20 +308,30 @@ def check_together(runs: list[tuple[str, Files]], roles: dict[str, str] | None =
     roles = roles or {}
     written: dict[object, tuple[str, _Entry]] = {}
     problems: list[str] = []
+    told: set[tuple[str, str]] = set()
+
+    def named(e: _Entry) -> tuple[str, Path]:
+        """A role for the message: a work-directory file is reported as its work directory."""
+        if e.role.startswith("the work directory's "):
+            return "the work directory", e.path.parent
+        role = roles.get(e.role, e.role)
+        return (role if role.startswith("the ") else f"the {role}"), e.path
 
     def clash(label: str, e: _Entry) -> None:
         for key in _keys(e.path):
             prev = written.get(key)
-            if prev is not None and prev[0] != label:
-                mine, theirs = roles.get(e.role, e.role), roles.get(prev[1].role, prev[1].role)
+            if prev is not None and prev[0] != label and (label, prev[0]) not in told:
+                told.add((label, prev[0]))
+                (mine, path), (theirs, _) = named(e), named(prev[1])
+                mine = mine.removeprefix("the ") if not mine.startswith("the work") else mine
                 problems.append(
-                    f"{label}: {mine} '{e.path}' is also the {theirs} of {prev[0]} — give each job its own "
+                    f"{label}: {mine} '{path}' is also {theirs} of {prev[0]} — give each job its own "
                     "output and work directory"
                 )
                 return
 
     for label, files in runs:
-        for w in files.writes:
+        for w in sorted(files.writes, key=lambda e: e.role.startswith("the work directory's")):  # -o first
             clash(label, w)
             for key in _keys(w.path):
                 written.setdefault(key, (label, w))
