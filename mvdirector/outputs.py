@@ -72,12 +72,21 @@ PNG_METADATA = {"Software": GENERATOR}
 HTML_META = f'<meta name="generator" content="{GENERATOR}">'
 """The first tag in the head of every HTML page this program writes."""
 PNG = Kind("PNG image", (".png",), lambda h: h.startswith(b"\x89PNG\r\n\x1a\n") and GENERATOR.encode() in h)
-HTML = Kind("HTML page", (".html", ".htm"), lambda h: HTML_META.encode() in h[:4096])
+HTML = Kind("HTML page", (".html", ".htm"), lambda h: GENERATOR.encode() in h[:4096])
+"""Signed by `HTML_META` (pages written before the signature name mvdirector in their title)."""
 OTIO = Kind("OpenTimelineIO timeline", (".otio",), lambda h: b'"OTIO_SCHEMA"' in h)
 STORYBOARD = Kind("storyboard", (".png", ".html"), lambda h: bool(PNG.ours and PNG.ours(h)) or bool(
     HTML.ours and HTML.ours(h)))
 ANY = Kind("file")
-"""A file of the work directory: only identity and writability are checked."""
+"""Only identity and writability are checked (the lock, the journal)."""
+REPORT_JSON = Kind("report JSON", (".json",), _contract(b'"video"', b'"shots"'))
+REFERENCE_JSON = Kind("reference JSON", (".json",), _contract(b'"sha256"'))
+KEYS_JSON = Kind("cache-key record", (".json",), lambda h: _after_space(h)[:1] == b"{")
+RUN_JSON = Kind("run record", (".json",), lambda h: _after_space(h)[:1] == b"{" and b'"request"' in h)
+
+WORKDIR_KINDS = {"analysis.json": ANALYSIS_JSON, "plan.json": PLAN_JSON, "reference.json": REFERENCE_JSON,
+                 "report.json": REPORT_JSON, "report.html": HTML, "keys.json": KEYS_JSON, "run.json": RUN_JSON}
+"""What each file of a work directory holds (`mvdirector.workdir.FILES`); others are ANY."""
 
 _FOLDS_CASE = sys.platform in ("darwin", "win32")
 
@@ -137,11 +146,12 @@ class Files:
         return self
 
     def workdir(self, path: str | Path, names: Iterable[str]) -> Files:
-        """The work directory and the files the run writes directly in it."""
+        """The work directory and the files the run writes directly in it (``--workdir .`` may hold a
+        person's own ``report.html``: each is replaced only if it is the kind of file this run writes)."""
         root = Path(path)
         self.folders.append(_Entry("the work directory", root, None))
         for name in names:
-            self.writes.append(_Entry(f"the work directory's {name}", root / name, ANY))
+            self.writes.append(_Entry(f"the work directory's {name}", root / name, WORKDIR_KINDS.get(name, ANY)))
         return self
 
     def merge(self, other: Files) -> Files:

@@ -114,3 +114,14 @@ def test_a_temporary_beside_the_output_is_recorded_in_the_work_directory(ws):
         raise KeyboardInterrupt
     recorded = [json.loads(x)["path"] for x in (wd / temps.JOURNAL).read_text().splitlines()]
     assert recorded == [str(tmp)]
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("report.html", b"<html><body>my band's page</body></html>"),
+    ("analysis.json", b'{"my": "tempo notes"}'),
+    ("plan.json", b"my plan for the shoot"),
+    ("run.json", b"[1, 2, 3]"),
+])
+def test_a_persons_own_files_in_the_work_directory_are_kept(ws, name, content):
+    (ws / name).write_bytes(content)
+    ws.refused(*RENDER, "--workdir", ".", needle=f"{name}' exists and is not")
