@@ -107,7 +107,7 @@ def test_a_bad_style_file_is_one_line_and_runs_no_code(ws, text, needle):
     (ws / "tpl").mkdir()
     (ws / "tpl" / "x.yaml").write_bytes(text)
     ws.refused("templates", "--templates", "tpl", needle=needle)
-    ws.refused("render", "song.wav", "--ref", "singer.png", "--templates", "tpl", "--style", "x", *FAST)
+    ws.refused("render", "song.wav", "--ref", "singer.png", "--templates", "tpl", *FAST)  # even when unused
 
 
 @pytest.mark.parametrize("name", ["[/oops].wav", "[bold]x[/bold].wav", "\x1b]0;owned\x07\x1b[2J.wav", "a\u202eb.wav",
