@@ -203,6 +203,10 @@ class Files:
                 )
 
 
+def _a(what: str) -> str:
+    return ("an " if what[:1].lower() in "aeio" else "a ") + what
+
+
 def _mb(n: int) -> str:
     return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
@@ -292,7 +296,7 @@ def _check_output(w: _Entry) -> None:
         )
     if kind.suffixes and p.suffix.lower() not in kind.suffixes:
         raise InputError(
-            f"{w.role} '{p.name}' is not a {kind.what} name", f"name it with {' or '.join(kind.suffixes)}"
+            f"{w.role} '{p.name}' is not {_a(kind.what)} name", f"name it with {' or '.join(kind.suffixes)}"
         )
     if st is not None and st.st_size and kind.ours is not None:
         try:
@@ -302,7 +306,7 @@ def _check_output(w: _Entry) -> None:
             raise _unwritable(p.parent, e, w.role) from None
         if not kind.ours(head):
             raise InputError(
-                f"{w.role} '{p}' exists and is not a {kind.what} that mvdirector wrote; it is not replaced",
+                f"{w.role} '{p}' exists and is not {_a(kind.what)} that mvdirector wrote; it is not replaced",
                 f"give {w.role} another name, or delete that file first if it may go",
             )
     if st is not None and not os.access(p, os.W_OK):
