@@ -26,6 +26,7 @@ x264 may pick another thread count, so only the frames are guaranteed.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -75,6 +76,7 @@ def run(
     # 1. check every option and input, before any work
     req.preflight(video=until != "direct", also=also)
     # 2. lock the work directory, clean up after a killed run, record what was asked
+    fresh = not os.path.lexists(req.resolved_workdir())
     with WorkdirLock(req.resolved_workdir()), temps.recording(req.resolved_workdir()):
         wd = Workdir.open(req.resolved_workdir())
         removed = wd.clean_temps()
@@ -85,7 +87,7 @@ def run(
             {"request": req.model_dump(mode="json"), "versions": versions(), "started": time.time()},
         )
         # 3. analyze the song
-        with clock("analyze"):
+        with clock("analyze"), temps.removed_if_unused(wd.root, fresh):
             analysis = steps.analysis(req, wd, rep)
         # 4. inspect the portrait
         with clock("reference"):
