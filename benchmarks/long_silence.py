@@ -70,7 +70,7 @@ def main() -> None:
     ap.add_argument("--music", type=float, default=10.0, help="minutes of music after it")
     ap.add_argument("--asr", nargs="+", default=["auto", "none"])
     args = ap.parse_args()
-    print(f"| file | --asr | exit | peak RSS MiB | CPU s |  |\n|---|---|---|---|---|---|")
+    print("| file | --asr | exit | peak RSS MiB | CPU s |  |\n|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for silence in (0.0, args.silence):
             path = Path(tmp) / f"s{silence:g}.flac"

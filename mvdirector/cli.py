@@ -191,7 +191,7 @@ def analyze(
 
     from mvdirector.media.atomic import write_json_atomic
     from mvdirector.media.audio import audio_info
-    from mvdirector.outputs import CONTRACT, PNG, Files
+    from mvdirector.outputs import ANALYSIS_JSON, PNG, Files
     from mvdirector.request import check_vocals, describe
     from mvdirector.rules import check_language
     from stages.analyze import AnalyzeConfig, check_config, plot_analysis
@@ -199,7 +199,7 @@ def analyze(
 
     setup_logging(verbose)
     Files().read("the song", song).read("--lyrics", lyrics).read("--vocals", vocals).read(
-        "--asr-model", asr_model).write("-o", out, CONTRACT).write("--plot", plot, PNG).check()
+        "--asr-model", asr_model).write("-o", out, ANALYSIS_JSON).write("--plot", plot, PNG).check()
     fields: dict[str, Any] = {k: str(v) for k, v in (("lyrics", lyrics), ("vocals", vocals)) if v is not None}
     fields.update({k: v for k, v in (("beats", beats), ("asr", asr), ("asr_model", asr_model)) if v is not None})
     try:
@@ -259,7 +259,7 @@ def plan(
 ) -> None:
     """Make an editable shot plan for SONG without rendering it (a render stopped after direct)."""
     from mvdirector import temps
-    from mvdirector.outputs import CONTRACT, OTIO, Files
+    from mvdirector.outputs import OTIO, PLAN_JSON, Files
     from mvdirector.pipeline import plan as run_plan
     from mvdirector.planio import save_plan
 
@@ -270,7 +270,7 @@ def plan(
         asr=asr, asr_model=asr_model,
     )
     with reporting(quiet) as rep:
-        made = run_plan(req, rep, also=Files().write("-o", out, CONTRACT).write("--otio", otio, OTIO))
+        made = run_plan(req, rep, also=Files().write("-o", out, PLAN_JSON).write("--otio", otio, OTIO))
     with temps.recording(req.resolved_workdir()):
         save_plan(made.plan, out)
         if otio is not None:

@@ -112,6 +112,8 @@ class RichReporter:
 
     def __exit__(self, *exc: object) -> None:
         if self.live:  # the bars start with the first task, so an early error prints only its line
+            if exc and exc[0] is not None:  # on a failure the bars are wiped: the error stays one line
+                self.progress.live.transient = True
             self.progress.stop()
 
     def _task(self, task: str, total: float | None = None) -> TaskID:

@@ -37,7 +37,7 @@ MAX_NUMBER_CHARS = 40
 """Longest number a file may spell out (``-1.2345678901234567e-300`` has 24 characters)."""
 MAX_INT = 2**63
 """Largest integer magnitude a file may hold."""
-JSON_LIMIT = 64 << 20
+JSON_LIMIT = 16 << 20
 """Default size limit of a JSON file (an analysis of a two-hour song is about 4 MB)."""
 YAML_LIMIT = 1 << 20
 """Size limit of a YAML file (a style or a manifest of thousands of jobs is far smaller)."""
@@ -165,12 +165,21 @@ def read_text(path: str | Path, what: str, limit: int = TEXT_LIMIT) -> tuple[str
 # ---------------------------------------------------------------------------- structure
 
 
+def _where(trail: Any) -> str:
+    """``at grades.default.saturation`` from a trail of (parent trail, key) pairs; ``''`` at the top."""
+    keys: list[str] = []
+    while trail is not None:
+        trail, key = trail
+        keys.append(f"[{key}]" if isinstance(key, int) else str(key))
+    return " at " + ".".join(reversed(keys)).replace(".[", "[") if keys else ""
+
+
 def _check_tree(data: Any, what: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH, more than MAX_NODES values, non-finite or huge numbers."""
-    stack: list[tuple[Any, int]] = [(data, 0)]
+    stack: list[tuple[Any, int, Any]] = [(data, 0, None)]
     nodes = 0
     while stack:
-        node, depth = stack.pop()
+        node, depth, trail = stack.pop()
         nodes += 1
         if nodes > MAX_NODES:
             raise _Refused(f"holds more than {MAX_NODES:,} values")
@@ -180,12 +189,12 @@ def _check_tree(data: Any, what: str) -> None:
             items = node.items() if isinstance(node, dict) else enumerate(node)
             for k, v in items:
                 if isinstance(node, dict) and not isinstance(k, str | int | float | bool) and k is not None:
-                    raise _Refused(f"has a key of type {type(k).__name__}; keys must be plain words")
-                stack.append((v, depth + 1))
+                    raise _Refused(f"has a key of type {type(k).__name__}{_where(trail)}; keys must be plain words")
+                stack.append((v, depth + 1, (trail, k)))
         elif isinstance(node, float) and not math.isfinite(node):
-            raise _Refused(f"holds the number {node}; numbers must be finite")
+            raise _Refused(f"holds the number {node}{_where(trail)}; numbers must be finite")
         elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= MAX_INT:
-            raise _Refused(f"holds an integer of {len(str(abs(node)))} digits; at most 18 are read")
+            raise _Refused(f"holds an integer of {len(str(abs(node)))} digits{_where(trail)}; at most 18 are read")
 
 
 def _json_float(text: str) -> float:

@@ -55,10 +55,25 @@ def _mp4(head: bytes) -> bool:
 
 VIDEO = Kind("video", (), _mp4)
 """Which suffixes hold which codec is the codec rule's (`mvdirector.rules.check_container`)."""
-CONTRACT = Kind("JSON file", (".json",), lambda h: _after_space(h)[:1] == b"{" and b'"schema_version"' in h)
+
+
+def _contract(*keys: bytes) -> Callable[[bytes], bool]:
+    return lambda h: _after_space(h)[:1] == b"{" and b'"schema_version"' in h and all(k in h for k in keys)
+
+
+PLAN_JSON = Kind("plan.json", (".json",), _contract(b'"shots"', b'"render"'))
+"""A plan replaces only a plan: never an analysis, a report or someone's notes."""
+ANALYSIS_JSON = Kind("analysis JSON", (".json",), _contract(b'"beats"', b'"source"'))
 SCHEMA = Kind("JSON Schema", (".json",), lambda h: _after_space(h)[:1] == b"{" and b'"$defs"' in h)
-PNG = Kind("PNG image", (".png",), lambda h: h.startswith(b"\x89PNG\r\n\x1a\n"))
-HTML = Kind("HTML page", (".html", ".htm"), lambda h: b"<html" in h[:4096].lower() or b"<!doctype" in h[:4096].lower())
+GENERATOR = "mvdirector"
+"""Signed into the PNGs and HTML pages this program writes, so only those are ever replaced."""
+PNG_METADATA = {"Software": GENERATOR}
+"""``savefig(..., metadata=PNG_METADATA)``: a tEXt chunk ahead of the pixels."""
+HTML_META = f'<meta name="generator" content="{GENERATOR}">'
+"""The first tag in the head of every HTML page this program writes."""
+PNG = Kind("PNG image", (".png",), lambda h: h.startswith(b"\x89PNG\r\n\x1a\n") and GENERATOR.encode() in h)
+HTML = Kind("HTML page", (".html", ".htm"), lambda h: GENERATOR.encode() in h[:4096])
+"""Signed by `HTML_META` (pages written before the signature name mvdirector in their title)."""
 OTIO = Kind("OpenTimelineIO timeline", (".otio",), lambda h: b'"OTIO_SCHEMA"' in h)
 STORYBOARD = Kind("storyboard", (".png", ".html"), lambda h: bool(PNG.ours and PNG.ours(h)) or bool(
     HTML.ours and HTML.ours(h)))
@@ -66,7 +81,15 @@ COVER = Kind("cover image", (".jpg",), lambda h: h.startswith(b"\xff\xd8\xff"))
 LYRICS = Kind("lyric file", (".srt", ".vtt", ".lrc"))
 """Subtitle and lyric files named after the video; any existing one of that name is replaced."""
 ANY = Kind("file")
-"""A file of the work directory: only identity and writability are checked."""
+"""Only identity and writability are checked (the lock, the journal)."""
+REPORT_JSON = Kind("report JSON", (".json",), _contract(b'"video"', b'"shots"'))
+REFERENCE_JSON = Kind("reference JSON", (".json",), _contract(b'"sha256"'))
+KEYS_JSON = Kind("cache-key record", (".json",), lambda h: _after_space(h)[:1] == b"{")
+RUN_JSON = Kind("run record", (".json",), lambda h: _after_space(h)[:1] == b"{" and b'"request"' in h)
+
+WORKDIR_KINDS = {"analysis.json": ANALYSIS_JSON, "plan.json": PLAN_JSON, "reference.json": REFERENCE_JSON,
+                 "report.json": REPORT_JSON, "report.html": HTML, "keys.json": KEYS_JSON, "run.json": RUN_JSON}
+"""What each file of a work directory holds (`mvdirector.workdir.FILES`); others are ANY."""
 
 _FOLDS_CASE = sys.platform in ("darwin", "win32")
 
@@ -126,11 +149,12 @@ class Files:
         return self
 
     def workdir(self, path: str | Path, names: Iterable[str]) -> Files:
-        """The work directory and the files the run writes directly in it."""
+        """The work directory and the files the run writes directly in it (``--workdir .`` may hold a
+        person's own ``report.html``: each is replaced only if it is the kind of file this run writes)."""
         root = Path(path)
         self.folders.append(_Entry("the work directory", root, None))
         for name in names:
-            self.writes.append(_Entry(f"the work directory's {name}", root / name, ANY))
+            self.writes.append(_Entry(f"the work directory's {name}", root / name, WORKDIR_KINDS.get(name, ANY)))
         return self
 
     def merge(self, other: Files) -> Files:
@@ -180,6 +204,10 @@ class Files:
                     f"disk full: '{base}' has {_mb(free)} free but {' and '.join(whats)} need about {_mb(total)}",
                     "free some space there, or pick another --workdir / -o",
                 )
+
+
+def _a(what: str) -> str:
+    return ("an " if what[:1].lower() in "aeio" else "a ") + what
 
 
 def _mb(n: int) -> str:
@@ -271,7 +299,7 @@ def _check_output(w: _Entry) -> None:
         )
     if kind.suffixes and p.suffix.lower() not in kind.suffixes:
         raise InputError(
-            f"{w.role} '{p.name}' is not a {kind.what} name", f"name it with {' or '.join(kind.suffixes)}"
+            f"{w.role} '{p.name}' is not {_a(kind.what)} name", f"name it with {' or '.join(kind.suffixes)}"
         )
     if st is not None and st.st_size and kind.ours is not None:
         try:
@@ -281,7 +309,7 @@ def _check_output(w: _Entry) -> None:
             raise _unwritable(p.parent, e, w.role) from None
         if not kind.ours(head):
             raise InputError(
-                f"{w.role} '{p}' exists and is not a {kind.what} that mvdirector wrote; it is not replaced",
+                f"{w.role} '{p}' exists and is not {_a(kind.what)} that mvdirector wrote; it is not replaced",
                 f"give {w.role} another name, or delete that file first if it may go",
             )
     if st is not None and not os.access(p, os.W_OK):
@@ -297,20 +325,30 @@ def check_together(runs: list[tuple[str, Files]], roles: dict[str, str] | None =
     roles = roles or {}
     written: dict[object, tuple[str, _Entry]] = {}
     problems: list[str] = []
+    told: set[tuple[str, str]] = set()
+
+    def named(e: _Entry) -> tuple[str, Path]:
+        """A role for the message: a work-directory file is reported as its work directory."""
+        if e.role.startswith("the work directory's "):
+            return "the work directory", e.path.parent
+        role = roles.get(e.role, e.role)
+        return (role if role.startswith("the ") else f"the {role}"), e.path
 
     def clash(label: str, e: _Entry) -> None:
         for key in _keys(e.path):
             prev = written.get(key)
-            if prev is not None and prev[0] != label:
-                mine, theirs = roles.get(e.role, e.role), roles.get(prev[1].role, prev[1].role)
+            if prev is not None and prev[0] != label and (label, prev[0]) not in told:
+                told.add((label, prev[0]))
+                (mine, path), (theirs, _) = named(e), named(prev[1])
+                mine = mine.removeprefix("the ") if not mine.startswith("the work") else mine
                 problems.append(
-                    f"{label}: {mine} '{e.path}' is also the {theirs} of {prev[0]} — give each job its own "
+                    f"{label}: {mine} '{path}' is also {theirs} of {prev[0]} — give each job its own "
                     "output and work directory"
                 )
                 return
 
     for label, files in runs:
-        for w in files.writes:
+        for w in sorted(files.writes, key=lambda e: e.role.startswith("the work directory's")):  # -o first
             clash(label, w)
             for key in _keys(w.path):
                 written.setdefault(key, (label, w))

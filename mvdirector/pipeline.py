@@ -30,6 +30,7 @@ x264 may pick another thread count, so only the frames are guaranteed.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -88,6 +89,7 @@ def run(
     # 1. check every option and input, before any work
     req.preflight(video=until != "direct", also=also)
     # 2. lock the work directory, clean up after a killed run, record what was asked
+    fresh = not os.path.lexists(req.resolved_workdir())
     with WorkdirLock(req.resolved_workdir()), temps.recording(req.resolved_workdir()):
         wd = Workdir.open(req.resolved_workdir())
         removed = wd.clean_temps()
@@ -100,7 +102,7 @@ def run(
         # 3–4. analyze the song while another thread sorts the photos and the renderer prepares for the singer
         with ThreadPoolExecutor(1, thread_name_prefix="reference") as side:
             pending = side.submit(_references, req, wd, rep, clock, until != "direct")
-            with clock("analyze"):
+            with clock("analyze"), temps.removed_if_unused(wd.root, fresh):
                 analysis = steps.analysis(req, wd, rep)
             refs = pending.result()
         # 5. direct: the shot plan

@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 
 from mvdirector.media.atomic import write_json_atomic, write_text_atomic
+from mvdirector.outputs import HTML_META
 from mvdirector.schemas import RenderReport, ShotReport
 
 SUMMARY_COLUMNS = ("item", "value")
@@ -91,7 +92,7 @@ def render_report_html(report: RenderReport, base: Path, thumbnails_dir: Path | 
     title = html.escape(Path(report.video).name)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title} — mvdirector report</title>"
+        f"{HTML_META}<title>{title} — mvdirector report</title>"
         f'<style>{_CSS}</style></head><body><h1>{title}</h1><table class="facts">{fact_rows}</table>{warn}'
         f'{strip}<div class="grid">{cards}</div></body></html>\n'
     )

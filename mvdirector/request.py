@@ -301,7 +301,7 @@ class RenderRequest(BaseModel):
         from mvdirector.media.audio import audio_info
         from mvdirector.media.image import load_image
         from stages.analyze import check_config
-        from stages.direct import DirectConfig
+        from stages.direct import DirectConfig, list_templates
         from stages.reference import check_photos
 
         files = self.files(video)
@@ -320,6 +320,8 @@ class RenderRequest(BaseModel):
         else:
             plan = None
             _config(DirectConfig, style=self.style, templates_dir=_str(self.templates_dir))
+            if self.templates_dir is not None:  # every style in the folder a person named, not only the one used
+                list_templates(self.templates_dir)
             fps, width, height, renderer = self.fps, self.width, self.height, self.renderer
         check_config(self.analyze_config(), song_s)
         if self.vocals is not None:

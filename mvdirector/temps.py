@@ -137,3 +137,20 @@ def clean(workdir: str | Path) -> int:
         removed += 1
     journal.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
     return removed
+
+
+_SCAFFOLD = {"run.json", ".lock", JOURNAL}
+"""What a run puts in a new work directory before its first result."""
+
+
+@contextlib.contextmanager
+def removed_if_unused(workdir: Path, fresh: bool) -> Iterator[None]:
+    """On an error inside the block, remove ``workdir`` if this run made it (``fresh``) and it still holds
+    nothing but the run's scaffolding: a song refused while decoding leaves no empty work directory.
+    (Ctrl-C keeps it: the same command resumes.)"""
+    try:
+        yield
+    except Exception:
+        if fresh and all(p.name in _SCAFFOLD or (p.is_dir() and not any(p.iterdir())) for p in workdir.iterdir()):
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise

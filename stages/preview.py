@@ -24,7 +24,8 @@ import numpy as np
 
 from mvdirector.errors import InputError, MvError
 from mvdirector.media.atomic import atomic_output, write_text_atomic
-from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ShotPlan
+from mvdirector.outputs import HTML_META, PNG_METADATA
+from mvdirector.schemas import AudioAnalysis, ReferenceInfo, Shot, ShotPlan
 from stages.thumbnails import THUMB_W, photo_files, thumbnails
 
 log = logging.getLogger(__name__)
@@ -271,7 +272,7 @@ def _write_png(plan: ShotPlan, tl: Timeline, thumbs: dict[str, np.ndarray], out:
         if ref is not None and len(colours) > 1:
             tax.add_patch(Rectangle((0, 0), 0.06, 1, transform=tax.transAxes, color=colours[ref.id], lw=0))
     with atomic_output(out) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", metadata=PNG_METADATA)
 
 
 # ----------------------------------------------------------------------------- HTML
@@ -367,7 +368,7 @@ def storyboard_html(plan: ShotPlan, tl: Timeline, thumbs: dict[str, np.ndarray])
         )
     title = html.escape(f"{Path(plan.song.path).name} — storyboard ({plan.render.style}, seed {plan.render.seed})")
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{title}</title>
+<html><head><meta charset="utf-8">{HTML_META}<title>{title}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 16px; }}
 .timeline {{ width: 100%; height: auto; border: 1px solid #ddd; }}

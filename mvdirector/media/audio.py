@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,6 +98,15 @@ def _ffmpeg_probe(path: Path) -> AudioInfo:
     return AudioInfo(duration_s=dur, sample_rate=int(m.group(1)), channels=channels, exact=exact)
 
 
+_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
+
+
+def _length_is_plausible(path: Path, info: Any) -> bool:
+    """False when an uncompressed file's header promises more samples than the file holds (a damaged header)."""
+    width = _SAMPLE_BYTES.get(info.subtype)
+    return width is None or info.frames * info.channels * width <= path.stat().st_size
+
+
 def audio_info(path: str | Path) -> AudioInfo:
     """Duration, rate and channel count of an audio file, without decoding it all."""
     p = Path(path)
@@ -107,7 +117,7 @@ def audio_info(path: str | Path) -> AudioInfo:
 
             with quiet_c_stderr("libsndfile"):
                 info = sf.info(str(p))
-            if info.frames > 0 and not info.subtype.startswith("MPEG_"):
+            if info.frames > 0 and not info.subtype.startswith("MPEG_") and _length_is_plausible(p, info):
                 return AudioInfo(info.frames / info.samplerate, int(info.samplerate), int(info.channels))
         except Exception:  # noqa: BLE001 - not what its suffix says: ffmpeg can tell
             pass

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ASR_CHOICES = re.compile(r"^(auto|none|faster-whisper|openai-whisper(:[\w.\-]+)?)$")
+"""The lyric recognisers ``asr`` may name."""
 
 
 class AnalyzeConfig(BaseModel):
@@ -26,7 +30,7 @@ class AnalyzeConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     beats: Literal["madmom", "librosa"] = "madmom"
-    asr: str = Field(default="auto", pattern=r"^(auto|none|faster-whisper|openai-whisper(:[\w.\-]+)?)$")
+    asr: str = Field(default="auto", max_length=64)
     asr_model: str | None = Field(default=None, max_length=4096)
     lyrics: str | None = Field(default=None, max_length=4096)
     language: str | None = Field(default=None, max_length=8)
@@ -36,3 +40,10 @@ class AnalyzeConfig(BaseModel):
     max_bpm: float = Field(default=215.0, gt=10, lt=400)
     min_section_s: float = Field(default=4.0, ge=0, le=600)
     energy_fps: float = Field(default=10.0, gt=0, le=100)
+
+    @field_validator("asr")
+    @classmethod
+    def _asr(cls, v: str) -> str:
+        if not ASR_CHOICES.match(v):
+            raise ValueError(f"--asr '{v}' is not auto, none, faster-whisper or openai-whisper:SIZE (e.g. small)")
+        return v

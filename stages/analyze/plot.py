@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mvdirector.outputs import PNG_METADATA
 from mvdirector.schemas import AudioAnalysis
 
 SECTION_COLOURS = {
@@ -88,5 +89,5 @@ def plot_analysis(analysis: AudioAnalysis, audio_path: str | Path, out_png: str 
     fig.tight_layout()
     out = Path(out_png)
     with atomic_output(out) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", metadata=PNG_METADATA)
     return out

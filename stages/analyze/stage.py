@@ -80,12 +80,21 @@ def _check_config(config: AnalyzeConfig) -> None:
             )
 
 
+def _check_duration(duration: float, what: str) -> None:
+    if duration < MIN_DURATION_S:
+        raise InputError(
+            f"{what} is {duration:.2f} s long; analysis needs at least {MIN_DURATION_S:g} s", "give the whole song"
+        )
+
+
 def check_config(config: AnalyzeConfig, song_s: float | None = None) -> tuple[str, str] | None:
     """Fail before any work on a bad option, lyrics file or missing ASR model; return the ASR backend.
 
     With the song's length ``song_s`` the lyrics file is read and checked against it too.
     """
     _check_config(config)
+    if song_s is not None:
+        _check_duration(song_s, "the song")
     if config.lyrics is not None and song_s is not None:
         check_lyrics(config.lyrics, song_s)
     return lyrics_mod.resolve_backend(config.asr, config.asr_model)
@@ -139,11 +148,7 @@ def decode(
     _, n = stream_audio(audio_path, on_block, sr=SR_BEATS, mono=True)
     keep(down.resample_chunk(np.zeros(0, np.float32), last=True))
     duration = n / SR_BEATS
-    if duration < MIN_DURATION_S:
-        raise InputError(
-            f"audio file '{audio_path}' is {duration:.2f} s long; analysis needs at least {MIN_DURATION_S:g} s",
-            "give the whole song",
-        )
+    _check_duration(duration, f"audio file '{audio_path}'")
     if peak < 10 ** (energy_mod.SILENCE_DB / 20):
         raise InputError(
             f"audio file '{audio_path}' is silent (peak {20 * np.log10(peak + 1e-12):.0f} dBFS)",

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from mvdirector.describe import unknown
+from mvdirector.describe import suggest
 from mvdirector.errors import InputError, PlanError
 from mvdirector.media.video import CLIP_PRESET
 from mvdirector.rules import check_grade
@@ -62,7 +62,7 @@ class ProceduralOptions:
                     raise err(str(e), "e.g. -O grade_saturation=0.5 (0 = monochrome)") from None
                 continue
             if key not in known:
-                raise err(f"{where}: {unknown('option of the procedural renderer', key, known)}",
+                raise err(f"{where}: '{key}' is not an option of the procedural renderer{suggest(key, known)}",
                           f"options: {', '.join(sorted(known))}, grade_<control>")
             default = getattr(base, key)
             changes[key] = _coerce(key, value, type(default), where)

@@ -50,7 +50,7 @@ def bad_files(tmp_path):
         ("corrupt_song", "not a readable audio file"),
         ("missing_ref", "reference image"),
         ("corrupt_ref", "cannot read reference image"),
-        ("unwritable_out", "cannot create output directory"),
+        ("unwritable_out", "is a file, not a folder"),
     ],
 )
 def test_render_bad_files(case, needle, bad_files, click_song, portrait):
@@ -179,7 +179,7 @@ def test_templates_and_a_bad_storyboard_name(tmp_path):
     assert all(s in proc.stdout for s in ("cinematic", "performance", "lyric_video", "dreamy"))
     save_plan(make_plan(), tmp_path / "plan.json")
     assert_one_line_error(cli("preview", str(tmp_path / "plan.json"), "-o", str(tmp_path / "b.gif")),
-                          "must end in .png or .html")
+                          "is not a storyboard name")
 
 
 def test_ctrl_c_exits_130_and_keeps_what_is_finished(tmp_path, click_song, portrait):

@@ -15,6 +15,7 @@ import pytest
 
 import stages.analyze
 import stages.reference
+from mvdirector import temps
 from mvdirector.errors import InputError
 from mvdirector.media.video import read_frames
 from mvdirector.pipeline import render
@@ -211,9 +212,14 @@ def test_leftovers_of_a_killed_run_are_removed(work, monkeypatch):
     for p in stale:
         p.write_bytes(b"half")
     (work / "wd" / ".assemble-xyz").mkdir()
+    lookalike = work / "wd" / ".notes.tmp1.json"  # a person's file that only looks like a temporary
+    lookalike.write_bytes(b"keep")
+    recorded = [*stale, work / "wd" / ".assemble-xyz"]  # what the killed run (pid 99999999) had recorded
+    with open(work / "wd" / temps.JOURNAL, "a", encoding="utf-8") as f:
+        f.writelines(json.dumps({"path": str(p), "pid": 99999999}) + "\n" for p in recorded)
     c = Counter(monkeypatch)
     assert _run(work, c).rendered == 0
-    assert not any(p.exists() for p in stale) and not (work / "wd" / ".assemble-xyz").exists()
+    assert not any(p.exists() for p in recorded) and lookalike.read_bytes() == b"keep"
 
 
 def test_shots_side_by_side_render_the_same_clips(work, monkeypatch):
