@@ -25,7 +25,7 @@ import numpy as np
 from mvdirector.errors import InputError, MvError
 from mvdirector.media.atomic import atomic_output, write_text_atomic
 from mvdirector.outputs import HTML_META, PNG_METADATA
-from mvdirector.schemas import AudioAnalysis, ReferenceInfo, Shot, ShotPlan
+from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ShotPlan
 from stages.thumbnails import THUMB_W, photo_files, thumbnails
 
 log = logging.getLogger(__name__)

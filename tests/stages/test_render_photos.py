@@ -71,8 +71,8 @@ def test_dit_conditions_each_shot_on_its_own_photo(tmp_path, tiny_wan):
 
     from mvdirector.media.image import load_image
     from stages.dit import DitRenderer
-    from stages.render.generative import frame_reference
     from stages.reference import check_photos
+    from stages.render.generative import frame_reference
 
     photos = photo_set(tmp_path / "p", side=256)
     refs = check_photos([photos["singer"], photos["look"]])
