@@ -12,6 +12,7 @@ SRT and the chapters as ffmetadata — are written to ``publish/``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,20 +109,31 @@ def mux_settings(req: RenderRequest, pub: Publication | None, out: Path) -> tupl
     return settings, inputs, paths
 
 
-def write_lyric_files(req: RenderRequest, wd: Workdir, plan: ShotPlan, pub: Publication) -> list[Path]:
+def write_lyric_files(
+    req: RenderRequest, wd: Workdir, plan: ShotPlan, pub: Publication, warn: Callable[[str], None] | None = None
+) -> list[Path]:
     """Write ``<out>.srt``, ``.vtt`` and ``.lrc`` beside the video (when the plan shows lyrics); return them.
 
-    Files this command wrote earlier are removed when the plan now shows no lyrics (never a file it did not write).
+    A lyric file is never written over one this command did not write (an input such as ``--lyrics song.lrc``,
+    or a person's own file of that name): that one is kept and ``warn`` says so. Files this command wrote
+    earlier are removed when the plan now shows no lyrics.
     """
+    inputs = {p.resolve() for p in (req.lyrics, req.vocals, req.song, req.plan) if p is not None}
     written = []
     for suffix, path in req.sidecars().items():
         name = f"lyrics:{path.resolve()}"
+        ours = wd.fresh_file(name, "", path)
+        if path.exists() and (path.resolve() in inputs or not ours):
+            if pub.cues and warn is not None:
+                warn(f"{path.name} exists and is not a lyric file this work directory wrote: kept, no {suffix} "
+                     "written (rename or delete it to get one)")
+            continue
         if pub.cues:
             text = publish_stage.render(suffix, pub.cues, title=req.song.stem, length_s=plan.song.duration_s)
             _write_if_changed(path, text)
             wd.record_file(name, "", path)
             written.append(path)
-        elif path.exists() and wd.fresh_file(name, "", path):
+        elif ours:
             path.unlink()
             wd.forget(name)
     return written

@@ -36,7 +36,7 @@ JOB_FIELDS = {
     "name", "song", "reference", "ref", "references", "singer", "style", "lyrics", "vocals", "language", "size",
     "fps", "seed", "renderer", "plan", "output", "out", "workdir", "overrides", "captions", "formats",
 }
-ROLES = {"-o": "output", "-o's cover image": "cover image", "-o's lyric file": "lyric file", "--ref": "reference",
+ROLES = {"-o": "output", "-o's cover image": "cover image", "--ref": "reference",
          "--singer": "singer", "the song": "song", "--lyrics": "lyrics", "--vocals": "vocals", "--plan": "plan"}
 """A request's roles (its flags) as a manifest names them."""
 NOT_OVERRIDABLE = {"song", "reference", "references", "singer", "out", "workdir", "lyrics", "plan", "vocals"}

@@ -47,13 +47,33 @@ class Kind:
     """Allowed file suffixes, lower case; empty: any."""
     ours: Callable[[bytes], bool] | None = None
     """True when an existing file's first bytes look like one this program wrote (it may be replaced)."""
+    ours_file: Callable[[Path], bool] | None = None
+    """The same judged from the whole file, for kinds whose signature may lie past the first bytes (videos)."""
 
 
 def _mp4(head: bytes) -> bool:
     return head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip") or head[:4] == b"\x1a\x45\xdf\xa3"
 
 
-VIDEO = Kind("video", (), _mp4)
+GENERATOR = "mvdirector"
+"""Signed into the files this program writes for people, so only those are ever replaced."""
+VIDEO_SIGNATURE = f"made with {GENERATOR}"
+"""The container comment of every video this program delivers (`stages.assemble`)."""
+
+
+def _signed_video(path: Path) -> bool:
+    """Whether a video file's container comment says this program made it."""
+    try:
+        import av
+
+        with av.open(str(path)) as c:
+            tags = {str(k).lower(): str(v) for k, v in c.metadata.items()}
+    except Exception:  # noqa: BLE001 - anything unreadable is not ours
+        return False
+    return tags.get("comment", "").startswith(VIDEO_SIGNATURE)
+
+
+VIDEO = Kind("video", (), _mp4, _signed_video)
 """Which suffixes hold which codec is the codec rule's (`mvdirector.rules.check_container`)."""
 
 
@@ -65,8 +85,6 @@ PLAN_JSON = Kind("plan.json", (".json",), _contract(b'"shots"', b'"render"'))
 """A plan replaces only a plan: never an analysis, a report or someone's notes."""
 ANALYSIS_JSON = Kind("analysis JSON", (".json",), _contract(b'"beats"', b'"source"'))
 SCHEMA = Kind("JSON Schema", (".json",), lambda h: _after_space(h)[:1] == b"{" and b'"$defs"' in h)
-GENERATOR = "mvdirector"
-"""Signed into the PNGs and HTML pages this program writes, so only those are ever replaced."""
 PNG_METADATA = {"Software": GENERATOR}
 """``savefig(..., metadata=PNG_METADATA)``: a tEXt chunk ahead of the pixels."""
 HTML_META = f'<meta name="generator" content="{GENERATOR}">'
@@ -77,9 +95,9 @@ HTML = Kind("HTML page", (".html", ".htm"), lambda h: GENERATOR.encode() in h[:4
 OTIO = Kind("OpenTimelineIO timeline", (".otio",), lambda h: b'"OTIO_SCHEMA"' in h)
 STORYBOARD = Kind("storyboard", (".png", ".html"), lambda h: bool(PNG.ours and PNG.ours(h)) or bool(
     HTML.ours and HTML.ours(h)))
-COVER = Kind("cover image", (".jpg",), lambda h: h.startswith(b"\xff\xd8\xff"))
-LYRICS = Kind("lyric file", (".srt", ".vtt", ".lrc"))
-"""Subtitle and lyric files named after the video; any existing one of that name is replaced."""
+JPEG_COMMENT = f"{GENERATOR} cover".encode()
+"""The COM segment every cover carries right after the JPEG start marker (`stages.publish.cover`)."""
+COVER = Kind("cover image", (".jpg",), lambda h: h.startswith(b"\xff\xd8") and JPEG_COMMENT in h[:64])
 ANY = Kind("file")
 """Only identity and writability are checked (the lock, the journal)."""
 REPORT_JSON = Kind("report JSON", (".json",), _contract(b'"video"', b'"shots"'))
@@ -88,6 +106,7 @@ KEYS_JSON = Kind("cache-key record", (".json",), lambda h: _after_space(h)[:1] =
 RUN_JSON = Kind("run record", (".json",), lambda h: _after_space(h)[:1] == b"{" and b'"request"' in h)
 
 WORKDIR_KINDS = {"analysis.json": ANALYSIS_JSON, "plan.json": PLAN_JSON, "reference.json": REFERENCE_JSON,
+                 "references.json": REFERENCE_JSON,
                  "report.json": REPORT_JSON, "report.html": HTML, "keys.json": KEYS_JSON, "run.json": RUN_JSON}
 """What each file of a work directory holds (`mvdirector.workdir.FILES`); others are ANY."""
 
@@ -307,7 +326,7 @@ def _check_output(w: _Entry) -> None:
                 head = fh.read(SNIFF_BYTES)
         except OSError as e:
             raise _unwritable(p.parent, e, w.role) from None
-        if not kind.ours(head):
+        if not kind.ours(head) or (kind.ours_file is not None and not kind.ours_file(p)):
             raise InputError(
                 f"{w.role} '{p}' exists and is not {_a(kind.what)} that mvdirector wrote; it is not replaced",
                 f"give {w.role} another name, or delete that file first if it may go",

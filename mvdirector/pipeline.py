@@ -143,7 +143,7 @@ def run(
             )
             reports.append((delivery, report))
         # 10. the lyric files beside the video, then every report with what was delivered
-        lyric_files = deliver.write_lyric_files(req, wd, plan, pub)
+        lyric_files = deliver.write_lyric_files(req, wd, plan, pub, rep.warn)
         done = []
         for delivery, report in reports:
             report = deliver.finish_report(report, delivery, pub, lyric_files)

@@ -264,7 +264,7 @@ class RenderRequest(BaseModel):
 
         A new input or output of a render is one line here; ``preflight`` checks them all.
         """
-        from mvdirector.outputs import COVER, LYRICS, VIDEO, Files
+        from mvdirector.outputs import COVER, VIDEO, Files
         from mvdirector.workdir import FILES
 
         weights = self.renderer_options.get("weights")
@@ -285,10 +285,11 @@ class RenderRequest(BaseModel):
         )
         if video:
             out = self.resolved_out()
+            lyric_files = set(self.sidecars().values())  # never refused: one that is not ours is kept (`deliver`)
             for path in self.outputs():
-                suffix = path.suffix.lower()
-                kind = VIDEO if suffix == out.suffix.lower() else COVER if suffix == ".jpg" else LYRICS
-                files.write("-o" if kind is VIDEO else f"-o's {kind.what}", path, kind)
+                if path not in lyric_files:
+                    kind = VIDEO if path.suffix.lower() == out.suffix.lower() else COVER
+                    files.write("-o" if kind is VIDEO else f"-o's {kind.what}", path, kind)
         return files
 
     def preflight(self, video: bool = True, also: Files | None = None) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from mvdirector.errors import InputError
 from mvdirector.media.video import ffmpeg_exe, run_ffmpeg
+from mvdirector.outputs import VIDEO_SIGNATURE
 
 # Audio codecs that may be copied from the song as they are, per output container.
 _COPYABLE = {
@@ -268,6 +269,7 @@ class MuxExtras:
     chapters: Path | None = None  # an ffmetadata file
 
 
+
 def join_and_mux(
     parts: list[Path],
     song: Path,
@@ -301,6 +303,7 @@ def join_and_mux(
         args += ["-movflags", "+faststart"]
     # Chapter titles travel as chapter metadata, which a blanket ``-map_metadata -1`` would drop too.
     args += ["-map_metadata:g", "-1", "-map_metadata:s", "-1"] if extras.chapters else ["-map_metadata", "-1"]
+    args += ["-metadata", f"comment={VIDEO_SIGNATURE}"]  # so a later run knows it may replace this file
     run_ffmpeg([*args, str(out)], f"join {len(parts)} clip(s) and mux the song into '{out.name}'")
 
 

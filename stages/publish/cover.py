@@ -122,6 +122,7 @@ def choose_cover(video: Path, plan: ShotPlan, metrics: list[dict[str, float]], o
     """Pick the cover frame of ``video`` (made from ``plan``; ``metrics`` per shot; ``burned``: lyric lines are in
     the picture) and write it to ``out`` (JPEG)."""
     from mvdirector.media.atomic import atomic_output
+    from mvdirector.outputs import JPEG_COMMENT
     from stages.assemble.concat import clip_index
     from stages.assemble.consistency import gather_frames
 
@@ -150,6 +151,8 @@ def choose_cover(video: Path, plan: ShotPlan, metrics: list[dict[str, float]], o
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
     if not ok:
         raise RuntimeError(f"could not encode the cover {out.name}")
+    data = buf.tobytes()  # signed with a COM segment after the start marker, so a later run may replace it
+    segment = b"\xff\xfe" + (len(JPEG_COMMENT) + 2).to_bytes(2, "big") + JPEG_COMMENT
     with atomic_output(out) as tmp:
-        tmp.write_bytes(buf.tobytes())
+        tmp.write_bytes(data[:2] + segment + data[2:])
     return best

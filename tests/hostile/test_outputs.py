@@ -96,6 +96,17 @@ def test_an_existing_file_mvdirector_did_not_write_is_kept(ws):
     ws.refused(*RENDER, "-o", "holiday.mp4", needle="not a video that mvdirector wrote")
 
 
+def test_a_real_video_mvdirector_did_not_write_is_kept(ws):
+    import subprocess
+
+    from mvdirector.media.video import ffmpeg_exe
+
+    phone = ws / "phone.mp4"  # a real MP4 without our signature (a phone clip given as -o by mistake)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=64x64:d=0.2", str(phone)],
+                   check=True)
+    ws.refused(*RENDER, "-o", "phone.mp4", needle="not a video that mvdirector wrote")
+
+
 @pytest.mark.parametrize(("cmd", "flag", "name", "needle"), [
     (("analyze", "song.wav", "--asr", "none"), "--plot", "plot.jpg", "is not a PNG image name"),
     (("schema",), "-o", "schema.txt", "is not a JSON Schema name"),

@@ -125,7 +125,24 @@ def test_outputs_are_listed_once_and_never_land_on_an_input(tmp_path, click_song
     assert [d.video.name for d in plain.deliveries()] == ["song.mp4"]
     lyrics = tmp_path / "v.lrc"
     lyrics.write_text(LRC)
+    photo = tmp_path / "w.jpg"  # a person's own picture where the cover of w.mp4 would go: refused before work
+    photo.write_bytes(_jpeg())
+    proc = cli("render", str(click_song), "--ref", str(portrait), "-o", str(tmp_path / "w.mp4"), "--workdir",
+               str(tmp_path / "wd0"))
+    assert proc.returncode == 2 and "is not a cover image that mvdirector wrote" in proc.stderr, proc.stderr
+    assert not (tmp_path / "wd0").exists()
+    # the --lyrics file where v.lrc would go is kept, with a warning; the other lyric files are written
     proc = cli("render", str(click_song), "--ref", str(portrait), "-o", str(tmp_path / "v.mp4"), "--lyrics",
-               str(lyrics), "--workdir", str(tmp_path / "wd"))
-    assert proc.returncode == 2 and f"-o's lyric file '{lyrics}' is --lyrics" in proc.stderr
-    assert lyrics.read_text() == LRC and not (tmp_path / "wd").exists()
+               str(lyrics), "--workdir", str(tmp_path / "wd"), "--size", "128x72", "--fps", "12")
+    assert proc.returncode == 0, proc.stderr
+    assert "v.lrc exists and is not a lyric file this work directory wrote: kept" in proc.stderr
+    assert lyrics.read_text() == LRC and (tmp_path / "v.srt").exists() and (tmp_path / "v.vtt").exists()
+
+
+def _jpeg() -> bytes:
+    import cv2
+    import numpy as np
+
+    ok, buf = cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))
+    assert ok
+    return buf.tobytes()
