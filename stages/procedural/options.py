@@ -10,6 +10,7 @@ from mvdirector.describe import suggest
 from mvdirector.errors import InputError, PlanError
 from mvdirector.media.video import CLIP_PRESET
 from mvdirector.rules import check_grade
+from stages.render.options import as_bool
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -78,12 +79,10 @@ class ProceduralOptions:
 
 def _coerce(key: str, value: Any, kind: type, where: str) -> Any:
     if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-            return value.lower() in ("true", "1", "yes", "on")
-        if isinstance(value, int | float) and value in (0, 1):
-            return bool(value)
+        try:
+            return as_bool(value)
+        except ValueError:
+            pass
     elif kind in (int, float):
         try:
             if isinstance(value, bool):

@@ -109,6 +109,17 @@ def check_range(where: str, checks: tuple[tuple[str, float | int | None, float, 
             raise InputError(f"{where} {name}={value} is outside {low:g}..{high:g}", "leave it unset for the default")
 
 
+def as_bool(value: Any) -> bool:
+    """A switch as people write it: true/false, 1/0, yes/no, on/off (any case); ValueError otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        return value.lower() in ("true", "1", "yes", "on")
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    raise ValueError(value)
+
+
 def coerce(key: str, value: Any, hint: Any, where: str) -> Any:
     """``value`` as the field's type (``X`` or ``X | None``); "auto"/"none" clear an optional number."""
     args = typing.get_args(hint)
@@ -120,13 +131,7 @@ def coerce(key: str, value: Any, hint: Any, where: str) -> Any:
         return None
     try:
         if kind is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                return value.lower() in ("true", "1", "yes", "on")
-            if isinstance(value, int | float) and value in (0, 1):
-                return bool(value)
-            raise ValueError(value)
+            return as_bool(value)
         if kind is int:
             if isinstance(value, bool) or float(value) != int(float(value)):
                 raise ValueError(value)
