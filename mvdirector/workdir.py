@@ -19,8 +19,8 @@ from mvdirector import temps
 from mvdirector.errors import InputError
 from mvdirector.media.atomic import write_json_atomic
 
-FILES = ("analysis.json", "reference.json", "references.json", "plan.json", "keys.json", "run.json", "report.json", "report.html",
-         ".lock", temps.JOURNAL)
+FILES = ("analysis.json", "reference.json", "references.json", "plan.json", "keys.json", "run.json", "report.json",
+         "report.html", ".lock", temps.JOURNAL)
 """Files a run writes directly in its work directory (no input or other output may be one of them)."""
 
 THUMBNAILS = "thumbs"
