@@ -7,7 +7,9 @@ re-encoded pieces from a cache when the same piece was made before.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,6 +176,10 @@ def part_ids(ctx: Ctx, pieces: list[Piece], ids: memo_mod.ContentIds) -> list[st
     return out
 
 
+MAX_ENCODERS = 4
+"""Pieces encoded side by side at most (each is a decoding thread and an x264 process)."""
+
+
 def make_parts(
     ctx: Ctx,
     pieces: list[Piece],
@@ -186,8 +192,7 @@ def make_parts(
     (taken from ``cache`` when the same piece was encoded before)."""
     ids = ids or memo_mod.ContentIds()
     parts: list[Path] = []
-    total = max(1, sum(p.end - p.start for p in pieces if not p.copy))
-    done = 0
+    todo: list[tuple[Piece, Path]] = []  # pieces to encode, side by side (decoding and x264 release the GIL)
     suffix = CODECS[ctx.config.codec].segment_suffix
     for k, piece in enumerate(pieces):
         if piece.shot is not None:
@@ -201,15 +206,19 @@ def make_parts(
                 concat.copy_range(ix, part, start, end)
                 parts.append(part)
             continue
-        step(done / total, f"re-encoding frames {piece.start}-{piece.end - 1}")
-        if cache is not None:
-            seg = cache.path(_piece_key(ctx, piece, ids))
-            if not seg.is_file():
-                encode_piece(ctx, piece, seg)
-        else:
-            seg = tmp / f"part{k:04d}{suffix}"
-            encode_piece(ctx, piece, seg)
+        seg = cache.path(_piece_key(ctx, piece, ids)) if cache is not None else tmp / f"part{k:04d}{suffix}"
+        if (cache is None or not seg.is_file()) and all(seg != other for _, other in todo):
+            todo.append((piece, seg))
         parts.append(seg)
-        done += piece.end - piece.start
+    total = max(1, sum(p.end - p.start for p, _ in todo))
+    done = 0
+    workers = max(1, min(len(todo), os.cpu_count() or 1, MAX_ENCODERS))
+    with ThreadPoolExecutor(workers, thread_name_prefix="piece") as pool:
+        running = {pool.submit(encode_piece, ctx, piece, seg): piece for piece, seg in todo}
+        for future in as_completed(running):
+            future.result()
+            piece = running[future]
+            done += piece.end - piece.start
+            step(done / total, f"re-encoded frames {piece.start}-{piece.end - 1}")
     step(1.0, "pieces ready")
     return parts
