@@ -119,10 +119,13 @@ def write_lyric_files(
     earlier are removed when the plan now shows no lyrics.
     """
     inputs = {p.resolve() for p in (req.lyrics, req.vocals, req.song, req.plan) if p is not None}
+    sidecars = req.sidecars()
+    signed = {suffix: _signed(path) for suffix, path in sidecars.items()}
     written = []
-    for suffix, path in req.sidecars().items():
+    for suffix, path in sidecars.items():
         name = f"lyrics:{path.resolve()}"
-        ours = wd.fresh_file(name, "", path)
+        # ours: recorded here, or signed (.vtt/.lrc; an .srt has no comments, so it goes with its signed siblings)
+        ours = wd.fresh_file(name, "", path) or signed[suffix] or (suffix == ".srt" and any(signed.values()))
         if path.exists() and (path.resolve() in inputs or not ours):
             if pub.cues and warn is not None:
                 warn(f"{path.name} exists and is not a lyric file this work directory wrote: kept, no {suffix} "
@@ -137,6 +140,14 @@ def write_lyric_files(
             path.unlink()
             wd.forget(name)
     return written
+
+
+def _signed(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return publish_stage.signed(fh.read(2048))
+    except OSError:
+        return False
 
 
 def cover(wd: Workdir, delivery: Delivery, plan: ShotPlan, clips: list[ShotClip], threshold: float,

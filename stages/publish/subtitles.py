@@ -72,10 +72,20 @@ def to_srt(cues: list[Cue]) -> str:
     return "\n".join(blocks)
 
 
+SIGNATURE = "made with mvdirector"
+"""The NOTE of every WebVTT file written here (an LRC file says ``[re:mvdirector]``)."""
+
+
+def signed(text: str) -> bool:
+    """Whether lyric-file text (WebVTT or LRC) carries this program's mark."""
+    head = text[:2048]
+    return f"NOTE {SIGNATURE}" in head or "[re:mvdirector]" in head
+
+
 def to_vtt(cues: list[Cue]) -> str:
     """WebVTT text of ``cues``, with a timestamp tag before each word sung after the cue starts (the spec
     wants them strictly inside the cue; a word sung at the cue's start needs none)."""
-    out = ["WEBVTT", ""]
+    out = ["WEBVTT", "", f"NOTE {SIGNATURE}", ""]  # a comment block: marks the file as one this program wrote
     for c in cues:
         parts = []
         for start, text in _groups(c):

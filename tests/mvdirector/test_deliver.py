@@ -5,6 +5,7 @@ a song without lyrics, and outputs that would overwrite an input."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import av
 import pytest
@@ -137,6 +138,14 @@ def test_outputs_are_listed_once_and_never_land_on_an_input(tmp_path, click_song
     assert proc.returncode == 0, proc.stderr
     assert "v.lrc exists and is not a lyric file this work directory wrote: kept" in proc.stderr
     assert lyrics.read_text() == LRC and (tmp_path / "v.srt").exists() and (tmp_path / "v.vtt").exists()
+    # a fresh work directory still knows its own lyric files by their mark (the .vtt NOTE; the .srt with it)
+    shutil.rmtree(tmp_path / "wd")
+    (tmp_path / "v.srt").write_text((tmp_path / "v.srt").read_text() + "\n")
+    proc = cli("render", str(click_song), "--ref", str(portrait), "-o", str(tmp_path / "v.mp4"), "--lyrics",
+               str(lyrics), "--workdir", str(tmp_path / "wd"), "--size", "128x72", "--fps", "12")
+    assert proc.returncode == 0, proc.stderr
+    assert "v.srt exists" not in proc.stderr and "v.vtt exists" not in proc.stderr and "v.lrc exists" in proc.stderr
+    assert not (tmp_path / "v.srt").read_text().endswith("\n\n") and lyrics.read_text() == LRC
 
 
 def _jpeg() -> bytes:
