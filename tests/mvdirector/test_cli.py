@@ -186,8 +186,9 @@ def test_ctrl_c_exits_130_and_keeps_what_is_finished(tmp_path, click_song, portr
     wd = tmp_path / "wd"
     env = {**os.environ}
     env.pop("MVDIRECTOR_DEBUG", None)
+    # a picture large enough that the render is still running when the signal lands, even on a busy machine
     cmd = [sys.executable, "-m", "mvdirector.cli", "render", str(click_song), "--ref", str(portrait), "--workdir",
-           str(wd), *SMALL, "--quiet"]
+           str(wd), "--size", "640x360", "--fps", "24", "--asr", "none", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120
     while not (wd / "run.json").exists() and proc.poll() is None and time.monotonic() < deadline:
