@@ -99,10 +99,14 @@ def run(
             wd.path("run.json"),
             {"request": req.model_dump(mode="json"), "versions": versions(), "started": time.time()},
         )
-        # 3–4. analyze the song while another thread sorts the photos and the renderer prepares for the singer
-        with ThreadPoolExecutor(1, thread_name_prefix="reference") as side:
+        # 3–4. analyze the song while another thread sorts the photos and the renderer prepares for the singer;
+        # a fresh work directory goes if this fails (decided once the other thread has stopped writing to it)
+        with (
+            temps.removed_if_unused(wd.root, fresh, also=steps.PHOTO_OUTPUTS),
+            ThreadPoolExecutor(1, thread_name_prefix="reference") as side,
+        ):
             pending = side.submit(_references, req, wd, rep, clock, until != "direct")
-            with clock("analyze"), temps.removed_if_unused(wd.root, fresh):
+            with clock("analyze"):
                 analysis = steps.analysis(req, wd, rep)
             refs = pending.result()
         # 5. direct: the shot plan

@@ -23,7 +23,7 @@ from mvdirector.request import Delivery, RenderRequest
 from mvdirector.rules import burns_captions, reference_ids
 from mvdirector.schemas import AudioAnalysis, ReferenceInfo, ReferenceSet, RenderReport, ShotClip, ShotPlan
 from mvdirector.shots import ShotExecutor, get_renderer, plan_shot_tasks, plan_warnings, render_shots
-from mvdirector.workdir import IDENTITY_CACHE, THUMBNAILS, Workdir
+from mvdirector.workdir import CACHE, IDENTITY_CACHE, KEYS, THUMBNAILS, Workdir
 from stages import analyze as analyze_stage
 from stages import assemble as assemble_stage
 from stages import direct as direct_stage
@@ -76,6 +76,11 @@ def analysis(req: RenderRequest, wd: Workdir, rep: Reporter) -> AudioAnalysis:
     return result
 
 
+REFERENCES, SINGER = "references.json", "reference.json"
+PHOTO_OUTPUTS = (REFERENCES, SINGER, KEYS, CACHE)
+"""What the photo step and the renderer's preparation write in a work directory (`references`, `prepare_renderer`)."""
+
+
 def references(req: RenderRequest, wd: Workdir, rep: Reporter) -> ReferenceSet:
     """Inspect the photos and sort them into singer, looks and scenes, or reuse `references.json` made from the
     same photos (by content and name, in the same order). `reference.json` holds the singer's photo alone."""
@@ -84,7 +89,7 @@ def references(req: RenderRequest, wd: Workdir, rep: Reporter) -> ReferenceSet:
     ids = reference_ids([p.stem for p in photos])
     key = cache_key("reference", reference_stage.VERSION, {"allow_others": req.allow_others},
                     {"images": shas, "ids": ids})
-    name = "references.json"
+    name = REFERENCES
     if wd.fresh(name, key) and not req.forced("reference"):
         refs = ReferenceSet.model_validate_json(wd.path(name).read_text())
         rep.finish("reference", "cached")
@@ -103,7 +108,7 @@ def references(req: RenderRequest, wd: Workdir, rep: Reporter) -> ReferenceSet:
     for photo in refs.photos:
         for w in photo.warnings:
             rep.warn(w)
-    write_json_atomic(wd.path("reference.json"), refs.singer)
+    write_json_atomic(wd.path(SINGER), refs.singer)
     write_json_atomic(wd.path(name), refs)
     wd.record(name, key)
     kinds = [p.kind for p in refs.photos]
@@ -122,7 +127,7 @@ def prepare_renderer(req: RenderRequest, wd: Workdir, refs: ReferenceSet) -> Non
     prepare = getattr(get_renderer(req.renderer, req.renderer_options), "prepare", None)
     if prepare is not None:
         voice = (req.vocals or req.song).absolute()
-        prepare(refs.singer, Path(refs.singer.path).absolute(), voice, wd.path("cache").absolute())
+        prepare(refs.singer, Path(refs.singer.path).absolute(), voice, wd.path(CACHE).absolute())
 
 
 def photos_to_draw(req: RenderRequest, wd: Workdir, refs: ReferenceSet) -> tuple[dict[str, ReferenceInfo],
@@ -221,7 +226,7 @@ def shots(
     singer = refs.singer
     job = ShotJob(
         plan, plan.shots[0], analysis, infos[singer.id], images[singer.id], req.song.absolute(),
-        cache_dir=wd.path("cache").absolute(), vocals_path=req.vocals.absolute() if req.vocals else None,
+        cache_dir=wd.path(CACHE).absolute(), vocals_path=req.vocals.absolute() if req.vocals else None,
         singer=singer, references=infos, reference_images=images, burn_captions=burns_captions(req.captions),
     ).for_shot(plan.shots[0].id)
     extra = {"vocals": file_sha256(req.vocals)} if req.vocals is not None else None

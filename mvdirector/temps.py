@@ -20,7 +20,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 JOURNAL = ".mvd-temps"
@@ -144,13 +144,15 @@ _SCAFFOLD = {"run.json", ".lock", JOURNAL}
 
 
 @contextlib.contextmanager
-def removed_if_unused(workdir: Path, fresh: bool) -> Iterator[None]:
+def removed_if_unused(workdir: Path, fresh: bool, also: Collection[str] = ()) -> Iterator[None]:
     """On an error inside the block, remove ``workdir`` if this run made it (``fresh``) and it still holds
-    nothing but the run's scaffolding: a song refused while decoding leaves no empty work directory.
-    (Ctrl-C keeps it: the same command resumes.)"""
+    nothing but the run's scaffolding and ``also`` (what the block itself may have written beside the step
+    that failed): a song refused while decoding leaves no work directory. (Ctrl-C keeps it: the same
+    command resumes.)"""
     try:
         yield
     except Exception:
-        if fresh and all(p.name in _SCAFFOLD or (p.is_dir() and not any(p.iterdir())) for p in workdir.iterdir()):
+        known = _SCAFFOLD | set(also)
+        if fresh and all(p.name in known or (p.is_dir() and not any(p.iterdir())) for p in workdir.iterdir()):
             shutil.rmtree(workdir, ignore_errors=True)
         raise

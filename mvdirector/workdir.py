@@ -19,10 +19,14 @@ from mvdirector import temps
 from mvdirector.errors import InputError
 from mvdirector.media.atomic import write_json_atomic
 
-FILES = ("analysis.json", "reference.json", "references.json", "plan.json", "keys.json", "run.json", "report.json",
+KEYS = "keys.json"
+"""The record of which cache key made each result."""
+FILES = ("analysis.json", "reference.json", "references.json", "plan.json", KEYS, "run.json", "report.json",
          "report.html", ".lock", temps.JOURNAL)
 """Files a run writes directly in its work directory (no input or other output may be one of them)."""
 
+CACHE = "cache"
+"""Folder where renderers keep per-photo preparations between runs (`ShotJob.cache_dir`)."""
 THUMBNAILS = "thumbs"
 """Folder holding the report's shot thumbnails."""
 FORMATS_DIR = "formats"
@@ -55,7 +59,7 @@ class Workdir:
                 "pick a writable place with --workdir",
             ) from None
         keys: dict[str, str] = {}
-        kf = root / "keys.json"
+        kf = root / KEYS
         if kf.exists():
             try:
                 keys = json.loads(kf.read_text())
@@ -76,12 +80,12 @@ class Workdir:
     def record(self, name: str, key: str) -> None:
         """Remember that ``name`` was made under ``key`` (written atomically)."""
         self.keys[name] = key
-        write_json_atomic(self.root / "keys.json", self.keys)
+        write_json_atomic(self.root / KEYS, self.keys)
 
     def forget(self, name: str) -> None:
         """Drop the record of ``name`` (written atomically)."""
         if self.keys.pop(name, None) is not None:
-            write_json_atomic(self.root / "keys.json", self.keys)
+            write_json_atomic(self.root / KEYS, self.keys)
 
     @staticmethod
     def _stamp(path: Path) -> str:
