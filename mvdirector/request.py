@@ -79,6 +79,11 @@ class Delivery:
         return self.video.with_suffix(".jpg")
 
 
+def format_video(out: Path, aspect: AspectFormat) -> Path:
+    """The video of one ``--formats`` entry: ``<out stem>.<tag><suffix>`` (``song.9x16.mp4``)."""
+    return out.with_name(f"{out.stem}.{aspect.tag}{out.suffix}")
+
+
 class RenderRequest(BaseModel):
     """Everything a render was asked to do, typed; fields a person did not set keep their defaults.
 
@@ -198,7 +203,7 @@ class RenderRequest(BaseModel):
                 w, h = spec.resolved_size(base)
             except ValueError as e:
                 raise InputError(str(e), "or change --size") from None
-            found.append(Delivery(spec.aspect, w, h, out.with_name(f"{out.stem}.{spec.aspect.tag}{out.suffix}")))
+            found.append(Delivery(spec.aspect, w, h, format_video(out, spec.aspect)))
         return found
 
     def sidecars(self) -> dict[str, Path]:
@@ -213,7 +218,7 @@ class RenderRequest(BaseModel):
         an input or on another output.
         """
         out = self.resolved_out()
-        videos = [out.with_name(f"{out.stem}.{parse_format(t).aspect.tag}{out.suffix}") for t in self.formats] or [out]
+        videos = [format_video(out, parse_format(t).aspect) for t in self.formats] or [out]
         return [*videos, *(v.with_suffix(".jpg") for v in videos), *self.sidecars().values()]
 
     def forced(self, stage: str) -> bool:
@@ -385,9 +390,8 @@ def check_renderers(
     """
     from stages.render import RENDERERS, make_renderer, renderer_spec
 
-    used = {renderer, *(s.renderer for s in plan.shots if s.renderer)} if plan is not None else {renderer}
     width, height = size or ((plan.render.width, plan.render.height) if plan is not None else (1280, 720))
-    for name in sorted(used):
+    for name in sorted(renderers_used(plan, renderer)):
         spec = renderer_spec(name)
         opts = dict(options) if name == renderer else {}
         if "weights" in opts and not spec.weights:
@@ -402,19 +406,22 @@ def check_renderers(
             make_renderer(name, **opts)  # a missing or incomplete checkpoint fails here
 
 
+def renderers_used(plan: ShotPlan | None, renderer: str) -> set[str]:
+    """The renderers a run draws with: ``renderer`` (the plan's or the run's) and any a shot names."""
+    return {renderer, *(s.renderer for s in plan.shots if s.renderer)} if plan is not None else {renderer}
+
+
 def check_format_sizes(plan: ShotPlan | None, renderer: str, deliveries: list[Delivery]) -> None:
     """Each ``--formats`` size must suit every renderer the run uses (e.g. the 16-pixel grid of dit)."""
     from stages.render import renderer_spec
 
-    used = {renderer, *(s.renderer for s in plan.shots if s.renderer)} if plan is not None else {renderer}
-    for name in sorted(used):
-        for d in deliveries:
-            if d.aspect is None:
-                continue
+    for name in sorted(renderers_used(plan, renderer)):
+        spec = renderer_spec(name)
+        for d in (d for d in deliveries if d.aspect is not None):
             try:
-                renderer_spec(name).check_size(d.width, d.height)
+                spec.check_size(d.width, d.height)
             except InputError as e:
-                fw, fh = fitting_size(d.aspect, d.width, renderer_spec(name).size_multiple)
+                fw, fh = fitting_size(d.aspect, d.width, spec.size_multiple)
                 raise InputError(f"format {d.aspect.name}: {e.message}",
                                  f"give it another size, e.g. --formats {d.aspect.name}={fw}x{fh}") from None
 
