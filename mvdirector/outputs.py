@@ -63,12 +63,12 @@ VIDEO_SIGNATURE = f"made with {GENERATOR}"
 
 def _signed_video(path: Path) -> bool:
     """Whether a video file's container comment says this program made it."""
-    try:
-        import av
+    import av
 
+    try:
         with av.open(str(path)) as c:
             tags = {str(k).lower(): str(v) for k, v in c.metadata.items()}
-    except Exception:  # noqa: BLE001 - anything unreadable is not ours
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError):  # unreadable: not ours
         return False
     return tags.get("comment", "").startswith(VIDEO_SIGNATURE)
 
