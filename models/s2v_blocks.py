@@ -72,8 +72,8 @@ class LayerNorm32(nn.Module):
         return F.layer_norm(x.float(), (self.dim,), w, b, self.eps)
 
 
-class SelfAttention(nn.Module):
-    """Multi-head self-attention with RMS-normalised queries/keys and 3-D rotary positions."""
+class _Attention(nn.Module):
+    """The projections (``q``, ``k``, ``v``, ``o``) and query/key RMS norms of Wan's attention layers."""
 
     def __init__(self, dim: int, num_heads: int, eps: float = 1e-6) -> None:
         super().__init__()
@@ -81,6 +81,10 @@ class SelfAttention(nn.Module):
         self.q, self.k, self.v, self.o = (CastLinear(dim, dim) for _ in range(4))
         self.norm_q, self.norm_k = RMSNorm(dim, eps), RMSNorm(dim, eps)
         self.backend: str | None = None
+
+
+class SelfAttention(_Attention):
+    """Multi-head self-attention with RMS-normalised queries/keys and 3-D rotary positions."""
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         b, s = x.shape[:2]
@@ -91,15 +95,8 @@ class SelfAttention(nn.Module):
         return self.o(attend(q, k, v, self.backend).flatten(2))
 
 
-class CrossAttention(nn.Module):
+class CrossAttention(_Attention):
     """Multi-head attention from ``x`` to a context (text tokens, or one frame's audio tokens)."""
-
-    def __init__(self, dim: int, num_heads: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.num_heads, self.head_dim = num_heads, dim // num_heads
-        self.q, self.k, self.v, self.o = (CastLinear(dim, dim) for _ in range(4))
-        self.norm_q, self.norm_k = RMSNorm(dim, eps), RMSNorm(dim, eps)
-        self.backend: str | None = None
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape[0], self.num_heads, self.head_dim
