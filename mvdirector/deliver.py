@@ -118,7 +118,7 @@ def write_lyric_files(
     or a person's own file of that name): that one is kept and ``warn`` says so. Files this command wrote
     earlier are removed when the plan now shows no lyrics.
     """
-    inputs = {p.resolve() for p in (req.lyrics, req.vocals, req.song, req.plan) if p is not None}
+    inputs = {e.path.resolve() for e in req.files(video=False).reads}  # every input the request names
     sidecars = req.sidecars()
     signed = {suffix: _signed(path) for suffix, path in sidecars.items()}
     written = []
