@@ -53,8 +53,11 @@ def models_dir() -> Path:
 class FaceAnalyzer:
     """Detects faces, fits 68 landmarks and computes 128-d embeddings; models load once, lazily.
 
-    Thread-safe for model loading; dlib calls themselves release no shared state. Reuse one
-    instance (``FaceAnalyzer.shared()``) to measure identity similarity across many frames.
+    Thread-safe: dlib's detector, landmark predictor and network keep scratch state inside the
+    object and crash when two threads call one of them at once (dlib documents this), so each
+    thread gets its own HOG detector (cheap to build) and the two large models, read once, are
+    called under a lock. Reuse one instance (``FaceAnalyzer.shared()``) to measure identity
+    similarity across many frames.
     """
 
     _shared: FaceAnalyzer | None = None
@@ -63,7 +66,8 @@ class FaceAnalyzer:
     def __init__(self, detect_max_side: int = DETECT_MAX_SIDE) -> None:
         self.detect_max_side = detect_max_side
         self._lock = threading.Lock()
-        self._detector = None
+        self._calls = threading.Lock()
+        self._per_thread = threading.local()
         self._predictor = None
         self._encoder = None
 
@@ -89,7 +93,6 @@ class FaceAnalyzer:
             for f in files.values():
                 if not f.is_file():
                     raise ModelError(f"dlib model file {f} is missing", "reinstall face-recognition-models")
-            self._detector = dlib.get_frontal_face_detector()
             self._predictor = dlib.shape_predictor(str(files["shape"]))
             self._encoder = dlib.face_recognition_model_v1(str(files["encoder"]))
 
@@ -107,7 +110,7 @@ class FaceAnalyzer:
             small = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
         if upsample is None:
             upsample = 1 if max(small.shape[:2]) < 640 else 0
-        rects, scores, _ = self._detector.run(small, upsample, 0.0)
+        rects, scores, _ = self._thread_detector().run(small, upsample, 0.0)
         out = []
         for r, s in zip(rects, scores, strict=True):
             box = (
@@ -121,10 +124,25 @@ class FaceAnalyzer:
         out.sort(key=lambda bs: -bs[1])
         return out
 
+    def _thread_detector(self):
+        """This thread's HOG face detector (dlib's detector must not be shared between threads)."""
+        detector = getattr(self._per_thread, "detector", None)
+        if detector is None:
+            import dlib
+
+            detector = self._per_thread.detector = dlib.get_frontal_face_detector()
+        return detector
+
     def _shapes(self, img: np.ndarray, boxes: Sequence[tuple[int, int, int, int]]):
         import dlib
 
-        return [self._predictor(img, dlib.rectangle(int(x0), int(y0), int(x1), int(y1))) for x0, y0, x1, y1 in boxes]
+        rects = [dlib.rectangle(int(x0), int(y0), int(x1), int(y1)) for x0, y0, x1, y1 in boxes]
+        with self._calls:
+            return [self._predictor(img, r) for r in rects]
+
+    def _describe(self, img: np.ndarray, shapes) -> list[np.ndarray]:
+        with self._calls:
+            return [np.array(self._encoder.compute_face_descriptor(img, s), dtype=np.float64) for s in shapes]
 
     def landmarks(self, image_rgb: np.ndarray, boxes: Sequence[tuple[int, int, int, int]]) -> list[np.ndarray]:
         """68 (x, y) landmarks per box, as float arrays of shape (68, 2)."""
@@ -136,8 +154,7 @@ class FaceAnalyzer:
         """128-d identity embeddings (float64) for the faces in ``boxes``."""
         self._load()
         img = _as_rgb_uint8(image_rgb)
-        shapes = self._shapes(img, boxes)
-        return [np.array(self._encoder.compute_face_descriptor(img, s), dtype=np.float64) for s in shapes]
+        return self._describe(img, self._shapes(img, boxes))
 
     def analyze(self, image_rgb: np.ndarray) -> list[Face]:
         """Every detected face with box, score, 68 landmarks and embedding, best score first."""
@@ -150,8 +167,7 @@ class FaceAnalyzer:
         boxes = [b for b, _ in found]
         shapes = self._shapes(img, boxes)
         faces = []
-        for (box, score), shape in zip(found, shapes, strict=True):
-            emb = np.array(self._encoder.compute_face_descriptor(img, shape), dtype=np.float64)
+        for (box, score), shape, emb in zip(found, shapes, self._describe(img, shapes), strict=True):
             pts = [(float(p.x), float(p.y)) for p in shape.parts()]
             faces.append(Face(box=box, score=round(score, 4), landmarks=pts, embedding=[float(x) for x in emb]))
         return faces

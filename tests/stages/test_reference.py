@@ -138,3 +138,44 @@ def test_pick_primary_prefers_large_confident_faces():
     assert pick_primary(faces, min_score=0.5) == 2
     assert pick_primary(faces) == 1
     assert pick_primary([]) is None
+
+
+_CONCURRENT_SCRIPT = """
+from concurrent.futures import ThreadPoolExecutor
+import cv2
+import numpy as np
+from skimage import data
+from stages.reference import FaceAnalyzer
+
+fa = FaceAnalyzer.shared()
+img = np.ascontiguousarray(data.astronaut())
+# Frames of several sizes, as shots of different formats give: dlib's detector reallocates its
+# image pyramid per size, which is where two threads sharing one detector crashed.
+frames = [cv2.resize(img, (w, h)) for w, h in ((320, 320), (640, 360), (480, 480), (1280, 720), (540, 960))]
+alone = [fa.detect(f) for f in frames]
+with ThreadPoolExecutor(4) as pool:
+    together = list(pool.map(lambda i: fa.detect(frames[i % len(frames)]), range(120)))
+assert all(t == alone[i % len(frames)] for i, t in enumerate(together))
+ref = fa.analyze(img)[0]
+with ThreadPoolExecutor(4) as pool:
+    faces = list(pool.map(lambda _: fa.analyze(img)[0], range(12)))
+assert all(f.box == ref.box and np.allclose(f.embedding, ref.embedding) for f in faces)
+print("ok")
+"""
+
+
+def test_one_analyzer_serves_many_threads():
+    """Shot threads measure identity with the shared analyzer at once: no crash, same answers.
+
+    Run in a child process, so that a native crash (dlib objects called from two threads)
+    fails this test instead of killing the test run.
+    """
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _CONCURRENT_SCRIPT], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
