@@ -125,13 +125,33 @@ def separate(image_rgb: np.ndarray, reference: ReferenceInfo, iterations: int = 
     matte = cv2.GaussianBlur(np.clip(matte, 0.0, 1.0), (0, 0), 0.5 * k)
     hole = cv2.dilate(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)), iterations=2)
     if coverage > 0:
-        background = cv2.inpaint(small, hole * 255, max(3.0, 0.02 * max(sh, sw)), cv2.INPAINT_TELEA)
+        background = _inpaint_behind(small, hole, max(3.0, 0.02 * max(sh, sw)))
         filled = cv2.GaussianBlur(background, (0, 0), 1.5 * k)
         soft = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), k)[..., None]
         background = (background * (1 - soft) + filled * soft).astype(np.uint8)
     else:
         background = small.copy()
     return Separation(scale=s, matte=matte, background=background, coverage=coverage)
+
+
+INPAINT_SIDE = 240  # the background behind the subject is inpainted at most this large, then enlarged
+
+
+def _inpaint_behind(image: np.ndarray, hole: np.ndarray, radius: float) -> np.ndarray:
+    """``image`` with the ``hole`` (uint8 0/1) filled by Telea inpainting. Its cost grows with the hole's
+    pixels times the radius squared, and the fill is blurred afterwards anyway, so a large picture is
+    inpainted at a smaller size and only the hole takes the enlarged result."""
+    h, w = image.shape[:2]
+    f = min(1.0, INPAINT_SIDE / max(h, w))
+    if f > 0.75:
+        return cv2.inpaint(image, hole * 255, radius, cv2.INPAINT_TELEA)
+    size = (max(8, round(w * f)), max(8, round(h * f)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_hole = cv2.resize(hole, size, interpolation=cv2.INTER_NEAREST) | cv2.resize(
+        hole, size, interpolation=cv2.INTER_AREA)
+    filled = cv2.inpaint(small, small_hole * 255, max(2.0, radius * f), cv2.INPAINT_TELEA)
+    up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.where(hole[..., None].astype(bool), up, image)
 
 
 def guided_filter(guide_rgb: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:

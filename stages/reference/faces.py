@@ -54,10 +54,10 @@ class FaceAnalyzer:
     """Detects faces, fits 68 landmarks and computes 128-d embeddings; models load once, lazily.
 
     Thread-safe: dlib's detector, landmark predictor and network keep scratch state inside the
-    object and crash when two threads call one of them at once (dlib documents this), so each
-    thread gets its own HOG detector (cheap to build) and the two large models, read once, are
-    called under a lock. Reuse one instance (``FaceAnalyzer.shared()``) to measure identity
-    similarity across many frames.
+    object and crash when two threads call one of them at once (dlib documents this), so a call
+    borrows a HOG detector of its own from a small pool (building one costs ~0.3 s, so they are
+    kept) and the two large models, read once, are called under a lock. Reuse one instance
+    (``FaceAnalyzer.shared()``) to measure identity similarity across many frames.
     """
 
     _shared: FaceAnalyzer | None = None
@@ -67,7 +67,7 @@ class FaceAnalyzer:
         self.detect_max_side = detect_max_side
         self._lock = threading.Lock()
         self._calls = threading.Lock()
-        self._per_thread = threading.local()
+        self._idle_detectors: list = []  # built detectors no call is using now
         self._predictor = None
         self._encoder = None
 
@@ -110,7 +110,12 @@ class FaceAnalyzer:
             small = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
         if upsample is None:
             upsample = 1 if max(small.shape[:2]) < 640 else 0
-        rects, scores, _ = self._thread_detector().run(small, upsample, 0.0)
+        detector = self._borrow_detector()
+        try:
+            rects, scores, _ = detector.run(small, upsample, 0.0)
+        finally:
+            with self._lock:
+                self._idle_detectors.append(detector)
         out = []
         for r, s in zip(rects, scores, strict=True):
             box = (
@@ -124,14 +129,14 @@ class FaceAnalyzer:
         out.sort(key=lambda bs: -bs[1])
         return out
 
-    def _thread_detector(self):
-        """This thread's HOG face detector (dlib's detector must not be shared between threads)."""
-        detector = getattr(self._per_thread, "detector", None)
-        if detector is None:
-            import dlib
+    def _borrow_detector(self):
+        """A HOG face detector no other call is using (give it back to ``_idle_detectors``)."""
+        with self._lock:
+            if self._idle_detectors:
+                return self._idle_detectors.pop()
+        import dlib
 
-            detector = self._per_thread.detector = dlib.get_frontal_face_detector()
-        return detector
+        return dlib.get_frontal_face_detector()
 
     def _shapes(self, img: np.ndarray, boxes: Sequence[tuple[int, int, int, int]]):
         import dlib

@@ -22,7 +22,7 @@ from mvdirector.schemas import (
     Word,
 )
 from stages.procedural import rig as rig_mod
-from stages.procedural.rig import rig_setup
+from stages.procedural.rig import rig_setup, voice
 from stages.procedural.rig.blink import DOUBLE_GAP_S, REFRACTORY_S, blink_curve, blink_times
 from stages.procedural.rig.mesh import INNER_LIPS, LEFT_EYE, RIGHT_EYE, build_mesh
 from stages.procedural.rig.performance import Performance, mouth_curves
@@ -263,3 +263,16 @@ def test_the_vocal_stem_drives_the_mouth_when_given(astronaut, tmp_path):
                                                   ProceduralRenderer().options).states(times)
     assert with_song["aperture_sing"][1] == pytest.approx(with_song["aperture_sing"][0], abs=0.02)  # no voice heard
     assert with_stem["aperture_sing"][1] > with_stem["aperture_sing"][0] + 0.1  # the stem's syllable opens it
+
+
+def test_saved_vowel_templates_are_the_synthesised_ones():
+    """The shipped template file is what the synthesiser makes from today's formants (else: regenerate it
+    with ``python -m stages.procedural.rig.voice``)."""
+    with np.load(voice.TEMPLATE_FILE, allow_pickle=False) as z:
+        assert str(z["digest"]) == voice.template_digest()
+        saved = z["means"], z["spread"]
+    fresh = voice.synthesise_templates()
+    for a, b in zip(saved, fresh, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+    loaded = voice.templates()
+    assert all(np.array_equal(a, b) for a, b in zip(loaded, saved, strict=True))

@@ -128,13 +128,24 @@ def synth_vowel(formants: tuple[float, float, float], f0: float, seconds: float 
     return (0.3 * out / (np.abs(out).max() + 1e-9)).astype(np.float32)
 
 
-@lru_cache(maxsize=1)
-def templates() -> tuple[np.ndarray, np.ndarray]:
+PITCHES = (130.0, 190.0, 260.0, 340.0)  # Hz: the synthetic vowels' voices, low to high
+TEMPLATE_FILE = Path(__file__).with_name("vowel_templates.npz")
+"""The templates as ``synthesise_templates`` makes them, saved so a run need not synthesise them (about
+2 s of CPU with scipy.signal's import); ``python -m stages.procedural.rig.voice`` writes it again."""
+
+
+def template_digest() -> str:
+    """What the templates are made from: formants, pitches and the feature settings."""
+    made_of = (sorted(FORMANTS.items()), PITCHES, SR, HOP, N_FFT, WIN, N_MELS, N_MFCC, CLASSES)
+    return hashlib.sha256(repr(made_of).encode()).hexdigest()[:16]
+
+
+def synthesise_templates() -> tuple[np.ndarray, np.ndarray]:
     """(class means (4, 12), pooled per-coefficient spread (12,)) of mean-removed synthetic MFCCs."""
     per_class: dict[str, list[np.ndarray]] = {c: [] for c in CLASSES}
     allv = []
     for k, (name, (fm, cls)) in enumerate(FORMANTS.items()):
-        for j, f0 in enumerate((130.0, 190.0, 260.0, 340.0)):
+        for j, f0 in enumerate(PITCHES):
             _, m = frame_features(synth_vowel(fm, f0, nasal=name == "m", seed=31 * k + j))
             m = m[3:-3]
             per_class[cls].append(m)
@@ -143,6 +154,26 @@ def templates() -> tuple[np.ndarray, np.ndarray]:
     means = np.stack([np.concatenate(per_class[c]).mean(axis=0) - mean for c in CLASSES])
     spread = np.concatenate([np.concatenate(per_class[c]) - mean - means[i] for i, c in enumerate(CLASSES)]).std(axis=0)
     return means, np.maximum(spread, 0.3)
+
+
+def write_templates(path: Path = TEMPLATE_FILE) -> None:
+    """Synthesise the templates and save them, with their digest, to ``path``."""
+    means, spread = synthesise_templates()
+    with open(path, "wb") as fh:
+        np.savez(fh, means=means, spread=spread, digest=np.array(template_digest()))
+
+
+@lru_cache(maxsize=1)
+def templates() -> tuple[np.ndarray, np.ndarray]:
+    """The class templates: from ``TEMPLATE_FILE`` when it was made from today's settings, else synthesised."""
+    try:
+        with np.load(TEMPLATE_FILE, allow_pickle=False) as z:
+            if str(z["digest"]) == template_digest():
+                return z["means"], z["spread"]
+    except (OSError, KeyError, ValueError):
+        pass
+    log.debug("vowel templates synthesised (%s is missing or stale)", TEMPLATE_FILE.name)
+    return synthesise_templates()
 
 
 def classify(mfcc: np.ndarray, level_db: np.ndarray, temperature: float = 4.0) -> np.ndarray:
@@ -200,3 +231,8 @@ def voice_features(path: Path, cache_dir: Path | None) -> VoiceFeatures:
     _MEMO.clear()
     _MEMO[memo_key] = feats
     return feats
+
+
+if __name__ == "__main__":
+    write_templates()
+    print(f"wrote {TEMPLATE_FILE}")
