@@ -205,7 +205,7 @@ def bench_pipeline(tmp: Path) -> None:
     import json
     import subprocess
 
-    from mvdirector.media.video import CLIP_PRESET, ffmpeg_exe, probe_video
+    from mvdirector.media.video import CLIP_PRESET, encoder_args, ffmpeg_exe, probe_video
 
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root / "examples"))
@@ -229,8 +229,8 @@ def bench_pipeline(tmp: Path) -> None:
                     str(raw)], check=True)
     c0, t0 = children_cpu_s(), time.perf_counter()
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s",
-                    f"{info.width}x{info.height}", "-r", str(info.fps), "-i", str(raw), "-c:v", "libx264",
-                    "-preset", CLIP_PRESET, "-crf", "18", "-g", str(round(info.fps)), str(tmp / "anchor.mp4")],
+                    f"{info.width}x{info.height}", "-r", str(info.fps), "-i", str(raw), *encoder_args("h264", 18),
+                    "-g", str(round(info.fps)), str(tmp / "anchor.mp4")],
                    check=True)
     enc_wall, enc_cpu = time.perf_counter() - t0, children_cpu_s() - c0
     raw.unlink()

@@ -121,6 +121,7 @@ def run(
         for delivery in req.deliveries((plan.render.width, plan.render.height)):
             frep = deliver.FormatReporter(rep, delivery.aspect.name) if delivery.aspect is not None else rep
             fplan = deliver.format_plan(plan, delivery)
+            steps.prefetch_audio(req, wd, delivery)
             # 7. render the shots that are not in the cache
             with clock("render"):
                 clips = steps.shots(req, wd, fplan, analysis, refs, frep, executor, on_shot)

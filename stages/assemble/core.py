@@ -16,7 +16,6 @@ pipeline writes it, with the whole run's timings, as ``report.json`` and ``repor
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import time
@@ -30,6 +29,7 @@ from mvdirector.media.atomic import atomic_output
 from mvdirector.media.video import probe_video
 from mvdirector.rules import CODECS, check_container
 from mvdirector.schemas import ReferenceInfo, RenderReport, Shot, ShotClip, ShotPlan, ShotReport
+from stages.assemble import audio as audio_mod
 from stages.assemble import colour as colour_mod
 from stages.assemble import concat, consistency, measured
 from stages.assemble import memo as memo_mod
@@ -256,16 +256,6 @@ def _measure(
     return per_shot, warnings
 
 
-def _audio_cache_file(config: AssembleConfig, song: Path, audio_args: list[str]) -> Path | None:
-    """Where the song's encoded track is kept between runs, or None (no cache, or the stream is copied)."""
-    if config.audio_cache is None or audio_args[:2] == ["-c:a", "copy"]:
-        return None
-    from mvdirector.media.atomic import file_sha256
-
-    key = hashlib.sha256(f"{file_sha256(song)} {' '.join(audio_args)}".encode()).hexdigest()[:20]
-    return Path(config.audio_cache) / f"song-{key}.m4a"
-
-
 def _shows_singer(plan: ShotPlan, shot: Shot) -> bool:
     """Whether a shot shows the singer (its photo is not a scene), so its identity is measured."""
     ref = plan.reference_of(shot)
@@ -362,8 +352,9 @@ def assemble(
     with temps.temp_dir(out_path.parent, ".assemble-") as tmp:
         song_for_mux, mux_audio = song_path, audio_args
         audio_job = None
-        cached_audio = _audio_cache_file(config, song_path, audio_args)
-        if cached_audio is not None and cached_audio.is_file():
+        cached_audio = audio_mod.cache_file(config.audio_cache, song_path, audio_args)
+        early = cached_audio is not None and (cached_audio.is_file() or audio_mod.pending(cached_audio))
+        if early:  # in the cache, or being encoded there since before the shots rendered
             song_for_mux, mux_audio = cached_audio, ["-c:a", "copy"]
         elif audio_args[:2] != ["-c:a", "copy"]:  # encode the sound while the picture is worked on
             song_for_mux, mux_audio = tmp / "audio.m4a", ["-c:a", "copy"]
@@ -386,6 +377,9 @@ def assemble(
                 audio_job.kill()
                 audio_job.wait()
             raise
+        if early and not audio_mod.collect(cached_audio):  # the early encode failed: encode here, say why
+            song_for_mux = tmp / "audio.m4a"
+            audio_job = concat.start_audio_encode(song_path, song_for_mux, audio_args)
         if audio_job is not None:
             _step(progress, 0.7, 0.72)(0.0, "encoding the sound")
             concat.finish_audio_encode(audio_job, song_path)

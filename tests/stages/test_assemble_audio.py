@@ -1,0 +1,66 @@
+"""The song's sound track, encoded early at low priority and collected by the assembler."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+from conftest import synth_song
+
+from mvdirector.media.video import ffmpeg_exe
+from stages.assemble import audio
+
+
+@pytest.fixture()
+def song(tmp_path):
+    return synth_song(tmp_path / "song.wav", seconds=3.0)
+
+
+def _decoded(path) -> bytes:
+    return subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "s16le", "-"], check=True,
+                          capture_output=True).stdout
+
+
+def test_an_early_encode_lands_in_the_cache_once(song, tmp_path):
+    cache = tmp_path / "audio"
+    dst = audio.prefetch(song, ".mp4", "auto", cache)
+    assert dst is not None and dst.parent == cache and audio.pending(dst)
+    assert audio.prefetch(song, ".mp4", "auto", cache) == dst  # under way: not started twice
+    assert audio.collect(dst) and dst.is_file() and not audio.pending(dst)
+    assert [p.name for p in cache.iterdir()] == [dst.name]  # no temporary left beside it
+    assert len(_decoded(dst)) > 0
+    # Cached now: nothing starts, and collecting what is cached says so.
+    assert audio.prefetch(song, ".mp4", "auto", cache) is None
+    assert audio.collect(dst)
+
+
+def test_nothing_is_encoded_when_the_stream_is_copied(song, tmp_path):
+    # A wav song goes into an .mp4 as AAC, but into a .mkv its PCM is copied as it is.
+    assert audio.prefetch(song, ".mkv", "auto", tmp_path / "audio") is None
+    assert not (tmp_path / "audio").exists()
+
+
+def test_an_encode_nobody_collects_is_stopped_and_leaves_nothing(song, tmp_path):
+    cache = tmp_path / "audio"
+    dst = audio.prefetch(song, ".mp4", "auto", cache)
+    job = audio._PENDING[dst]
+    audio.cancel_all()
+    assert job.proc.poll() is not None
+    assert not audio.pending(dst) and not dst.exists() and list(cache.iterdir()) == []
+    assert not audio.collect(dst)
+
+
+def test_a_failed_early_encode_is_reported_as_not_cached(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF" + os.urandom(64))
+    cache = tmp_path / "audio"
+    cache.mkdir()
+    dst = cache / "song-x.m4a"
+    tmp = cache / ".song-x.tmp1.m4a"
+    proc = subprocess.Popen([ffmpeg_exe(), "-v", "error", "-y", "-i", str(bad), str(tmp)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with audio._LOCK:
+        audio._PENDING[dst] = audio._Encode(proc, tmp)
+    assert not audio.collect(dst)  # the assembler then encodes the track itself
+    assert not dst.exists() and not tmp.exists()
