@@ -101,6 +101,8 @@ def run(
         )
         # 3–4. analyze the song while another thread sorts the photos and the renderer prepares for the singer;
         # a fresh work directory goes if this fails (decided once the other thread has stopped writing to it)
+        if until != "direct":  # the sound track encodes at low priority in the CPU time analysis leaves idle
+            steps.prefetch_audio(req, wd)
         with (
             temps.removed_if_unused(wd.root, fresh, also=steps.PHOTO_OUTPUTS),
             ThreadPoolExecutor(1, thread_name_prefix="reference") as side,
@@ -121,7 +123,6 @@ def run(
         for delivery in req.deliveries((plan.render.width, plan.render.height)):
             frep = deliver.FormatReporter(rep, delivery.aspect.name) if delivery.aspect is not None else rep
             fplan = deliver.format_plan(plan, delivery)
-            steps.prefetch_audio(req, wd, delivery)
             # 7. render the shots that are not in the cache
             with clock("render"):
                 clips = steps.shots(req, wd, fplan, analysis, refs, frep, executor, on_shot)

@@ -244,12 +244,13 @@ def shots(
             own.shutdown()
 
 
-def prefetch_audio(req: RenderRequest, wd: Workdir, delivery: Delivery) -> None:
-    """Start encoding the video's sound track now, at low priority, so it fills the CPU time the shots
-    leave idle (the assembler collects it; an unused one is stopped at exit)."""
+def prefetch_audio(req: RenderRequest, wd: Workdir) -> None:
+    """Start encoding the videos' sound track now, at low priority, so it fills the CPU time the other steps
+    leave idle (every format shares ``-o``'s suffix, so one track; the assembler collects it, and an unused
+    one is stopped at exit)."""
     from stages.assemble import prefetch_audio as prefetch
 
-    prefetch(req.song, delivery.video.suffix.lower(), req.assemble_config().audio, wd.path("audio"))
+    prefetch(req.song, req.resolved_out().suffix.lower(), req.assemble_config().audio, wd.path("audio"))
 
 
 def video(

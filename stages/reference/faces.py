@@ -54,9 +54,9 @@ class FaceAnalyzer:
     """Detects faces, fits 68 landmarks and computes 128-d embeddings; models load once, lazily.
 
     Thread-safe: dlib's detector, landmark predictor and network keep scratch state inside the
-    object and crash when two threads call one of them at once (dlib documents this), so a call
-    borrows a HOG detector of its own from a small pool (building one costs ~0.3 s, so they are
-    kept) and the two large models, read once, are called under a lock. Reuse one instance
+    object and crash when two threads call one of them at once (dlib documents this), so every
+    dlib call holds one lock. A second detector would let detections run side by side, but building
+    one holds the GIL for ~0.4 s, longer than the detections it would overlap. Reuse one instance
     (``FaceAnalyzer.shared()``) to measure identity similarity across many frames.
     """
 
@@ -67,7 +67,7 @@ class FaceAnalyzer:
         self.detect_max_side = detect_max_side
         self._lock = threading.Lock()
         self._calls = threading.Lock()
-        self._idle_detectors: list = []  # built detectors no call is using now
+        self._detector = None
         self._predictor = None
         self._encoder = None
 
@@ -93,6 +93,7 @@ class FaceAnalyzer:
             for f in files.values():
                 if not f.is_file():
                     raise ModelError(f"dlib model file {f} is missing", "reinstall face-recognition-models")
+            self._detector = dlib.get_frontal_face_detector()
             self._predictor = dlib.shape_predictor(str(files["shape"]))
             self._encoder = dlib.face_recognition_model_v1(str(files["encoder"]))
 
@@ -110,12 +111,8 @@ class FaceAnalyzer:
             small = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
         if upsample is None:
             upsample = 1 if max(small.shape[:2]) < 640 else 0
-        detector = self._borrow_detector()
-        try:
-            rects, scores, _ = detector.run(small, upsample, 0.0)
-        finally:
-            with self._lock:
-                self._idle_detectors.append(detector)
+        with self._calls:
+            rects, scores, _ = self._detector.run(small, upsample, 0.0)
         out = []
         for r, s in zip(rects, scores, strict=True):
             box = (
@@ -128,15 +125,6 @@ class FaceAnalyzer:
                 out.append((box, float(s)))
         out.sort(key=lambda bs: -bs[1])
         return out
-
-    def _borrow_detector(self):
-        """A HOG face detector no other call is using (give it back to ``_idle_detectors``)."""
-        with self._lock:
-            if self._idle_detectors:
-                return self._idle_detectors.pop()
-        import dlib
-
-        return dlib.get_frontal_face_detector()
 
     def _shapes(self, img: np.ndarray, boxes: Sequence[tuple[int, int, int, int]]):
         import dlib
