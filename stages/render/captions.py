@@ -10,6 +10,7 @@ band, so a frame costs one small alpha blend.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,11 +40,23 @@ def font_path() -> Path:
     raise FileNotFoundError(f"no DejaVu font in {fonts}")
 
 
-@lru_cache(maxsize=16)
-def _font(size: int):
-    from PIL import ImageFont
+_FONTS = threading.local()
 
-    return ImageFont.truetype(str(font_path()), size)
+
+def _font(size: int):  # noqa: ANN202 - PIL.ImageFont.FreeTypeFont
+    """The caption font at ``size`` px, one object per thread: shots render side by side in threads, and a
+    FreeType face must not be used by two threads at once."""
+    fonts = getattr(_FONTS, "by_size", None)
+    if fonts is None:
+        fonts = _FONTS.by_size = {}
+    font = fonts.get(size)
+    if font is None:
+        from PIL import ImageFont
+
+        if len(fonts) >= 16:
+            fonts.clear()
+        font = fonts[size] = ImageFont.truetype(str(font_path()), size)
+    return font
 
 
 class CaptionRenderer:

@@ -230,3 +230,24 @@ def test_guided_filter_snaps_a_soft_mask_to_the_picture_edge():
     # The sharpest step now sits on the guide's edge, not on the mask's.
     steps = np.diff(row)
     assert int(np.argmax(steps)) == 42 and steps[42] > 0.2 and steps[37] < 0.1
+
+
+def test_captions_drawn_in_threads_side_by_side_match_those_drawn_alone():
+    """Shots render in threads: each gets its own FreeType font object, and the pixels do not depend on it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stages.render import captions
+
+    lines = ["we are the fire in the night", "hold on hold on to the light", "city lights are calling"]
+
+    def draw(k: int) -> np.ndarray:
+        cap = CaptionRenderer(LyricOverlay(line=lines[k % 3]), 640, 360)
+        return cap.apply(np.zeros((360, 640, 3), np.uint8), 0.0)
+
+    alone = [draw(k) for k in range(3)]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(draw, range(24)))
+        fonts = list(pool.map(lambda _: id(captions._font(21)), range(8)))
+    assert all(np.array_equal(t, alone[k % 3]) for k, t in enumerate(together))
+    assert captions._font(21) is captions._font(21)  # kept within a thread
+    assert len(set(fonts) | {id(captions._font(21))}) >= 2  # not shared between threads
