@@ -101,11 +101,11 @@ def run(
         )
         # 3–4. analyze the song while another thread sorts the photos and the renderer prepares for the singer;
         # a fresh work directory goes if this fails (decided once the other thread has stopped writing to it)
-        if until != "direct":  # the sound track encodes at low priority in the CPU time analysis leaves idle
-            steps.prefetch_audio(req, wd)
+        # (and the sound track starts encoding at low priority, in the CPU time the analysis leaves idle)
         with (
             temps.removed_if_unused(wd.root, fresh, also=steps.PHOTO_OUTPUTS),
             ThreadPoolExecutor(1, thread_name_prefix="reference") as side,
+            steps.audio_prefetch(req, wd, start=until != "direct"),
         ):
             pending = side.submit(_references, req, wd, rep, clock, until != "direct")
             with clock("analyze"):

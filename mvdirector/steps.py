@@ -7,8 +7,9 @@ enter a key, so a song or work directory can move without recomputing anything.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -244,13 +245,20 @@ def shots(
             own.shutdown()
 
 
-def prefetch_audio(req: RenderRequest, wd: Workdir) -> None:
-    """Start encoding the videos' sound track now, at low priority, so it fills the CPU time the other steps
-    leave idle (every format shares ``-o``'s suffix, so one track; the assembler collects it, and an unused
-    one is stopped at exit)."""
-    from stages.assemble import prefetch_audio as prefetch
-
-    prefetch(req.song, req.resolved_out().suffix.lower(), req.assemble_config().audio, wd.path("audio"))
+@contextlib.contextmanager
+def audio_prefetch(req: RenderRequest, wd: Workdir, start: bool = True) -> Iterator[None]:
+    """Start encoding the videos' sound track now (when ``start``), at low priority, so it fills the CPU time
+    the other steps leave idle; every format shares ``-o``'s suffix, so one track. The assembler collects
+    it; if the block fails, the encode stops there, before anything removes the work directory it writes
+    into (an encode nobody collects is stopped at exit)."""
+    if start:
+        suffix = req.resolved_out().suffix.lower()
+        assemble_stage.prefetch_audio(req.song, suffix, req.assemble_config().audio, wd.path("audio"))
+    try:
+        yield
+    except BaseException:
+        assemble_stage.cancel_audio_prefetch()
+        raise
 
 
 def video(

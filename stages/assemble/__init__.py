@@ -6,8 +6,9 @@ identity and colour per shot (with a thumbnail each). ``prefetch_audio`` starts 
 track early, at low priority, so the assembler finds it encoded.
 """
 
+from stages.assemble.audio import cancel_all as cancel_audio_prefetch
 from stages.assemble.audio import prefetch as prefetch_audio
 from stages.assemble.config import VERSION, AssembleConfig
 from stages.assemble.core import assemble
 
-__all__ = ["VERSION", "AssembleConfig", "assemble", "prefetch_audio"]
+__all__ = ["VERSION", "AssembleConfig", "assemble", "cancel_audio_prefetch", "prefetch_audio"]

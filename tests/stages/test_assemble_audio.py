@@ -64,3 +64,33 @@ def test_a_failed_early_encode_is_reported_as_not_cached(tmp_path):
         audio._PENDING[dst] = audio._Encode(proc, tmp)
     assert not audio.collect(dst)  # the assembler then encodes the track itself
     assert not dst.exists() and not tmp.exists()
+
+
+def test_a_run_the_analysis_refuses_stops_its_early_encode_before_removing_the_work_directory(
+    tmp_path, portrait, monkeypatch
+):
+    import numpy as np
+    import soundfile as sf
+
+    from mvdirector.errors import InputError
+    from mvdirector.pipeline import render
+    from mvdirector.request import RenderRequest
+
+    song = tmp_path / "silent.wav"
+    sf.write(song, np.zeros(8 * 22050, np.float32), 22050)  # passes the pre-flight, the analysis refuses it
+    wd = tmp_path / "run.mvd"
+    started = []
+    real = audio.prefetch
+
+    def spy(*a, **k):
+        started.append(real(*a, **k))
+        return started[-1]
+
+    import stages.assemble
+
+    monkeypatch.setattr(stages.assemble, "prefetch_audio", spy)
+    with pytest.raises(InputError, match="silent"):
+        render(RenderRequest(song=song, reference=portrait, out=tmp_path / "v.mp4", workdir=wd, width=256,
+                             height=144, fps=12.0, asr="none"))
+    assert started and started[0] is not None  # the encode had started
+    assert not audio._PENDING and not wd.exists() and not (tmp_path / "v.mp4").exists()
