@@ -92,3 +92,20 @@ def test_vocal_segments_merge_short_gaps_and_drop_blips() -> None:
     score[70:71] = 5.0  # 0.1 s blip: dropped
     segs = segments_from_score(score, fps)
     assert [(s.start_s, s.end_s) for s in segs] == [(1.0, 5.0)]
+
+
+def test_loudness_does_not_depend_on_the_block_size() -> None:
+    from stages.analyze.energy import highpass_response, loudness
+
+    rng = np.random.default_rng(3)
+    sr = 22050
+    y = (rng.standard_normal(sr * 7 + 333) * np.linspace(0.01, 0.5, sr * 7 + 333)).astype(np.float32)
+    ref = loudness(y, sr, block_hops=4096).db
+    for blocks in (256, 37, 8):  # 8 hops: a block shorter than the filter
+        np.testing.assert_allclose(loudness(y, sr, block_hops=blocks).db, ref, atol=1e-4)
+    # And it is the high-passed signal's power: the direct convolution agrees.
+    h = highpass_response(sr)
+    direct = np.convolve(y.astype(np.float64), h)[: len(ref) * 512]
+    direct = np.pad(direct, (0, len(ref) * 512 - len(direct)))
+    power = (direct.reshape(-1, 512) ** 2).mean(axis=1)
+    np.testing.assert_allclose(ref, 10 * np.log10(power + 1e-12), atol=1e-3)
