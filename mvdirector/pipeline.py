@@ -90,7 +90,11 @@ def run(
     req.preflight(video=until != "direct", also=also)
     # 2. lock the work directory, clean up after a killed run, record what was asked
     fresh = not os.path.lexists(req.resolved_workdir())
-    with WorkdirLock(req.resolved_workdir()), temps.recording(req.resolved_workdir()):
+    with (
+        WorkdirLock(req.resolved_workdir()),
+        temps.recording(req.resolved_workdir()),
+        steps.audio_prefetch(req, None, start=False),  # a run that fails stops its sound track's encode
+    ):
         wd = Workdir.open(req.resolved_workdir())
         removed = wd.clean_temps()
         if removed:

@@ -246,12 +246,12 @@ def shots(
 
 
 @contextlib.contextmanager
-def audio_prefetch(req: RenderRequest, wd: Workdir, start: bool = True) -> Iterator[None]:
+def audio_prefetch(req: RenderRequest, wd: Workdir | None, start: bool = True) -> Iterator[None]:
     """Start encoding the videos' sound track now (when ``start``), at low priority, so it fills the CPU time
     the other steps leave idle; every format shares ``-o``'s suffix, so one track. The assembler collects
-    it; if the block fails, the encode stops there, before anything removes the work directory it writes
-    into (an encode nobody collects is stopped at exit)."""
-    if start:
+    it; if the block fails, every early encode stops there — before anything removes the work directory it
+    writes into (an encode nobody collects is also stopped at exit)."""
+    if start and wd is not None:
         suffix = req.resolved_out().suffix.lower()
         assemble_stage.prefetch_audio(req.song, suffix, req.assemble_config().audio, wd.path("audio"))
     try:

@@ -93,4 +93,30 @@ def test_a_run_the_analysis_refuses_stops_its_early_encode_before_removing_the_w
         render(RenderRequest(song=song, reference=portrait, out=tmp_path / "v.mp4", workdir=wd, width=256,
                              height=144, fps=12.0, asr="none"))
     assert started and started[0] is not None  # the encode had started
-    assert not audio._PENDING and not wd.exists() and not (tmp_path / "v.mp4").exists()
+    assert not audio.pending(started[0]) and not wd.exists() and not (tmp_path / "v.mp4").exists()
+
+
+def test_a_run_that_fails_after_the_analysis_stops_its_early_encode_too(tmp_path, portrait, click_song, monkeypatch):
+    from mvdirector import steps
+    from mvdirector.pipeline import render
+    from mvdirector.request import RenderRequest
+
+    started = []
+    real = audio.prefetch
+
+    def spy(*a, **k):
+        started.append(real(*a, **k))
+        return started[-1]
+
+    def broken(*a, **k):
+        raise RuntimeError("the renderer broke")
+
+    import stages.assemble
+
+    monkeypatch.setattr(stages.assemble, "prefetch_audio", spy)
+    monkeypatch.setattr(steps, "shots", broken)
+    with pytest.raises(RuntimeError, match="broke"):
+        render(RenderRequest(song=click_song, reference=portrait, out=tmp_path / "v.mp4", workdir=tmp_path / "w.mvd",
+                             width=256, height=144, fps=12.0, asr="none"))
+    assert started and started[0] is not None and not audio.pending(started[0])
+    assert not list((tmp_path / "w.mvd" / "audio").glob(".*"))  # no temporary left
