@@ -90,10 +90,11 @@ def run(
     req.preflight(video=until != "direct", also=also)
     # 2. lock the work directory, clean up after a killed run, record what was asked
     fresh = not os.path.lexists(req.resolved_workdir())
+    track = steps.sound_track()
     with (
         WorkdirLock(req.resolved_workdir()),
         temps.recording(req.resolved_workdir()),
-        steps.audio_prefetch(req, None, start=False),  # a run that fails stops its sound track's encode
+        track.stopped_on_error(),  # a run that fails stops its sound track's early encode
     ):
         wd = Workdir.open(req.resolved_workdir())
         removed = wd.clean_temps()
@@ -109,8 +110,10 @@ def run(
         with (
             temps.removed_if_unused(wd.root, fresh, also=steps.PHOTO_OUTPUTS),
             ThreadPoolExecutor(1, thread_name_prefix="reference") as side,
-            steps.audio_prefetch(req, wd, start=until != "direct"),
+            track.stopped_on_error(),  # before the fresh work directory it writes into may go
         ):
+            if until != "direct":
+                steps.start_sound_track(track, req, wd)
             pending = side.submit(_references, req, wd, rep, clock, until != "direct")
             with clock("analyze"):
                 analysis = steps.analysis(req, wd, rep)

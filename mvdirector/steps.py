@@ -7,9 +7,8 @@ enter a key, so a song or work directory can move without recomputing anything.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -245,20 +244,17 @@ def shots(
             own.shutdown()
 
 
-@contextlib.contextmanager
-def audio_prefetch(req: RenderRequest, wd: Workdir | None, start: bool = True) -> Iterator[None]:
-    """Start encoding the videos' sound track now (when ``start``), at low priority, so it fills the CPU time
-    the other steps leave idle; every format shares ``-o``'s suffix, so one track. The assembler collects
-    it; if the block fails, every early encode stops there — before anything removes the work directory it
-    writes into (an encode nobody collects is also stopped at exit)."""
-    if start and wd is not None:
-        suffix = req.resolved_out().suffix.lower()
-        assemble_stage.prefetch_audio(req.song, suffix, req.assemble_config().audio, wd.path("audio"))
-    try:
-        yield
-    except BaseException:
-        assemble_stage.cancel_audio_prefetch()
-        raise
+def sound_track() -> assemble_stage.EarlyTrack:
+    """This run's early sound-track encode: ``start_sound_track`` starts it, ``stopped_on_error()`` wraps what
+    may fail; the assembler collects it, and one nobody collects is stopped at exit."""
+    return assemble_stage.EarlyTrack()
+
+
+def start_sound_track(track: assemble_stage.EarlyTrack, req: RenderRequest, wd: Workdir) -> None:
+    """Start encoding the videos' sound track now, at low priority, so it fills the CPU time the other steps
+    leave idle (every format shares ``-o``'s suffix, so one track)."""
+    suffix = req.resolved_out().suffix.lower()
+    track.start(req.song, suffix, req.assemble_config().audio, wd.path("audio"))
 
 
 def video(

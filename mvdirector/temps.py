@@ -133,7 +133,11 @@ def clean(workdir: str | Path) -> int:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # still open in a process the killed run left behind (Windows): next time
+                keep.append(raw)
+                continue
         removed += 1
     journal.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
     return removed

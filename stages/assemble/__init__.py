@@ -2,13 +2,12 @@
 
 ``assemble`` joins hard-cut clips without decoding, re-encodes only the shots that a
 transition or a grade match changes, muxes the song with zero A/V offset and measures
-identity and colour per shot (with a thumbnail each). ``prefetch_audio`` starts the song's sound
+identity and colour per shot (with a thumbnail each). An ``EarlyTrack`` starts the song's sound
 track early, at low priority, so the assembler finds it encoded.
 """
 
-from stages.assemble.audio import cancel_all as cancel_audio_prefetch
-from stages.assemble.audio import prefetch as prefetch_audio
+from stages.assemble.audio import EarlyTrack
 from stages.assemble.config import VERSION, AssembleConfig
 from stages.assemble.core import assemble
 
-__all__ = ["VERSION", "AssembleConfig", "assemble", "cancel_audio_prefetch", "prefetch_audio"]
+__all__ = ["VERSION", "AssembleConfig", "EarlyTrack", "assemble"]

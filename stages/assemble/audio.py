@@ -1,20 +1,22 @@
 """The video's sound track: the song encoded once (when it cannot be copied) and kept in a cache folder.
 
 Encoding a song to AAC costs about as much CPU as a second of rendering per 30 s of music, and it
-depends only on the song. ``prefetch`` starts it early, as a low-priority ffmpeg, so it runs in the
-CPU time that rendering leaves idle; the assembler's ``collect`` then waits for it (usually already
-done) and moves the track into the cache. An encode nobody collects is stopped at exit and its
-temporary removed.
+depends only on the song. A run's ``EarlyTrack`` starts it early, as a low-priority ffmpeg, so it runs
+in the CPU time that the other steps leave idle; the assembler's ``collect`` then waits for it (usually
+already done) and moves the track into the cache. A run that fails stops its own encode; an encode
+nobody collects is stopped at exit. Only a finished, successful encode is ever moved into the cache.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import logging
 import os
 import subprocess
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,14 @@ _PENDING: dict[Path, _Encode] = {}
 _LOCK = threading.Lock()
 
 
+def _stop(job: _Encode) -> None:
+    """Kill an encode (if it still runs), reap it and remove its temporary."""
+    if job.proc.poll() is None:
+        job.proc.kill()
+    job.proc.communicate()
+    job.tmp.unlink(missing_ok=True)
+
+
 def prefetch(song: str | Path, out_suffix: str, mode: str, cache_dir: str | Path) -> Path | None:
     """Start encoding the track that a video ending in ``out_suffix`` will carry, unless it is copied,
     cached or already under way; return the cache file it will be (None when nothing is encoded)."""
@@ -60,18 +70,22 @@ def prefetch(song: str | Path, out_suffix: str, mode: str, cache_dir: str | Path
         if dst in _PENDING:
             return dst
         dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temps.reserve(dst)
-        proc = concat.start_audio_encode(song, tmp, args)
+        # A name of its own (not only the process id), so no other temporary of this process shares it.
+        tmp = temps.reserve(dst.with_name(f"{dst.stem}-{os.urandom(4).hex()}{dst.suffix}"))
+        proc = concat.start_audio_encode(song, tmp, args, low_priority=True)
+        job = _Encode(proc, tmp)
         try:
-            os.setpriority(os.PRIO_PROCESS, proc.pid, BACKGROUND_NICE)
-        except (AttributeError, OSError):  # no priorities here (Windows), or it has already finished
-            pass
-        _PENDING[dst] = _Encode(proc, tmp)
+            with contextlib.suppress(AttributeError, OSError):  # no priorities here, or it already ended
+                os.setpriority(os.PRIO_PROCESS, proc.pid, BACKGROUND_NICE)
+            _PENDING[dst] = job
+        except BaseException:
+            _stop(job)
+            raise
     return dst
 
 
 def pending(dst: Path) -> bool:
-    """Whether an early encode of ``dst`` was started and not yet collected."""
+    """Whether an early encode of ``dst`` was started and not yet collected or cancelled."""
     with _LOCK:
         return dst in _PENDING
 
@@ -80,12 +94,16 @@ def collect(dst: Path) -> bool:
     """Wait for the early encode of ``dst`` if one was started; True when ``dst`` is in the cache now.
 
     A failed early encode is only logged: the assembler then encodes the track itself and reports
-    ffmpeg's error the usual way."""
+    ffmpeg's error the usual way. Interrupted while waiting, it stops the encode."""
     with _LOCK:
         job = _PENDING.pop(dst, None)
     if job is None:
         return dst.is_file()
-    _, err = job.proc.communicate()
+    try:
+        _, err = job.proc.communicate()
+    except BaseException:
+        _stop(job)
+        raise
     if job.proc.returncode == 0 and job.tmp.is_file():
         os.replace(job.tmp, dst)
         return True
@@ -94,16 +112,43 @@ def collect(dst: Path) -> bool:
     return False
 
 
+def cancel(dst: Path) -> None:
+    """Stop the early encode of ``dst``, if one is under way, and remove its temporary."""
+    with _LOCK:
+        job = _PENDING.pop(dst, None)
+    if job is not None:
+        _stop(job)
+
+
 def cancel_all() -> None:
-    """Stop every early encode nobody collected and remove its temporary."""
+    """Stop every early encode nobody collected and remove its temporary (at exit)."""
     with _LOCK:
         jobs = list(_PENDING.values())
         _PENDING.clear()
     for job in jobs:
-        if job.proc.poll() is None:
-            job.proc.kill()
-        job.proc.communicate()
-        job.tmp.unlink(missing_ok=True)
+        _stop(job)
 
 
 atexit.register(cancel_all)
+
+
+class EarlyTrack:
+    """One run's early encode: ``start`` it once, and wrap what may fail in ``stopped_on_error`` (several
+    blocks may be wrapped: the innermost stops it first, e.g. before a fresh work directory is removed)."""
+
+    def __init__(self) -> None:
+        self.dst: Path | None = None
+
+    def start(self, song: str | Path, out_suffix: str, mode: str, cache_dir: str | Path) -> None:
+        """Start the encode (see ``prefetch``)."""
+        self.dst = prefetch(song, out_suffix, mode, cache_dir)
+
+    @contextlib.contextmanager
+    def stopped_on_error(self) -> Iterator[None]:
+        """Stop this run's encode if the block raises (anything, Ctrl-C included)."""
+        try:
+            yield
+        except BaseException:
+            if self.dst is not None:
+                cancel(self.dst)
+            raise

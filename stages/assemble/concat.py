@@ -219,8 +219,10 @@ def audio_args(song: str | Path, out_suffix: str, mode: str, bitrate: str = "192
     return ["-c:a", "aac", "-b:a", bitrate], "aac"
 
 
-def start_audio_encode(song: str | Path, dst: Path, args: list[str]) -> subprocess.Popen[bytes]:
-    """Encode the song's audio to ``dst`` in a background ffmpeg, overlapping the picture work."""
+def start_audio_encode(song: str | Path, dst: Path, args: list[str], low_priority: bool = False
+                       ) -> subprocess.Popen[bytes]:
+    """Encode the song's audio to ``dst`` in a background ffmpeg, overlapping the picture work
+    (``low_priority``: below normal priority on Windows; the caller lowers it elsewhere)."""
     cmd = [
         ffmpeg_exe(),
         "-y",
@@ -235,7 +237,9 @@ def start_audio_encode(song: str | Path, dst: Path, args: list[str]) -> subproce
         *args,
         str(dst),
     ]
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    flags = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0) if low_priority else 0
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            creationflags=flags)
 
 
 def finish_audio_encode(proc: subprocess.Popen[bytes], song: str | Path) -> None:

@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +103,33 @@ def test_clean_up_removes_only_what_this_program_recorded(ws):
         assert temps.clean(wd) == len(mine)
     assert not any(p.exists() for p in mine)
     assert all(p.exists() for p in theirs) and (ws / "song.wav").exists()
+
+
+def test_a_temporary_still_held_open_is_kept_for_the_next_clean_up(ws, monkeypatch):
+    """On Windows a file another process still has open cannot be removed (an encode a killed run left
+    behind): the clean-up keeps its journal line and tries again next time, instead of failing the run."""
+    wd = ws / "held.mvd"
+    wd.mkdir()
+    held, free = wd / ".song-a.tmp99999999.m4a", wd / ".plan.tmp99999999.json"
+    for p in (held, free):
+        p.write_bytes(b"data")
+    (wd / temps.JOURNAL).write_text("".join(json.dumps({"path": str(p), "pid": 99999999}) + "\n" for p in (held, free)))
+    real = Path.unlink
+
+    def unlink(self, missing_ok=False):
+        if self == held:
+            raise PermissionError(13, "in use by another process")
+        return real(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    with WorkdirLock(wd):
+        assert temps.clean(wd) == 1
+    assert held.exists() and not free.exists()
+    assert [json.loads(x)["path"] for x in (wd / temps.JOURNAL).read_text().splitlines()] == [str(held)]
+    monkeypatch.undo()
+    with WorkdirLock(wd):
+        assert temps.clean(wd) == 1
+    assert not held.exists()
 
 
 def test_a_temporary_beside_the_output_is_recorded_in_the_work_directory(ws):

@@ -29,6 +29,7 @@ def test_an_early_encode_lands_in_the_cache_once(song, tmp_path):
     assert audio.prefetch(song, ".mp4", "auto", cache) == dst  # under way: not started twice
     assert audio.collect(dst) and dst.is_file() and not audio.pending(dst)
     assert [p.name for p in cache.iterdir()] == [dst.name]  # no temporary left beside it
+    assert dst.name.startswith("song-") and dst.suffix == ".m4a"
     assert len(_decoded(dst)) > 0
     # Cached now: nothing starts, and collecting what is cached says so.
     assert audio.prefetch(song, ".mp4", "auto", cache) is None
@@ -86,9 +87,7 @@ def test_a_run_the_analysis_refuses_stops_its_early_encode_before_removing_the_w
         started.append(real(*a, **k))
         return started[-1]
 
-    import stages.assemble
-
-    monkeypatch.setattr(stages.assemble, "prefetch_audio", spy)
+    monkeypatch.setattr(audio, "prefetch", spy)
     with pytest.raises(InputError, match="silent"):
         render(RenderRequest(song=song, reference=portrait, out=tmp_path / "v.mp4", workdir=wd, width=256,
                              height=144, fps=12.0, asr="none"))
@@ -111,12 +110,42 @@ def test_a_run_that_fails_after_the_analysis_stops_its_early_encode_too(tmp_path
     def broken(*a, **k):
         raise RuntimeError("the renderer broke")
 
-    import stages.assemble
-
-    monkeypatch.setattr(stages.assemble, "prefetch_audio", spy)
+    monkeypatch.setattr(audio, "prefetch", spy)
     monkeypatch.setattr(steps, "shots", broken)
     with pytest.raises(RuntimeError, match="broke"):
         render(RenderRequest(song=click_song, reference=portrait, out=tmp_path / "v.mp4", workdir=tmp_path / "w.mvd",
                              width=256, height=144, fps=12.0, asr="none"))
     assert started and started[0] is not None and not audio.pending(started[0])
     assert not list((tmp_path / "w.mvd" / "audio").glob(".*"))  # no temporary left
+
+
+def test_a_run_stops_only_its_own_encode(song, tmp_path):
+    """Jobs of a batch may run in threads of one process: one job's failure leaves the others' encodes alone."""
+    other = synth_song(tmp_path / "other.wav", seconds=2.0)
+    mine, theirs = audio.EarlyTrack(), audio.EarlyTrack()
+    mine.start(song, ".mp4", "auto", tmp_path / "a")
+    theirs.start(other, ".mp4", "auto", tmp_path / "b")
+    with pytest.raises(KeyboardInterrupt), mine.stopped_on_error():
+        raise KeyboardInterrupt
+    assert not audio.pending(mine.dst) and list((tmp_path / "a").iterdir()) == []
+    assert audio.pending(theirs.dst) and audio.collect(theirs.dst) and theirs.dst.is_file()
+
+
+def test_an_interrupt_while_waiting_for_the_encode_stops_it(song, tmp_path, monkeypatch):
+    dst = audio.prefetch(song, ".mp4", "auto", tmp_path / "audio")
+    job = audio._PENDING[dst]
+
+    real = job.proc.communicate
+    calls = []
+
+    def interrupted(*a, **k):  # Ctrl-C lands during the first wait; the clean-up's wait is a real one
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(job.proc, "communicate", interrupted, raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        audio.collect(dst)
+    assert len(calls) == 2 and job.proc.returncode is not None  # stopped and reaped, not left running
+    assert list((tmp_path / "audio").iterdir()) == []
