@@ -26,10 +26,6 @@ from . import concat
 
 log = logging.getLogger(__name__)
 
-BACKGROUND_NICE = 10
-"""How much lower than the renderer's the early encode's CPU priority is (it must not slow the shots)."""
-
-
 def cache_file(cache_dir: str | Path | None, song: Path, audio_args: list[str]) -> Path | None:
     """Where the song's encoded track is kept between runs, or None (no cache, or the stream is copied)."""
     if cache_dir is None or audio_args[:2] == ["-c:a", "copy"]:
@@ -72,15 +68,7 @@ def prefetch(song: str | Path, out_suffix: str, mode: str, cache_dir: str | Path
         dst.parent.mkdir(parents=True, exist_ok=True)
         # A name of its own (not only the process id), so no other temporary of this process shares it.
         tmp = temps.reserve(dst.with_name(f"{dst.stem}-{os.urandom(4).hex()}{dst.suffix}"))
-        proc = concat.start_audio_encode(song, tmp, args, low_priority=True)
-        job = _Encode(proc, tmp)
-        try:
-            with contextlib.suppress(AttributeError, OSError):  # no priorities here, or it already ended
-                os.setpriority(os.PRIO_PROCESS, proc.pid, BACKGROUND_NICE)
-            _PENDING[dst] = job
-        except BaseException:
-            _stop(job)
-            raise
+        _PENDING[dst] = _Encode(concat.start_audio_encode(song, tmp, args, low_priority=True), tmp)
     return dst
 
 

@@ -3,7 +3,9 @@ decoding, muxing the song, and measuring the audio/video offset of the result.""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -219,10 +221,14 @@ def audio_args(song: str | Path, out_suffix: str, mode: str, bitrate: str = "192
     return ["-c:a", "aac", "-b:a", bitrate], "aac"
 
 
+BACKGROUND_NICE = 10
+"""How much lower a ``low_priority`` encode's CPU priority is than the renderer's (it must not slow the shots)."""
+
+
 def start_audio_encode(song: str | Path, dst: Path, args: list[str], low_priority: bool = False
                        ) -> subprocess.Popen[bytes]:
     """Encode the song's audio to ``dst`` in a background ffmpeg, overlapping the picture work
-    (``low_priority``: below normal priority on Windows; the caller lowers it elsewhere)."""
+    (``low_priority``: at a lower CPU priority, so it only takes time other work leaves idle)."""
     cmd = [
         ffmpeg_exe(),
         "-y",
@@ -237,9 +243,13 @@ def start_audio_encode(song: str | Path, dst: Path, args: list[str], low_priorit
         *args,
         str(dst),
     ]
-    flags = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0) if low_priority else 0
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    flags = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0) if low_priority else 0  # Windows
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             creationflags=flags)
+    if low_priority:
+        with contextlib.suppress(AttributeError, OSError):  # no priorities here (Windows), or it already ended
+            os.setpriority(os.PRIO_PROCESS, proc.pid, BACKGROUND_NICE)
+    return proc
 
 
 def finish_audio_encode(proc: subprocess.Popen[bytes], song: str | Path) -> None:
