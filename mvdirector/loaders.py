@@ -16,11 +16,12 @@ Each problem is one `InputError` naming the file, what is wrong and how to fix i
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -216,24 +217,33 @@ def _json_constant(text: str) -> Any:
     raise _Refused(f"holds {text}, which JSON does not allow; numbers must be finite")
 
 
+@contextlib.contextmanager
+def _refusals(what: str, name: str, hint: str) -> Iterator[None]:
+    """What JSON and YAML reads share: a refused value, too deep a nesting or an unreadable number (Python's
+    own limit on integer digits) becomes one InputError naming the file."""
+    try:
+        yield
+    except _Refused as e:
+        raise InputError(f"{what} '{name}' {e}", hint) from None
+    except RecursionError:
+        raise InputError(f"{what} '{name}' is nested too deeply", hint) from None
+    except ValueError as e:
+        raise InputError(f"{what} '{name}' holds a value that cannot be read: {e}", "fix the file") from None
+
+
 def parse_json(text: str | bytes, what: str, name: str) -> Any:
     """Parse JSON text with the limits of this module; InputError naming the line of a syntax error."""
-    try:
-        data = json.loads(text, parse_float=_json_float, parse_int=_json_int, parse_constant=_json_constant)
+    with _refusals(what, name, "fix the file or make it again"):
+        try:
+            data = json.loads(text, parse_float=_json_float, parse_int=_json_int, parse_constant=_json_constant)
+        except json.JSONDecodeError as e:
+            raise InputError(
+                f"{what} '{name}' is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}",
+                "fix the syntax or make the file again",
+            ) from None
+        except UnicodeDecodeError:
+            raise InputError(f"{what} '{name}' is not UTF-8 JSON", "save it as UTF-8") from None
         _check_tree(data, what)
-    except _Refused as e:
-        raise InputError(f"{what} '{name}' {e}", "fix the file or make it again") from None
-    except RecursionError:
-        raise InputError(f"{what} '{name}' is nested too deeply", "fix the file or make it again") from None
-    except json.JSONDecodeError as e:
-        raise InputError(
-            f"{what} '{name}' is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}",
-            "fix the syntax or make the file again",
-        ) from None
-    except UnicodeDecodeError:
-        raise InputError(f"{what} '{name}' is not UTF-8 JSON", "save it as UTF-8") from None
-    except ValueError as e:  # Python's own limit on integer digits
-        raise InputError(f"{what} '{name}' holds a value that cannot be read: {e}", "fix the file") from None
     return data
 
 
@@ -259,20 +269,15 @@ def parse_yaml(text: str, what: str, name: str) -> Any:
     """Parse YAML text safely with the limits of this module; InputError naming the line of a problem."""
     if len(text) > YAML_LIMIT:
         raise InputError(f"{what} '{name}' is over {YAML_LIMIT >> 20} MB of YAML", "check that this is the right file")
-    try:
-        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - _SafeLoader is a SafeLoader
+    with _refusals(what, name, "fix the file"):
+        try:
+            data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - _SafeLoader is a SafeLoader
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or "syntax error"
+            raise InputError(f"{what} '{name}' is not valid YAML{where}: {problem}", "fix the YAML syntax") from None
         _check_tree(data, what)
-    except _Refused as e:
-        raise InputError(f"{what} '{name}' {e}", "fix the file") from None
-    except RecursionError:
-        raise InputError(f"{what} '{name}' is nested too deeply", "fix the file") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or "syntax error"
-        raise InputError(f"{what} '{name}' is not valid YAML{where}: {problem}", "fix the YAML syntax") from None
-    except ValueError as e:  # e.g. Python's limit on integer digits
-        raise InputError(f"{what} '{name}' holds a value that cannot be read: {e}", "fix the file") from None
     return data
 
 
